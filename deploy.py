@@ -1,0 +1,13 @@
+"""The deploy, stage by stage. Run from the repository root: pyinfra <inventory> deploy.py"""
+
+from pyinfra import host, state
+
+from kubelogs.inventory import KUBE_NODES
+from kubelogs.preflight import run_settings
+from tasks.node import prepare_node
+
+settings = run_settings(state)
+
+# 1. Nodes: kernel settings, hostPath directories, runtime and disk facts.
+if KUBE_NODES in host.groups:
+    prepare_node(settings)

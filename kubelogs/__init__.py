@@ -1,0 +1,1 @@
+"""kubelogs: prepare Kubernetes nodes, deploy Elasticsearch and a node log agent, prove logs arrive."""

@@ -1,0 +1,94 @@
+"""Compatibility facts, kept as data: one place for each version rule the deploy relies on.
+
+Sources are summarised in ../shared/notes (log-pilot, collectors and Elasticsearch versions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Elasticsearch majors the templates know how to configure (discovery settings differ per major).
+ES_MAJORS: tuple[int, ...] = (5, 6, 7, 8)
+ES_IMAGE_REPOSITORY = "docker.elastic.co/elasticsearch/elasticsearch"
+# The official image runs as this uid/gid; hostPath data must be owned by it (fsGroup does not apply).
+ES_UID = 1000
+ES_GID = 1000
+
+# vm.max_map_count that Elasticsearch needs, by the first version that needs it (newest first).
+MAX_MAP_COUNT_BY_VERSION: tuple[tuple[tuple[int, int, int], int], ...] = (
+    ((8, 16, 0), 1048576),  # Elastic documents 1048576 from 8.16 on
+    ((0, 0, 0), 262144),  # bootstrap check minimum
+)
+
+# First version of each major whose free (basic) licence includes security (authentication + TLS).
+FREE_SECURITY_FROM: dict[int, tuple[int, int, int]] = {
+    6: (6, 8, 0),
+    7: (7, 1, 0),
+    8: (8, 0, 0),
+}
+
+
+@dataclass(frozen=True)
+class Agent:
+    """A node log agent: where it can run and what it can write to."""
+
+    name: str
+    runtimes: tuple[str, ...]  # container runtimes whose logs it can read
+    es_majors: tuple[int, ...]  # Elasticsearch majors it can write to
+    state_dirs: tuple[str, ...]  # hostPath directories it keeps state in (root-owned)
+    image: str
+
+
+AGENTS: dict[str, Agent] = {
+    "log-pilot": Agent(
+        name="log-pilot",
+        runtimes=("docker",),  # Docker Engine API only; no containerd/CRI-O
+        es_majors=(5, 6),  # bundled Filebeat 6.1.1: ES 7 reported broken, ES 8 rejects typed requests
+        state_dirs=("/var/lib/filebeat", "/var/log/filebeat"),
+        image="registry.cn-hangzhou.aliyuncs.com/acs/log-pilot:0.9.7-filebeat",
+    ),
+    "fluent-bit": Agent(
+        name="fluent-bit",
+        runtimes=("docker", "containerd"),
+        es_majors=(6, 7, 8),
+        state_dirs=("/var/lib/fluent-bit",),
+        image="cr.fluentbit.io/fluent/fluent-bit:3.2.10",
+    ),
+}
+
+COLLECTOR_CHOICES: tuple[str, ...] = ("auto", *AGENTS)
+RUNTIMES: tuple[str, ...] = ("docker", "containerd", "cri-o", "unknown")
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    major, minor, patch = (int(part) for part in version.split("."))
+    return major, minor, patch
+
+
+def required_max_map_count(es_version: str) -> int:
+    """The smallest vm.max_map_count the given Elasticsearch version needs."""
+    version = parse_version(es_version)
+    for since, value in MAX_MAP_COUNT_BY_VERSION:
+        if version >= since:
+            return value
+    raise AssertionError("MAX_MAP_COUNT_BY_VERSION must end with (0, 0, 0)")
+
+
+def free_security_available(es_version: str) -> bool:
+    """Whether the free licence of this version includes security (auth + transport TLS)."""
+    version = parse_version(es_version)
+    since = FREE_SECURITY_FROM.get(version[0])
+    return since is not None and version >= since
+
+
+def agent_for_node(collector: str, runtime: str, es_major: int) -> Agent | None:
+    """The agent that collects logs on a node, or None when no agent can (e.g. unknown runtime).
+
+    ``auto`` prefers log-pilot on Docker nodes (the original design) when it can write to this
+    Elasticsearch major, and the CRI-capable agent everywhere else it can run.
+    """
+    if collector != "auto":
+        agent = AGENTS[collector]
+        return agent if runtime in agent.runtimes else None
+    candidates = [a for a in AGENTS.values() if runtime in a.runtimes and es_major in a.es_majors]
+    return candidates[0] if candidates else None

@@ -1,0 +1,323 @@
+"""The one settings model of the deploy: every tunable, its type, default and rules.
+
+Settings come from the pyinfra data key ``kubelogs`` (a dict, normally in ``group_data/all.py``).
+``validate_settings`` turns that dict into a frozen ``Settings`` or raises ``SettingsError`` listing
+every problem as "field = value: what is wrong and what is allowed". It never touches a host.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from kubelogs import compatibility as compat
+
+DATA_KEY = "kubelogs"
+
+_QUANTITY_UNITS = {
+    "": 1,
+    "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40,
+}  # fmt: skip
+_QUANTITY_RE = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+_JVM_SIZE_RE = re.compile(r"^([1-9][0-9]*)([mg])$")
+_CPU_RE = re.compile(r"^(?:[1-9][0-9]*m|[0-9]+(?:\.[0-9]+)?)$")
+_DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_VERSION_RE = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
+_OCTAL_MODE_RE = re.compile(r"^0?[0-7]{3}$")
+# Directories a hostPath data directory must never be, or live under.
+_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin", "/sys",
+                "/usr", "/var/lib/kubelet", "/var/lib/containerd", "/var/lib/docker", "/var/log")
+
+
+def quantity_bytes(value: str) -> int:
+    """Bytes in a Kubernetes memory quantity such as ``1Gi`` or ``512M``."""
+    match = _QUANTITY_RE.match(value)
+    if not match:
+        raise ValueError(value)
+    return int(float(match.group(1)) * _QUANTITY_UNITS[match.group(2) or ""])
+
+
+def jvm_size_bytes(value: str) -> int:
+    """Bytes in a JVM heap size such as ``512m`` or ``2g`` (binary units, as the JVM reads them)."""
+    match = _JVM_SIZE_RE.match(value)
+    if not match:
+        raise ValueError(value)
+    return int(match.group(1)) * (2**20 if match.group(2) == "m" else 2**30)
+
+
+def _quantity(value: str) -> str:
+    if not _QUANTITY_RE.match(value) or quantity_bytes(value) == 0:
+        raise ValueError("must be a Kubernetes memory quantity such as 1Gi, 2048Mi or 4G")
+    return value
+
+
+def _cpu(value: str) -> str:
+    if not _CPU_RE.match(value) or float(value.rstrip("m") or 0) == 0:
+        raise ValueError("must be a Kubernetes CPU quantity such as 500m, 1 or 1.5")
+    return value
+
+
+def _jvm_size(value: str) -> str:
+    if not _JVM_SIZE_RE.match(value):
+        raise ValueError("must be a JVM heap size: a whole number followed by m or g, such as 512m or 2g")
+    return value
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL_RE.match(value):
+        raise ValueError(
+            "must be a DNS-1123 label: lower-case letters, digits and '-', starting and ending "
+            "with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+def _es_version(value: str) -> str:
+    if not _VERSION_RE.match(value):
+        raise ValueError("must be a full Elasticsearch version such as 6.8.23 or 8.15.3")
+    major = compat.parse_version(value)[0]
+    if major not in compat.ES_MAJORS:
+        majors = ", ".join(f"{m}.x" for m in compat.ES_MAJORS)
+        raise ValueError(f"major version {major} is not supported; supported: {majors}")
+    return value
+
+
+def _image(value: str) -> str:
+    name = value.rsplit("/", 1)[-1]
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("must be a container image reference without spaces")
+    if "@sha256:" not in value and ":" not in name:
+        raise ValueError("must be pinned by tag or digest (e.g. repo/image:1.2.3), not left to 'latest'")
+    if name.endswith(":latest"):
+        raise ValueError("must be pinned to a version; ':latest' changes under your feet")
+    return value
+
+
+def _data_path(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path such as /es-data")
+    if posixpath.normpath(value) != value or "//" in value:
+        raise ValueError(f"must be a normalised path (no '..', '.', '//' or trailing '/'): try {posixpath.normpath(value)!r}")
+    if value == "/" or any(value == d or value.startswith(d + "/") for d in _SYSTEM_DIRS):
+        raise ValueError("must not be / or a system directory (/etc, /usr, /var/lib/kubelet, ...): use e.g. /es-data")
+    return value
+
+
+def _octal_mode(value: str) -> str:
+    if not _OCTAL_MODE_RE.match(value):
+        raise ValueError("must be an octal mode written as a string, such as '0750'")
+    if int(value, 8) & 0o700 != 0o700:
+        raise ValueError("must give the owner read, write and search (7xx), or Elasticsearch cannot write")
+    return value
+
+
+def _optional_file(value: str) -> str:
+    expanded = os.path.expanduser(value)
+    if not os.path.isfile(expanded):
+        raise ValueError("must be the path of an existing kubeconfig file on the control machine")
+    return value
+
+
+Quantity = Annotated[str, AfterValidator(_quantity)]
+CpuQuantity = Annotated[str, AfterValidator(_cpu)]
+JvmSize = Annotated[str, AfterValidator(_jvm_size)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Image = Annotated[str, AfterValidator(_image)]
+
+
+class _Model(BaseModel):
+    # strict: "3" is not silently an int, "no" is not silently False; extra: typos are errors.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class ElasticsearchSettings(_Model):
+    version: Annotated[str, AfterValidator(_es_version)] = Field(
+        "6.8.23", description="Elasticsearch version (5.x to 8.x). 6.8.23 is the newest log-pilot can write to.")
+    image: Image | None = Field(
+        None, description="Image reference; empty means the official image of `version`.")
+    replicas: int = Field(
+        3, ge=1, le=50, description="Elasticsearch nodes (StatefulSet replicas); with hostPath storage at most the number of data nodes.")
+    heap: JvmSize = Field("512m", description="JVM heap (-Xms/-Xmx), at most half of `memory`.")
+    memory: Quantity = Field("1Gi", description="Memory request and limit of each Elasticsearch pod.")
+    cpu: CpuQuantity = Field("1", description="CPU request of each Elasticsearch pod.")
+    storage: Literal["hostPath", "pvc"] = Field(
+        "hostPath", description="`hostPath`: `data_path` on each data node (prepared by the node stage); `pvc`: a PersistentVolumeClaim per pod.")
+    data_path: Annotated[str, AfterValidator(_data_path)] = Field(
+        "/es-data", description="hostPath data directory on the nodes; owned by uid/gid 1000. Never deleted.")
+    data_mode: Annotated[str, AfterValidator(_octal_mode)] = Field(
+        "0750", description="Mode of `data_path` (octal string).")
+    pvc_size: Quantity = Field("10Gi", description="Size of each PersistentVolumeClaim when `storage` is `pvc`.")
+    storage_class: DnsLabel | None = Field(
+        None, description="StorageClass of the claims when `storage` is `pvc`; empty means the cluster default.")
+    security: bool | None = Field(
+        None, description="Authentication and transport TLS; empty means on where the version's free licence has it (6.8+, 7.1+, 8.x).")
+    cluster_name: DnsLabel = Field("kubelogs", description="Elasticsearch `cluster.name`.")
+
+    @property
+    def major(self) -> int:
+        return compat.parse_version(self.version)[0]
+
+    @property
+    def image_ref(self) -> str:
+        return self.image or f"{compat.ES_IMAGE_REPOSITORY}:{self.version}"
+
+    @property
+    def security_enabled(self) -> bool:
+        return compat.free_security_available(self.version) if self.security is None else self.security
+
+
+class NodeSettings(_Model):
+    max_map_count: int | None = Field(
+        None, ge=1, le=2**31 - 1,
+        description="vm.max_map_count to ensure (live and persisted); empty means what the Elasticsearch version needs (262144, or 1048576 from 8.16). A node already higher is left higher.")
+    low_disk: Literal["warn", "fail"] = Field(
+        "warn", description="What to do when the data path's free space is below the flood-stage watermark.")
+    flood_stage_percent: int = Field(
+        95, ge=50, le=99, description="Elasticsearch's flood-stage disk watermark (percent used) the free-space check compares to.")
+
+
+class AgentSettings(_Model):
+    collector: Literal[compat.COLLECTOR_CHOICES] = Field(  # type: ignore[valid-type]
+        "auto", description="`auto` (per node by container runtime: log-pilot on Docker, fluent-bit on containerd), `log-pilot` or `fluent-bit`.")
+    log_pilot_image: Image = Field(compat.AGENTS["log-pilot"].image, description="log-pilot image.")
+    fluent_bit_image: Image = Field(compat.AGENTS["fluent-bit"].image, description="Fluent Bit image.")
+
+
+class KubernetesSettings(_Model):
+    kubeconfig: Annotated[str, AfterValidator(_optional_file)] | None = Field(
+        None, description="Kubeconfig on the control machine; empty means $KUBECONFIG or ~/.kube/config.")
+    context: str | None = Field(None, description="Kubeconfig context; empty means the current context.")
+
+
+class Settings(_Model):
+    namespace: DnsLabel = Field("logging", description="Namespace of everything the deploy creates.")
+    elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    nodes: NodeSettings = NodeSettings()
+    agents: AgentSettings = AgentSettings()
+    kubernetes: KubernetesSettings = KubernetesSettings()
+
+    @property
+    def max_map_count(self) -> int:
+        return self.nodes.max_map_count or compat.required_max_map_count(self.elasticsearch.version)
+
+
+@dataclass(frozen=True)
+class Problem:
+    field: str  # dotted path under the data key, e.g. "elasticsearch.heap"
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{DATA_KEY}.{self.field}" if self.field else DATA_KEY
+        shown = "(missing)" if self.value is _MISSING else repr(self.value)
+        return f"{where} = {shown}: {self.message}"
+
+
+_MISSING = object()
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be deployed; ``problems`` names each field, value and fix."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(
+            f"invalid settings ({len(problems)} problem{'s' if len(problems) != 1 else ''}); "
+            f"nothing was changed:\n{lines}"
+        )
+
+
+def _model_at(path: tuple[Any, ...]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    for part in path:
+        field = model.model_fields.get(part) if model else None
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return model
+
+
+def _friendly(error: dict[str, Any]) -> Problem:
+    loc = tuple(error["loc"])
+    field = ".".join(str(p) for p in loc)
+    value = error.get("input", _MISSING)
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        known = sorted(parent.model_fields) if parent else []
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return Problem(field, value, f"unknown setting; {hint}known here: {', '.join(known)}")
+    if kind == "value_error":
+        return Problem(field, value, str(error["ctx"]["error"]))
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        parent = _model_at(loc)
+        known = ", ".join(sorted(parent.model_fields)) if parent else ""
+        return Problem(field, value, f"must be a dict of settings ({known})")
+    if kind.endswith("_type") or kind in ("int_from_float", "bool_parsing", "int_parsing"):
+        expected = kind.removesuffix("_type").removesuffix("_parsing").replace("int_from_float", "int")
+        expected = {"int": "a whole number", "bool": "True or False", "string": "a string",
+                    "none_required": "empty (None)"}.get(expected, expected)
+        return Problem(field, value, f"must be {expected}, not {type(value).__name__}")
+    if kind == "literal_error":
+        return Problem(field, value, f"must be one of {error['ctx']['expected']}")
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        return Problem(field, value, error["msg"].replace("Input should be", "must be"))
+    return Problem(field, value, error["msg"])
+
+
+def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[Problem]:
+    es, problems = s.elasticsearch, []
+    if jvm_size_bytes(es.heap) * 2 > quantity_bytes(es.memory):
+        most = quantity_bytes(es.memory) // 2 // 2**20
+        problems.append(Problem("elasticsearch.heap", es.heap,
+            f"must be at most half of elasticsearch.memory ({es.memory!r}), i.e. at most {most}m; "
+            "lower heap or raise memory (the other half is the file-system cache Elasticsearch relies on)"))
+    if es.storage == "hostPath" and eligible_data_nodes is not None and es.replicas > eligible_data_nodes:
+        problems.append(Problem("elasticsearch.replicas", es.replicas,
+            f"hostPath storage puts each Elasticsearch pod on its own node, but the inventory has only "
+            f"{eligible_data_nodes} data node(s) (group 'es_data_nodes', else 'kube_nodes'); "
+            f"set replicas to at most {eligible_data_nodes}, add nodes, or use storage 'pvc'"))
+    if es.security and not compat.free_security_available(es.version):
+        problems.append(Problem("elasticsearch.security", es.security,
+            f"Elasticsearch {es.version} has no security in its free licence (6.8+, 7.1+ and 8.x do); "
+            "leave security empty or False, or choose a newer version"))
+    required = compat.required_max_map_count(es.version)
+    if s.nodes.max_map_count is not None and s.nodes.max_map_count < required:
+        problems.append(Problem("nodes.max_map_count", s.nodes.max_map_count,
+            f"Elasticsearch {es.version} needs at least {required}; raise it or leave it empty"))
+    agent = compat.AGENTS.get(s.agents.collector)
+    if agent and es.major not in agent.es_majors:
+        majors = ", ".join(f"{m}.x" for m in agent.es_majors)
+        problems.append(Problem("agents.collector", s.agents.collector,
+            f"{agent.name} cannot write to Elasticsearch {es.version} (it supports {majors}); "
+            "choose another collector or Elasticsearch version"))
+    return problems
+
+
+def validate_settings(raw: Any, *, eligible_data_nodes: int | None = None) -> Settings:
+    """Validate the ``kubelogs`` data dict (None means all defaults) into ``Settings``.
+
+    ``eligible_data_nodes`` is the number of inventory hosts that can hold a hostPath data
+    directory; when given, replicas are checked against it.
+    """
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise SettingsError([Problem("", raw, "must be a dict of settings (see the README's settings reference)")])
+    try:
+        settings = Settings.model_validate(dict(raw))
+    except ValidationError as e:
+        raise SettingsError([_friendly(err) for err in e.errors()]) from None
+    problems = _cross_field_problems(settings, eligible_data_nodes)
+    if problems:
+        raise SettingsError(problems)
+    return settings
