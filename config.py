@@ -5,7 +5,6 @@ from pyinfra import config
 from kubelogs.preflight import install
 
 config.REQUIRE_PYINFRA_VERSION = ">=3.10,<3.11"
-config.REQUIRE_PACKAGES = "requirements.txt"
 
 # Validate the settings against the whole inventory before any host is contacted.
 install()

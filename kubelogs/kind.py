@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from dataclasses import dataclass, field
 
-from pyinfra.api.exceptions import InventoryError
+from kubelogs.errors import UserError
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"
@@ -35,11 +35,11 @@ def _docker_ps(cluster: str) -> list[str]:
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     except FileNotFoundError:
-        raise InventoryError("kind inventory: the docker command is not installed on this machine") from None
+        raise UserError("kind inventory: the docker command is not installed on this machine") from None
     except subprocess.TimeoutExpired:
-        raise InventoryError("kind inventory: docker did not answer within 30 s") from None
+        raise UserError("kind inventory: docker did not answer within 30 s") from None
     if result.returncode != 0:
-        raise InventoryError(f"kind inventory: cannot list containers: {result.stderr.strip()}")
+        raise UserError(f"kind inventory: cannot list containers: {result.stderr.strip()}")
     return [line for line in result.stdout.splitlines() if line.strip()]
 
 
@@ -56,12 +56,12 @@ def discover(cluster: str) -> KindNodes:
         (nodes.control_plane if role == "control-plane" else nodes.workers).append(name)
     if stopped:
         # pyinfra's docker connector would start a stopped container and remove it afterwards.
-        raise InventoryError(
+        raise UserError(
             f"kind inventory: node containers of cluster {cluster!r} are not running: {', '.join(stopped)}; "
             "start them (docker start NAME) and run again"
         )
     if not nodes.all:
-        raise InventoryError(
+        raise UserError(
             f"kind inventory: no node containers of kind cluster {cluster!r} (Docker label "
             f"{CLUSTER_LABEL}={cluster}); create it with `kind create cluster --name {cluster} "
             "--config files/kind-cluster.yaml`, or set KIND_CLUSTER_NAME to the cluster's name"

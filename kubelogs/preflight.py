@@ -11,19 +11,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pyinfra.api.exceptions import PyinfraError
 from pyinfra.context import ctx_state
 
+from kubelogs.errors import UserError
 from kubelogs.inventory import settings_from_inventory
 from kubelogs.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from pyinfra.api.inventory import Inventory
     from pyinfra.api.state import State
-
-
-class InvalidSettings(PyinfraError):
-    """A user's settings mistake: pyinfra prints the message without a traceback."""
 
 
 _validated: dict[int, Settings] = {}  # id(inventory) -> settings
@@ -35,7 +31,7 @@ def validate(inventory: Inventory) -> Settings:
         try:
             _validated[key] = settings_from_inventory(inventory)
         except SettingsError as e:
-            raise InvalidSettings(str(e)) from None
+            raise UserError(str(e)) from None
     return _validated[key]
 
 

@@ -1,0 +1,31 @@
+"""Shared fixtures: a Docker engine, the node image, and the machine-wide vm.max_map_count."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import harness
+
+
+@pytest.fixture(scope="session")
+def node_image() -> str:
+    reason = harness.docker_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    try:
+        return harness.ensure_node_image()
+    except Exception as e:  # no debootstrap, no Debian mirror: cannot build real hosts here
+        pytest.skip(f"cannot build the Debian node image: {e}")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def restore_max_map_count():
+    """Tests change the machine's vm.max_map_count (it is not namespaced); put it back afterwards."""
+    before = harness.max_map_count()
+    yield
+    if harness.max_map_count() != before:
+        try:
+            with open("/proc/sys/vm/max_map_count", "w") as f:
+                f.write(str(before))
+        except OSError:
+            pass

@@ -1,0 +1,162 @@
+"""Test harness: Debian node containers that look like a kind cluster, and the real deploy run on them.
+
+Containers get no network (``--network none``) and are reached with ``docker exec``, as pyinfra's
+``@docker`` connector and testinfra's ``docker://`` backend both do.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+NODE_IMAGE = "kubelogs-test-node:bookworm"
+CONTAINERD_ENDPOINT = "unix:///run/containerd/containerd.sock"
+DOCKER_ENDPOINT = "unix:///run/cri-dockerd.sock"  # Kubernetes >= 1.24 on Docker goes through cri-dockerd
+
+
+def docker(*args: str, check: bool = True, timeout: float = 120) -> str:
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def docker_unavailable_reason() -> str | None:
+    """None when a Docker engine answers, else why not (for pytest.skip)."""
+    if shutil.which("docker") is None:
+        return "no docker client on PATH (.ci/run installs docker.io)"
+    result = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True)
+    if result.returncode != 0:
+        return f"no Docker engine answers (start dockerd; .ci/run does): {result.stderr.strip()[:200]}"
+    return None
+
+
+def ensure_node_image() -> str:
+    """Build the node image once (debootstrap Debian 12 minbase, docker import); return its tag."""
+    if subprocess.run(["docker", "image", "inspect", NODE_IMAGE], capture_output=True).returncode == 0:
+        return NODE_IMAGE
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap is not installed (.ci/run installs it)")
+    with tempfile.TemporaryDirectory(prefix="kubelogs-rootfs-") as rootfs:
+        subprocess.run(["debootstrap", "--variant=minbase", "--include=procps,iproute2", "bookworm", rootfs],
+                       check=True, capture_output=True, timeout=900)
+        tar = subprocess.Popen(["tar", "-C", rootfs, "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["docker", "import", "-", NODE_IMAGE], stdin=tar.stdout, check=True, capture_output=True)
+        tar.wait()
+    return NODE_IMAGE
+
+
+@dataclass
+class Node:
+    name: str
+    role: str  # "control-plane" | "worker"
+    runtime_endpoint: str = CONTAINERD_ENDPOINT
+    tmpfs_data: bool = False  # a 1 MiB tmpfs at /es-data, to be filled by disk tests
+
+    def exec(self, command: str, check: bool = True) -> str:
+        return docker("exec", self.name, "sh", "-c", command, check=check)
+
+
+@dataclass
+class FakeKindCluster:
+    """Node containers labelled exactly as kind labels its nodes."""
+
+    name: str = field(default_factory=lambda: f"kubelogs-test-{uuid.uuid4().hex[:8]}")
+    nodes: list[Node] = field(default_factory=list)
+
+    def __enter__(self) -> FakeKindCluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()
+
+    def add(self, role: str, runtime_endpoint: str = CONTAINERD_ENDPOINT, tmpfs_data: bool = False) -> Node:
+        """Start a container with kind's labels; role "worker" is numbered like kind numbers them."""
+        suffix = f"worker{sum(n.role == 'worker' for n in self.nodes) + 1}" if role == "worker" else role
+        node = Node(f"{self.name}-{suffix}", role, runtime_endpoint, tmpfs_data)
+        args = ["run", "-d", "--name", node.name, "--hostname", node.name, "--network", "none",
+                # vm.max_map_count is written by the node stage: needs these, not --privileged (see notes)
+                "--cap-add", "SYS_ADMIN", "--security-opt", "systempaths=unconfined",
+                "--label", f"io.x-k8s.kind.cluster={self.name}", "--label", f"io.x-k8s.kind.role={role}"]
+        if tmpfs_data:
+            args += ["--tmpfs", "/es-data:size=1m,mode=0755"]
+        docker(*args, NODE_IMAGE, "sleep", "infinity")
+        # What kubelet's config says on a real node; the runtime fact reads it.
+        node.exec(f"mkdir -p /var/lib/kubelet && echo 'containerRuntimeEndpoint: {runtime_endpoint}'"
+                  " > /var/lib/kubelet/config.yaml")
+        self.nodes.append(node)
+        return node
+
+    def node(self, suffix: str) -> Node:
+        return next(n for n in self.nodes if n.name.endswith(suffix))
+
+    def remove(self) -> None:
+        names = [n.name for n in self.nodes]
+        if names:
+            docker("rm", "-f", *names, check=False)
+
+
+def set_max_map_count(node: Node, value: int) -> None:
+    """Set the machine-wide vm.max_map_count (it is not namespaced) through a node container."""
+    node.exec(f"sysctl -w vm.max_map_count={value} >/dev/null")
+
+
+def max_map_count() -> int:
+    return int(Path("/proc/sys/vm/max_map_count").read_text())
+
+
+@dataclass
+class DeployRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    duration_s: float
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """pyinfra's --json report (plan and results)."""
+        return json.loads(self.stdout)
+
+    def changed_hosts(self) -> dict[str, list[str]]:
+        """Operation name -> hosts where it changed something (pyinfra's "success" list)."""
+        return {op["name"]: op["success"] for op in self.report["results"]["operations"] if op["success"]}
+
+    def failed_hosts(self) -> dict[str, list[str]]:
+        return {op["name"]: op["error"] for op in self.report["results"]["operations"] if op["error"]}
+
+
+def run_deploy(cluster: str, settings: dict[str, Any] | None = None, *extra: str,
+               json_report: bool = True) -> DeployRun:
+    """Run the real `pyinfra inventories/kind.py deploy.py -y` as a user would."""
+    return run_pyinfra(cluster, "deploy.py", "-y", *(["--json"] if json_report else []), *extra, settings=settings)
+
+
+def run_pyinfra(cluster: str, *args: str, settings: dict[str, Any] | None = None, timeout: float = 600) -> DeployRun:
+    """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``."""
+    command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]
+    if settings is not None:
+        command += ["--data", f"kubelogs={json.dumps(settings)}"]
+    env = {**os.environ, "KIND_CLUSTER_NAME": cluster}
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return DeployRun(result.returncode, result.stdout, result.stderr, time.monotonic() - started)
+
+
+def exec_events(containers: list[str], since: str, until: str) -> list[str]:
+    """Names of the containers (one per `docker exec`) that got exec calls between two timestamps."""
+    args = ["events", "--since", since, "--until", until, "--format", "{{json .}}",
+            "--filter", "type=container", "--filter", "event=exec_create"]
+    for name in containers:
+        args += ["--filter", f"container={name}"]
+    events = [json.loads(line) for line in docker(*args).splitlines() if line.strip()]
+    return [event["Actor"]["Attributes"]["name"] for event in events]

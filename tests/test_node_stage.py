@@ -1,0 +1,174 @@
+"""The real node stage (deploy.py through inventories/kind.py) on Debian containers labelled as kind nodes.
+
+The cluster: a control plane and a worker on containerd, and a worker whose kubelet uses Docker
+(cri-dockerd) with a 1 MiB tmpfs as its data filesystem. Tests run in file order on one cluster.
+"""
+
+from __future__ import annotations
+
+import datetime
+import textwrap
+
+import pytest
+import testinfra
+
+from tests import harness
+
+SETTINGS = {"elasticsearch": {"replicas": 2}}  # two workers hold data
+SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
+OPS_PER_NODE = {"control-plane": 3, "worker1": 4, "worker2": 5}  # sysctl live+file, data dir, agent dirs
+
+
+@pytest.fixture(scope="module")
+def cluster(node_image):
+    with harness.FakeKindCluster() as c:
+        c.add("control-plane")
+        c.add("worker")
+        c.add("worker", runtime_endpoint=harness.DOCKER_ENDPOINT, tmpfs_data=True)
+        yield c
+
+
+@pytest.fixture(scope="module")
+def first_run(cluster):
+    harness.set_max_map_count(cluster.nodes[0], 65530)  # machine-wide: the "before" state is ours to set
+    since = _now()
+    run = harness.run_deploy(cluster.name, SETTINGS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    run.exec_events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
+    return run
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _testinfra(node: harness.Node):
+    return testinfra.get_host(f"docker://{node.name}")
+
+
+def test_first_run_changes_every_node(cluster, first_run):
+    changed = first_run.changed_hosts()
+    live = next(hosts for name, hosts in changed.items() if name.endswith("(live)"))
+    assert sorted(live) == sorted(f"@docker/{n.name}" for n in cluster.nodes)
+    per_host = {n.name: sum(f"@docker/{n.name}" in hosts for hosts in changed.values()) for n in cluster.nodes}
+    assert per_host == {cluster.node(suffix).name: count for suffix, count in OPS_PER_NODE.items()}
+    # The run really went through docker exec into every node (the no-contact test relies on this).
+    assert set(first_run.exec_events) == {n.name for n in cluster.nodes}
+
+
+def test_runtime_fact_is_reported_per_node(cluster, first_run):
+    lines = first_run.stderr.splitlines()
+    for suffix, runtime, agent in (("control-plane", "containerd", "fluent-bit"),
+                                   ("worker1", "containerd", "fluent-bit"),
+                                   ("worker2", "docker", "log-pilot")):
+        line = next(line for line in lines if cluster.node(suffix).name in line and "runtime " in line)
+        assert f"runtime {runtime} " in line and f"agent {agent};" in line, line
+
+
+def test_max_map_count_live_and_persisted(cluster, first_run):
+    for node in cluster.nodes:
+        host = _testinfra(node)
+        assert host.sysctl("vm.max_map_count") == 262144
+        persisted = host.file(SYSCTL_FILE)
+        assert (persisted.uid, persisted.gid, persisted.mode) == (0, 0, 0o644)
+        assert "\nvm.max_map_count = 262144\n" in persisted.content_string
+
+
+def test_uid_1000_has_no_passwd_entry(cluster, first_run):
+    # The condition that makes pyinfra's own files.directory re-chown on every run.
+    for node in cluster.nodes:
+        assert _testinfra(node).run("getent passwd 1000").rc != 0
+
+
+def test_directories_have_numeric_owner_and_mode(cluster, first_run):
+    expected = {
+        "control-plane": {"/var/lib/fluent-bit": (0, 0, 0o755)},
+        "worker1": {"/es-data": (1000, 1000, 0o750), "/var/lib/fluent-bit": (0, 0, 0o755)},
+        "worker2": {"/es-data": (1000, 1000, 0o750), "/var/lib/filebeat": (0, 0, 0o755),
+                    "/var/log/filebeat": (0, 0, 0o755)},
+    }
+    for suffix, directories in expected.items():
+        host = _testinfra(cluster.node(suffix))
+        for path, (uid, gid, mode) in directories.items():
+            d = host.file(path)
+            assert d.is_directory, (suffix, path)
+            assert (d.uid, d.gid, d.mode) == (uid, gid, mode), (suffix, path)
+    # The control plane holds no data when workers exist (kind taints it).
+    assert not _testinfra(cluster.node("control-plane")).file("/es-data").exists
+
+
+def test_second_run_changes_nothing(cluster, first_run):
+    second = harness.run_deploy(cluster.name, SETTINGS)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.changed_hosts() == {}
+    no_change = sum(len(op["no_change"]) for op in second.report["results"]["operations"])
+    assert no_change == sum(OPS_PER_NODE.values())
+
+
+def test_node_already_higher_stays_higher(cluster, first_run):
+    higher = 1048577
+    harness.set_max_map_count(cluster.nodes[0], higher)
+    run = harness.run_deploy(cluster.name, SETTINGS)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not any(name.endswith("(live)") for name in run.changed_hosts()), "must not lower it"
+    for node in cluster.nodes:
+        host = _testinfra(node)
+        assert host.sysctl("vm.max_map_count") == higher
+        assert f"\nvm.max_map_count = {higher}\n" in host.file(SYSCTL_FILE).content_string
+    again = harness.run_deploy(cluster.name, SETTINGS)
+    assert again.changed_hosts() == {}
+    # Back to the minimum; the persisted file follows on the next run.
+    harness.set_max_map_count(cluster.nodes[0], 262144)
+    assert harness.run_deploy(cluster.name, SETTINGS).returncode == 0
+
+
+def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
+    (tmp_path / "all.py").write_text(textwrap.dedent("""
+        kubelogs = {"elasticsearch": {"replicas": 2, "verison": "7.17.0"}, "agents": {"collector": "fluentd"}}
+    """))
+    harness.set_max_map_count(cluster.nodes[0], 65530)
+    since = _now()
+    run = harness.run_deploy(cluster.name, None, "--group-data", str(tmp_path), json_report=False)
+    events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
+    assert run.returncode != 0
+    assert "kubelogs.agents.collector = 'fluentd': must be one of 'auto', 'log-pilot' or 'fluent-bit'" in run.stderr
+    assert "kubelogs.elasticsearch.verison = '7.17.0': unknown setting; did you mean 'version'?" in run.stderr
+    assert "Traceback" not in run.stderr and "Connecting to hosts" not in run.stderr
+    assert events == []
+    assert harness.max_map_count() == 65530  # nothing was applied
+    harness.set_max_map_count(cluster.nodes[0], 262144)
+
+
+def test_group_data_settings_are_used(cluster, first_run, tmp_path):
+    (tmp_path / "all.py").write_text('kubelogs = {"elasticsearch": {"replicas": 2, "data_mode": "0770"}}\n')
+    run = harness.run_deploy(cluster.name, None, "--group-data", str(tmp_path))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert list(run.changed_hosts()) == ["Prepare Kubernetes node | Elasticsearch data directory /es-data"]
+    assert _testinfra(cluster.node("worker1")).file("/es-data").mode == 0o770
+
+
+def test_data_survives_settings_changes(cluster, first_run):
+    worker = cluster.node("worker1")
+    worker.exec("echo shard > /es-data/keep && chown 1000:1000 /es-data/keep")
+    for mode in ("0700", "0750"):
+        run = harness.run_deploy(cluster.name, {"elasticsearch": {"replicas": 2, "data_mode": mode}})
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert _testinfra(worker).file("/es-data").mode == int(mode, 8)
+        assert worker.exec("cat /es-data/keep") == "shard\n"
+
+
+def test_low_disk_warns_or_fails_only_that_node(cluster, first_run):
+    full = cluster.node("worker2")  # /es-data is a 1 MiB tmpfs there
+    full.exec("dd if=/dev/zero of=/es-data/filler bs=1k count=1000 2>/dev/null; chown 1000:1000 /es-data/filler")
+    try:
+        warned = harness.run_deploy(cluster.name, SETTINGS)
+        assert warned.returncode == 0, warned.stderr[-3000:]
+        assert "flood-stage watermark (95%)" in warned.stderr
+        failed = harness.run_deploy(cluster.name, {**SETTINGS, "nodes": {"low_disk": "fail"}})
+        assert failed.returncode != 0
+        failures = failed.failed_hosts()
+        assert {host for hosts in failures.values() for host in hosts} == {f"@docker/{full.name}"}
+        assert "Prepare Kubernetes node | Check disk headroom | Disk headroom for Elasticsearch" in failures
+        assert "indices there would turn read-only" in failed.stderr
+    finally:
+        full.exec("rm -f /es-data/filler")
