@@ -1,0 +1,84 @@
+"""Checks every rendered object must pass before anything is applied: the Kubernetes schemas of each
+supported minor version (strict: unknown fields are errors), and the cross-object rules schemas miss."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import kubernetes_validate
+
+from kubelogs import compatibility as compat
+from kubelogs.manifests.common import Manifest
+
+WORKLOAD_KINDS = ("StatefulSet", "DaemonSet", "Deployment")
+
+
+def _ref(m: Manifest) -> str:
+    return f"{m['kind']}/{m['metadata']['name']}"
+
+
+def schema_problems(objects: Iterable[Manifest], versions: Iterable[str] = compat.KUBERNETES_VERSIONS) -> list[str]:
+    problems = []
+    for m in objects:
+        for version in versions:
+            try:
+                kubernetes_validate.validate(m, version, strict=True)
+            except kubernetes_validate.ValidationError as e:
+                problems.append(f"{_ref(m)} (Kubernetes {version}): {e.message} at {'.'.join(map(str, e.path))}")
+    return problems
+
+
+def _pod_templates(objects: list[Manifest]) -> list[tuple[Manifest, dict]]:
+    return [(m, m["spec"]["template"]) for m in objects if m["kind"] in WORKLOAD_KINDS]
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+
+
+def semantic_problems(objects: list[Manifest]) -> list[str]:
+    problems = []
+    by_kind_name = {(m["kind"], m["metadata"]["name"]) for m in objects}
+    for m, template in _pod_templates(objects):
+        pod_labels = template["metadata"].get("labels", {})
+        if not _matches(m["spec"]["selector"]["matchLabels"], pod_labels):
+            problems.append(f"{_ref(m)}: selector does not match its pod template's labels")
+        if m["kind"] == "StatefulSet":
+            service = next((s for s in objects if s["kind"] == "Service"
+                            and s["metadata"]["name"] == m["spec"]["serviceName"]), None)
+            if service is None or service["spec"].get("clusterIP") != "None":
+                problems.append(f"{_ref(m)}: serviceName {m['spec']['serviceName']!r} is not a rendered headless Service")
+        spec = template["spec"]
+        if ("ServiceAccount", spec.get("serviceAccountName")) not in by_kind_name:
+            problems.append(f"{_ref(m)}: service account {spec.get('serviceAccountName')!r} is not rendered")
+        for container in spec["containers"]:
+            ports = {p.get("name") for p in container.get("ports", [])} | {p["containerPort"] for p in container.get("ports", [])}
+            for probe_name in ("readinessProbe", "livenessProbe", "startupProbe"):
+                probe = container.get(probe_name, {})
+                for action in ("httpGet", "tcpSocket"):
+                    if action in probe and probe[action]["port"] not in ports:
+                        problems.append(f"{_ref(m)}: {probe_name} port {probe[action]['port']!r} is not declared")
+            for env in container.get("env", []):
+                ref = env.get("valueFrom", {}).get("secretKeyRef")
+                if ref and ("Secret", ref["name"]) not in by_kind_name:
+                    problems.append(f"{_ref(m)}: env {env['name']} reads Secret {ref['name']!r}, which is not rendered")
+        for volume in spec.get("volumes", []):
+            if "secret" in volume and ("Secret", volume["secret"]["secretName"]) not in by_kind_name:
+                problems.append(f"{_ref(m)}: volume {volume['name']} reads Secret {volume['secret']['secretName']!r}, which is not rendered")
+            if "configMap" in volume and ("ConfigMap", volume["configMap"]["name"]) not in by_kind_name:
+                problems.append(f"{_ref(m)}: volume {volume['name']} reads ConfigMap {volume['configMap']['name']!r}, which is not rendered")
+    for service in (s for s in objects if s["kind"] == "Service"):
+        targets = [(m, t) for m, t in _pod_templates(objects)
+                   if _matches(service["spec"]["selector"], t["metadata"].get("labels", {}))]
+        if not targets:
+            problems.append(f"{_ref(service)}: selector matches no rendered pod template")
+        for port in service["spec"]["ports"]:
+            declared = {p.get("name") for _, t in targets for c in t["spec"]["containers"] for p in c.get("ports", [])}
+            if isinstance(port["targetPort"], str) and port["targetPort"] not in declared:
+                problems.append(f"{_ref(service)}: targetPort {port['targetPort']!r} is not a container port of its pods")
+    return problems
+
+
+def check(objects: list[Manifest]) -> list[str]:
+    """Every problem of the rendered objects; empty means they may be applied."""
+    return semantic_problems(objects) + schema_problems(objects)

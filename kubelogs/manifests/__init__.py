@@ -1,0 +1,61 @@
+"""Every Kubernetes object the deploy owns, rendered from the settings (one source of truth)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubelogs import compatibility as compat
+from kubelogs.manifests import elasticsearch, log_pilot
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    PART_OF,
+    TRANSPORT_TLS_SECRET,
+    Manifest,
+    obj,
+)
+from kubelogs.settings import Settings
+
+
+@dataclass(frozen=True)
+class GeneratedSecrets:
+    """Values the deploy generates once and keeps in Secrets (the cluster stage reads them back)."""
+
+    password: str
+    ca_crt: str = ""
+    tls_crt: str = ""
+    tls_key: str = ""
+
+
+def namespace(settings: Settings) -> Manifest:
+    # hostPath volumes and SYS_ADMIN (log-pilot) are only allowed at the "privileged" Pod Security
+    # level; baseline is audited and warned about so anything else that lands here is noticed.
+    ns = obj("v1", "Namespace", settings.namespace, PART_OF, None)
+    ns["metadata"]["labels"] = {
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": PART_OF,
+        "pod-security.kubernetes.io/enforce": "privileged",
+        "pod-security.kubernetes.io/audit": "baseline",
+        "pod-security.kubernetes.io/warn": "baseline",
+    }
+    return ns
+
+
+def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
+    if not settings.elasticsearch.security_enabled:
+        return []
+    ns = settings.namespace
+    return [
+        obj("v1", "Secret", CREDENTIALS_SECRET, elasticsearch.NAME, ns, type="Opaque",
+            stringData={"username": "elastic", "password": generated.password}),
+        obj("v1", "Secret", TRANSPORT_TLS_SECRET, elasticsearch.NAME, ns, type="Opaque",
+            stringData={"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key}),
+    ]
+
+
+def render_all(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
+    """Namespace and Secrets first, then workloads: the order they must be applied in."""
+    objects = [namespace(settings), *secrets(settings, generated), *elasticsearch.render(settings)]
+    pilot = compat.AGENTS["log-pilot"]
+    if settings.agents.collector in ("auto", pilot.name) and settings.elasticsearch.major in pilot.es_majors:
+        objects += log_pilot.render(settings)
+    return objects

@@ -1,0 +1,63 @@
+"""Names, labels and small builders shared by every rendered Kubernetes object."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+Manifest = dict[str, Any]
+
+PART_OF = "kubelogs"
+# Labels the deploy puts on Kubernetes nodes after the node stage prepared them.
+NODE_PREPARED_LABEL = "kubelogs.io/prepared"
+NODE_ES_DATA_LABEL = "kubelogs.io/es-data"
+NODE_RUNTIME_LABEL = "kubelogs.io/runtime"
+
+# ApplySet (KEP-3659) parent: a Secret in the namespace, so kubectl can see what kubelogs owns.
+APPLYSET_PARENT_NAME = "kubelogs-applyset"
+APPLYSET_PART_OF_LABEL = "applyset.kubernetes.io/part-of"
+
+CREDENTIALS_SECRET = "elasticsearch-credentials"
+TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
+
+
+def applyset_id(namespace: str) -> str:
+    """The ApplySet id of the parent Secret, as KEP-3659 defines it (name.namespace.kind.group)."""
+    digest = hashlib.sha256(f"{APPLYSET_PARENT_NAME}.{namespace}.Secret.".encode()).digest()
+    return f"applyset-{base64.urlsafe_b64encode(digest).decode().rstrip('=')}-v1"
+
+
+def labels(component: str, namespace: str) -> dict[str, str]:
+    """Labels of every owned object: recommended app labels plus the ApplySet membership label."""
+    return {
+        "app.kubernetes.io/name": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": PART_OF,
+        APPLYSET_PART_OF_LABEL: applyset_id(namespace),
+    }
+
+
+def selector(component: str) -> dict[str, str]:
+    """Pod selector labels: a stable subset of ``labels`` (selectors are immutable)."""
+    return {"app.kubernetes.io/name": component, "app.kubernetes.io/part-of": PART_OF}
+
+
+def metadata(name: str, component: str, namespace: str | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "labels": labels(component, namespace or name)}
+    if namespace:
+        meta["namespace"] = namespace
+    return meta
+
+
+def obj(api_version: str, kind: str, name: str, component: str, namespace: str | None, **body: Any) -> Manifest:
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata(name, component, namespace), **body}
+
+
+def service_account(name: str, namespace: str) -> Manifest:
+    # No workload of ours calls the Kubernetes API from these accounts: no token mounted.
+    return obj("v1", "ServiceAccount", name, name, namespace, automountServiceAccountToken=False)
+
+
+def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}

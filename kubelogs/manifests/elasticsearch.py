@@ -1,0 +1,162 @@
+"""Elasticsearch: configuration per major version, governing and client Services, StatefulSet, PDB."""
+
+from __future__ import annotations
+
+import yaml
+
+from kubelogs import compatibility as compat
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    NODE_ES_DATA_LABEL,
+    TRANSPORT_TLS_SECRET,
+    Manifest,
+    obj,
+    secret_env,
+    selector,
+    service_account,
+)
+from kubelogs.settings import Settings
+
+NAME = "elasticsearch"
+DISCOVERY_SERVICE = "elasticsearch-discovery"  # the StatefulSet's governing (headless) Service
+CONFIG_MAP = "elasticsearch-config"
+HTTP_PORT, TRANSPORT_PORT = 9200, 9300
+DATA_DIR = "/usr/share/elasticsearch/data"
+CERTS_DIR = "/usr/share/elasticsearch/config/certs"
+
+
+def pod_names(settings: Settings) -> list[str]:
+    return [f"{NAME}-{i}" for i in range(settings.elasticsearch.replicas)]
+
+
+def elasticsearch_yml(settings: Settings) -> dict:
+    """elasticsearch.yml for the version's discovery mechanism and security."""
+    es = settings.elasticsearch
+    config: dict = {
+        "cluster.name": es.cluster_name,
+        "node.name": "${HOSTNAME}",
+        "network.host": "0.0.0.0",
+        "path.data": DATA_DIR,
+    }
+    if es.major <= 6:
+        # Zen discovery: a quorum of master-eligible nodes prevents split brain.
+        config["discovery.zen.ping.unicast.hosts"] = DISCOVERY_SERVICE
+        config["discovery.zen.minimum_master_nodes"] = es.replicas // 2 + 1
+    elif es.replicas == 1:
+        config["discovery.type"] = "single-node"
+    else:
+        config["discovery.seed_hosts"] = [DISCOVERY_SERVICE]
+        # Only read when the cluster forms for the first time; harmless afterwards.
+        config["cluster.initial_master_nodes"] = pod_names(settings)
+    # Always explicit: 5.x images bundle X-Pack with security on, 8.x turns it on by default.
+    config["xpack.security.enabled"] = es.security_enabled
+    if es.security_enabled:
+        config.update({
+            "xpack.security.transport.ssl.enabled": True,
+            "xpack.security.transport.ssl.verification_mode": "certificate",
+            "xpack.security.transport.ssl.key": f"{CERTS_DIR}/tls.key",
+            "xpack.security.transport.ssl.certificate": f"{CERTS_DIR}/tls.crt",
+            "xpack.security.transport.ssl.certificate_authorities": [f"{CERTS_DIR}/ca.crt"],
+            "xpack.security.http.ssl.enabled": False,
+        })
+    if es.major >= 8 and not es.security_enabled:
+        config["xpack.security.enrollment.enabled"] = False
+    return config
+
+
+def health_command(settings: Settings) -> list[str]:
+    """Readiness: this node sees an elected master and answers cluster health (yellow is enough:
+    waiting for green deadlocks single-replica clusters and rolling restarts)."""
+    auth = '-u "elastic:${ELASTIC_PASSWORD}" ' if settings.elasticsearch.security_enabled else ""
+    url = f"http://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"
+    return ["sh", "-c", f"curl -fsS -o /dev/null {auth}'{url}'"]
+
+
+def render(settings: Settings) -> list[Manifest]:
+    ns = settings.namespace
+    return [
+        service_account(NAME, ns),
+        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns,
+            data={"elasticsearch.yml": yaml.safe_dump(elasticsearch_yml(settings), sort_keys=True)}),
+        obj("v1", "Service", DISCOVERY_SERVICE, NAME, ns, spec={
+            "clusterIP": "None",
+            "publishNotReadyAddresses": True,  # nodes must find each other before they are ready
+            "selector": selector(NAME),
+            "ports": [{"name": "transport", "port": TRANSPORT_PORT, "targetPort": "transport"}],
+        }),
+        obj("v1", "Service", NAME, NAME, ns, spec={
+            "selector": selector(NAME),
+            "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
+        }),
+        obj("policy/v1", "PodDisruptionBudget", NAME, NAME, ns, spec={
+            "maxUnavailable": 1, "selector": {"matchLabels": selector(NAME)},
+        }),
+        statefulset(settings),
+    ]
+
+
+def statefulset(settings: Settings) -> Manifest:
+    es, ns = settings.elasticsearch, settings.namespace
+    env = [
+        {"name": "ES_JAVA_OPTS", "value": f"-Xms{es.heap} -Xmx{es.heap}"},
+    ]
+    if es.security_enabled:
+        env.append(secret_env("ELASTIC_PASSWORD", CREDENTIALS_SECRET, "password"))
+    mounts = [
+        {"name": "data", "mountPath": DATA_DIR},
+        {"name": "config", "mountPath": "/usr/share/elasticsearch/config/elasticsearch.yml",
+         "subPath": "elasticsearch.yml"},
+    ]
+    volumes: list[dict] = [{"name": "config", "configMap": {"name": CONFIG_MAP}}]
+    if es.security_enabled:
+        mounts.append({"name": "transport-tls", "mountPath": CERTS_DIR, "readOnly": True})
+        volumes.append({"name": "transport-tls", "secret": {"secretName": TRANSPORT_TLS_SECRET}})
+    affinity: dict = {
+        # Two Elasticsearch pods must never share a node (nor, with hostPath, a data directory).
+        "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"labelSelector": {"matchLabels": selector(NAME)}, "topologyKey": "kubernetes.io/hostname"}]},
+    }
+    spec: dict = {
+        "serviceName": DISCOVERY_SERVICE,
+        "replicas": es.replicas,
+        "podManagementPolicy": "Parallel",  # all masters must start together to elect one
+        "selector": {"matchLabels": selector(NAME)},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "template": {
+            "metadata": {"labels": selector(NAME)},
+            "spec": {
+                "serviceAccountName": NAME,
+                "automountServiceAccountToken": False,
+                "securityContext": {"runAsUser": compat.ES_UID, "runAsGroup": compat.ES_GID,
+                                    "fsGroup": compat.ES_GID, "runAsNonRoot": True},
+                "affinity": affinity,
+                "terminationGracePeriodSeconds": 120,
+                "containers": [{
+                    "name": NAME,
+                    "image": es.image_ref,
+                    "env": env,
+                    "ports": [{"name": "http", "containerPort": HTTP_PORT},
+                              {"name": "transport", "containerPort": TRANSPORT_PORT}],
+                    "resources": {"requests": {"cpu": es.cpu, "memory": es.memory},
+                                  "limits": {"memory": es.memory}},
+                    "readinessProbe": {"exec": {"command": health_command(settings)},
+                                       "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5},
+                    "securityContext": {"allowPrivilegeEscalation": False,
+                                        "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": mounts,
+                }],
+                "volumes": volumes,
+            },
+        },
+    }
+    if es.storage == "hostPath":
+        # The node stage created the directory with the right owner on nodes it labelled.
+        affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": NODE_ES_DATA_LABEL, "operator": "In", "values": ["true"]}]}]}}
+        volumes.append({"name": "data", "hostPath": {"path": es.data_path, "type": "Directory"}})
+    else:
+        claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": es.pvc_size}}}
+        if es.storage_class:
+            claim["storageClassName"] = es.storage_class
+        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
+    return obj("apps/v1", "StatefulSet", NAME, NAME, ns, spec=spec)

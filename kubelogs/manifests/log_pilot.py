@@ -1,0 +1,67 @@
+"""log-pilot DaemonSet (the original design's agent), for Docker-runtime nodes only."""
+
+from __future__ import annotations
+
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    NODE_RUNTIME_LABEL,
+    Manifest,
+    obj,
+    secret_env,
+    selector,
+    service_account,
+)
+from kubelogs.manifests.elasticsearch import HTTP_PORT
+from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
+from kubelogs.settings import Settings
+
+NAME = "log-pilot"
+
+
+def render(settings: Settings) -> list[Manifest]:
+    ns = settings.namespace
+    env = [
+        {"name": "PILOT_TYPE", "value": "filebeat"},
+        {"name": "LOGGING_OUTPUT", "value": "elasticsearch"},
+        {"name": "ELASTICSEARCH_HOSTS", "value": f"{ES_SERVICE}.{ns}.svc:{HTTP_PORT}"},
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+    ]
+    if settings.elasticsearch.security_enabled:
+        env += [secret_env("ELASTICSEARCH_USER", CREDENTIALS_SECRET, "username"),
+                secret_env("ELASTICSEARCH_PASSWORD", CREDENTIALS_SECRET, "password")]
+    host_paths = {  # volume name -> (host path, mount path, read-only)
+        "docker-sock": ("/var/run/docker.sock", "/var/run/docker.sock", False),
+        "root": ("/", "/host", True),
+        "localtime": ("/etc/localtime", "/etc/localtime", True),
+        "registry": ("/var/lib/filebeat", "/var/lib/filebeat", False),
+        "filebeat-logs": ("/var/log/filebeat", "/var/log/filebeat", False),
+    }
+    daemonset = obj("apps/v1", "DaemonSet", NAME, NAME, ns, spec={
+        "selector": {"matchLabels": selector(NAME)},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "template": {
+            "metadata": {"labels": selector(NAME)},
+            "spec": {
+                "serviceAccountName": NAME,
+                "automountServiceAccountToken": False,  # it reads Docker, never the Kubernetes API
+                "nodeSelector": {NODE_RUNTIME_LABEL: "docker"},
+                "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+                "containers": [{
+                    "name": NAME,
+                    "image": settings.agents.log_pilot_image,
+                    "env": env,
+                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                                  "limits": {"memory": "512Mi"}},
+                    # The image's own health script (also its Docker HEALTHCHECK).
+                    "livenessProbe": {"exec": {"command": ["/pilot/healthz"]},
+                                      "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 2},
+                    # SYS_ADMIN: its entrypoint unmounts stale shm mounts under /host.
+                    "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}},
+                    "volumeMounts": [{"name": v, "mountPath": mount, "readOnly": ro}
+                                     for v, (_, mount, ro) in host_paths.items()],
+                }],
+                "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
+            },
+        },
+    })
+    return [service_account(NAME, ns), daemonset]
