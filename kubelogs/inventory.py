@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pyinfra.api.exceptions import NoGroupError
+
 from kubelogs.settings import DATA_KEY, Problem, Settings, SettingsError, validate_settings
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ CONTROL_HOST = "control_host"
 def group_names(inventory: Inventory, group: str) -> list[str]:
     try:
         return [host.name for host in inventory.get_group(group)]
-    except Exception:  # pyinfra raises NoGroupError for a group the inventory does not define
+    except NoGroupError:  # the inventory does not define this group
         return []
 
 
