@@ -60,7 +60,6 @@ AGENTS: dict[str, Agent] = {
 KUBERNETES_VERSIONS: tuple[str, ...] = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0")
 
 COLLECTOR_CHOICES: tuple[str, ...] = ("auto", *AGENTS)
-RUNTIMES: tuple[str, ...] = ("docker", "containerd", "cri-o", "unknown")
 
 
 def parse_version(version: str) -> tuple[int, int, int]:

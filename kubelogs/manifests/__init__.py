@@ -29,15 +29,14 @@ class GeneratedSecrets:
 def namespace(settings: Settings) -> Manifest:
     # hostPath volumes and SYS_ADMIN (log-pilot) are only allowed at the "privileged" Pod Security
     # level; baseline is audited and warned about so anything else that lands here is noticed.
-    ns = obj("v1", "Namespace", settings.namespace, PART_OF, None)
-    ns["metadata"]["labels"] = {
+    # Not an ApplySet member: its parent lives inside it, and a namespace is never pruned.
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": settings.namespace, "labels": {
         "app.kubernetes.io/part-of": PART_OF,
         "app.kubernetes.io/managed-by": PART_OF,
         "pod-security.kubernetes.io/enforce": "privileged",
         "pod-security.kubernetes.io/audit": "baseline",
         "pod-security.kubernetes.io/warn": "baseline",
-    }
-    return ns
+    }}}
 
 
 def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:

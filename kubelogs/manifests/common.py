@@ -10,7 +10,6 @@ Manifest = dict[str, Any]
 
 PART_OF = "kubelogs"
 # Labels the deploy puts on Kubernetes nodes after the node stage prepared them.
-NODE_PREPARED_LABEL = "kubelogs.io/prepared"
 NODE_ES_DATA_LABEL = "kubelogs.io/es-data"
 NODE_RUNTIME_LABEL = "kubelogs.io/runtime"
 
@@ -43,15 +42,20 @@ def selector(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": component, "app.kubernetes.io/part-of": PART_OF}
 
 
-def metadata(name: str, component: str, namespace: str | None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": labels(component, namespace or name)}
-    if namespace:
-        meta["namespace"] = namespace
-    return meta
+def obj(api_version: str, kind: str, name: str, component: str, namespace: str, **body: Any) -> Manifest:
+    """A namespaced object owned by kubelogs."""
+    metadata = {"name": name, "namespace": namespace, "labels": labels(component, namespace)}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
 
 
-def obj(api_version: str, kind: str, name: str, component: str, namespace: str | None, **body: Any) -> Manifest:
-    return {"apiVersion": api_version, "kind": kind, "metadata": metadata(name, component, namespace), **body}
+def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], **spec: Any) -> Manifest:
+    """A StatefulSet or DaemonSet whose pods carry exactly the (immutable) selector labels."""
+    return obj("apps/v1", kind, name, name, namespace, spec={
+        **spec,
+        "selector": {"matchLabels": selector(name)},
+        "updateStrategy": {"type": "RollingUpdate"},
+        "template": {"metadata": {"labels": selector(name)}, "spec": pod_spec},
+    })
 
 
 def service_account(name: str, namespace: str) -> Manifest:

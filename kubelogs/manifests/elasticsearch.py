@@ -14,6 +14,7 @@ from kubelogs.manifests.common import (
     secret_env,
     selector,
     service_account,
+    workload,
 )
 from kubelogs.settings import Settings
 
@@ -116,39 +117,30 @@ def statefulset(settings: Settings) -> Manifest:
         "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
             {"labelSelector": {"matchLabels": selector(NAME)}, "topologyKey": "kubernetes.io/hostname"}]},
     }
-    spec: dict = {
-        "serviceName": DISCOVERY_SERVICE,
-        "replicas": es.replicas,
-        "podManagementPolicy": "Parallel",  # all masters must start together to elect one
-        "selector": {"matchLabels": selector(NAME)},
-        "updateStrategy": {"type": "RollingUpdate"},
-        "template": {
-            "metadata": {"labels": selector(NAME)},
-            "spec": {
-                "serviceAccountName": NAME,
-                "automountServiceAccountToken": False,
-                "securityContext": {"runAsUser": compat.ES_UID, "runAsGroup": compat.ES_GID,
-                                    "fsGroup": compat.ES_GID, "runAsNonRoot": True},
-                "affinity": affinity,
-                "terminationGracePeriodSeconds": 120,
-                "containers": [{
-                    "name": NAME,
-                    "image": es.image_ref,
-                    "env": env,
-                    "ports": [{"name": "http", "containerPort": HTTP_PORT},
-                              {"name": "transport", "containerPort": TRANSPORT_PORT}],
-                    "resources": {"requests": {"cpu": es.cpu, "memory": es.memory},
-                                  "limits": {"memory": es.memory}},
-                    "readinessProbe": {"exec": {"command": health_command(settings)},
-                                       "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5},
-                    "securityContext": {"allowPrivilegeEscalation": False,
-                                        "capabilities": {"drop": ["ALL"]}},
-                    "volumeMounts": mounts,
-                }],
-                "volumes": volumes,
-            },
-        },
+    pod = {
+        "serviceAccountName": NAME,
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsUser": compat.ES_UID, "runAsGroup": compat.ES_GID,
+                            "fsGroup": compat.ES_GID, "runAsNonRoot": True},
+        "affinity": affinity,
+        "terminationGracePeriodSeconds": 120,
+        "containers": [{
+            "name": NAME,
+            "image": es.image_ref,
+            "env": env,
+            "ports": [{"name": "http", "containerPort": HTTP_PORT},
+                      {"name": "transport", "containerPort": TRANSPORT_PORT}],
+            "resources": {"requests": {"cpu": es.cpu, "memory": es.memory},
+                          "limits": {"memory": es.memory}},
+            "readinessProbe": {"exec": {"command": health_command(settings)},
+                               "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5},
+            "securityContext": {"allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}},
+            "volumeMounts": mounts,
+        }],
+        "volumes": volumes,
     }
+    extra: dict = {}
     if es.storage == "hostPath":
         # The node stage created the directory with the right owner on nodes it labelled.
         affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
@@ -158,5 +150,7 @@ def statefulset(settings: Settings) -> Manifest:
         claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": es.pvc_size}}}
         if es.storage_class:
             claim["storageClassName"] = es.storage_class
-        spec["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
-    return obj("apps/v1", "StatefulSet", NAME, NAME, ns, spec=spec)
+        extra["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
+    return workload("StatefulSet", NAME, ns, pod, serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
+                    podManagementPolicy="Parallel",  # all masters must start together to elect one
+                    **extra)

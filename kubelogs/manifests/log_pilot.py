@@ -6,10 +6,9 @@ from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     NODE_RUNTIME_LABEL,
     Manifest,
-    obj,
     secret_env,
-    selector,
     service_account,
+    workload,
 )
 from kubelogs.manifests.elasticsearch import HTTP_PORT
 from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
@@ -36,32 +35,25 @@ def render(settings: Settings) -> list[Manifest]:
         "registry": ("/var/lib/filebeat", "/var/lib/filebeat", False),
         "filebeat-logs": ("/var/log/filebeat", "/var/log/filebeat", False),
     }
-    daemonset = obj("apps/v1", "DaemonSet", NAME, NAME, ns, spec={
-        "selector": {"matchLabels": selector(NAME)},
-        "updateStrategy": {"type": "RollingUpdate"},
-        "template": {
-            "metadata": {"labels": selector(NAME)},
-            "spec": {
-                "serviceAccountName": NAME,
-                "automountServiceAccountToken": False,  # it reads Docker, never the Kubernetes API
-                "nodeSelector": {NODE_RUNTIME_LABEL: "docker"},
-                "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
-                "containers": [{
-                    "name": NAME,
-                    "image": settings.agents.log_pilot_image,
-                    "env": env,
-                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
-                                  "limits": {"memory": "512Mi"}},
-                    # The image's own health script (also its Docker HEALTHCHECK).
-                    "livenessProbe": {"exec": {"command": ["/pilot/healthz"]},
-                                      "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 2},
-                    # SYS_ADMIN: its entrypoint unmounts stale shm mounts under /host.
-                    "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}},
-                    "volumeMounts": [{"name": v, "mountPath": mount, "readOnly": ro}
-                                     for v, (_, mount, ro) in host_paths.items()],
-                }],
-                "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
-            },
-        },
-    })
-    return [service_account(NAME, ns), daemonset]
+    pod = {
+        "serviceAccountName": NAME,
+        "automountServiceAccountToken": False,  # it reads Docker, never the Kubernetes API
+        "nodeSelector": {NODE_RUNTIME_LABEL: "docker"},
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        "containers": [{
+            "name": NAME,
+            "image": settings.agents.log_pilot_image,
+            "env": env,
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
+                          "limits": {"memory": "512Mi"}},
+            # The image's own health script (also its Docker HEALTHCHECK).
+            "livenessProbe": {"exec": {"command": ["/pilot/healthz"]},
+                              "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 2},
+            # SYS_ADMIN: its entrypoint unmounts stale shm mounts under /host.
+            "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}},
+            "volumeMounts": [{"name": v, "mountPath": mount, "readOnly": ro}
+                             for v, (_, mount, ro) in host_paths.items()],
+        }],
+        "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
+    }
+    return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod)]
