@@ -4,6 +4,7 @@ from pyinfra import host, state
 
 from kubelogs.inventory import KUBE_NODES
 from kubelogs.preflight import run_settings
+from tasks.cluster import apply_cluster
 from tasks.node import prepare_node
 
 settings = run_settings(state)
@@ -11,3 +12,6 @@ settings = run_settings(state)
 # 1. Nodes: kernel settings, hostPath directories, runtime and disk facts.
 if KUBE_NODES in host.groups:
     prepare_node(settings)
+
+# 2. Cluster: planned and applied from the control host, after every node's node stage.
+apply_cluster(settings)

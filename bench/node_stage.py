@@ -20,8 +20,8 @@ def measure(nodes: int) -> tuple[float, float]:
             cluster.add("worker")
         harness.set_max_map_count(cluster.nodes[0], 65530)
         settings = {"elasticsearch": {"replicas": 1}}
-        first = harness.run_deploy(cluster.name, settings)
-        rerun = harness.run_deploy(cluster.name, settings)
+        first = harness.run_deploy(cluster, settings)
+        rerun = harness.run_deploy(cluster, settings)
         for run in (first, rerun):
             if run.returncode != 0:
                 raise SystemExit(run.stderr[-2000:])

@@ -1,9 +1,12 @@
-"""pyinfra operations the node stage needs and pyinfra does not ship in an idempotent form."""
+"""pyinfra operations the deploy needs and pyinfra does not ship in the form it needs."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pyinfra import host
-from pyinfra.api import OperationError, QuoteString, StringCommand, operation
+from pyinfra.api import FunctionCommand, OperationError, QuoteString, StringCommand, operation
 
 from kubelogs.facts import NumericPathStat
 
@@ -34,3 +37,17 @@ def numeric_directory(path: str, uid: int, gid: int, mode: int):
         yield StringCommand("chmod", f"{mode:o}", quoted)
     if current is not None and (current["uid"], current["gid"], current["mode"]) == (uid, gid, mode):
         host.noop(f"directory {path} is {uid}:{gid} {mode:o}")
+
+
+@operation(is_idempotent=False, _set_in_op=False)
+def run_after_node_stage(function: Callable | None = None, **kwargs: Any):
+    """Run ``function(state, host, **kwargs)`` at execution time; without a function, change nothing.
+
+    + function: the callback; its return value is the operation's status (False fails it)
+
+    deploy.py calls this for every host from one place after the node stage, so pyinfra orders it
+    after each node's operations (it orders operations per host, not by line across hosts). Only the
+    control host passes a function.
+    """
+    if function is not None:
+        yield FunctionCommand(function, (), kwargs)

@@ -195,6 +195,9 @@ class KubernetesSettings(_Model):
     kubeconfig: Annotated[str, AfterValidator(_optional_file)] | None = Field(
         None, description="Kubeconfig on the control machine; empty means $KUBECONFIG or ~/.kube/config.")
     context: str | None = Field(None, description="Kubeconfig context; empty means the current context.")
+    rollout_timeout: int = Field(
+        600, ge=1, le=86400,
+        description="Seconds to wait for Elasticsearch and the agents to roll out before failing with a diagnosis.")
 
 
 class Settings(_Model):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pyinfra import host, inventory, logger
 from pyinfra.api import OperationError, deploy
+from pyinfra.api.host import Host
 from pyinfra.facts.server import Sysctl
 from pyinfra.operations import files, python, server
 
@@ -19,10 +20,20 @@ SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
 SYSCTL_TEMPLATE = Path(__file__).resolve().parent.parent / "files" / "sysctl-elasticsearch.conf.j2"
 
 
+_runtimes: dict[str, dict] = {}
+
+
+def node_runtime(node: Host) -> dict:
+    """The ContainerRuntime fact of a node, gathered once per run (both stages need it)."""
+    if node.name not in _runtimes:
+        _runtimes[node.name] = node.get_fact(ContainerRuntime)
+    return _runtimes[node.name]
+
+
 @deploy("Prepare Kubernetes node")
 def prepare_node(settings: Settings) -> None:
     """Check disk headroom, ensure vm.max_map_count and the hostPath directories this node needs."""
-    runtime = host.get_fact(ContainerRuntime)
+    runtime = node_runtime(host)
     disk = host.get_fact(DiskUsage, path=settings.elasticsearch.data_path)
     holds_data = host.name in data_node_names(inventory)
     agent = compat.agent_for_node(settings.agents.collector, runtime["runtime"], settings.elasticsearch.major)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fake_kube import FakeKube
+
 REPO = Path(__file__).resolve().parent.parent
 NODE_IMAGE = "kubelogs-test-node:bookworm"
 CONTAINERD_ENDPOINT = "unix:///run/containerd/containerd.sock"
@@ -69,16 +71,25 @@ class Node:
 
 @dataclass
 class FakeKindCluster:
-    """Node containers labelled exactly as kind labels its nodes."""
+    """Node containers labelled exactly as kind labels its nodes, and a fake API server that knows them.
+
+    The deploy finds the API through $KUBECONFIG, as it would find a kind cluster's.
+    """
 
     name: str = field(default_factory=lambda: f"kubelogs-test-{uuid.uuid4().hex[:8]}")
     nodes: list[Node] = field(default_factory=list)
+    api: FakeKube = field(default_factory=FakeKube)
 
     def __enter__(self) -> FakeKindCluster:
+        self.api.start()
+        self._dir = tempfile.TemporaryDirectory(prefix="kubelogs-kubeconfig-")
+        self.kubeconfig = self.api.write_kubeconfig(Path(self._dir.name) / "config")
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
+        self.api.stop()
+        self._dir.cleanup()
 
     def add(self, role: str, runtime_endpoint: str = CONTAINERD_ENDPOINT, tmpfs_data: bool = False) -> Node:
         """Start a container with kind's labels; role "worker" is numbered like kind numbers them."""
@@ -95,6 +106,9 @@ class FakeKindCluster:
         node.exec(f"mkdir -p /var/lib/kubelet && echo 'containerRuntimeEndpoint: {runtime_endpoint}'"
                   " > /var/lib/kubelet/config.yaml")
         self.nodes.append(node)
+        if role != "external-load-balancer":  # kind's load balancer is not a Kubernetes node
+            self.api.put({"apiVersion": "v1", "kind": "Node", "metadata": {
+                "name": node.name, "labels": {"kubernetes.io/hostname": node.name}}})
         return node
 
     def node(self, suffix: str) -> Node:
@@ -135,18 +149,22 @@ class DeployRun:
         return {op["name"]: op["error"] for op in self.report["results"]["operations"] if op["error"]}
 
 
-def run_deploy(cluster: str, settings: dict[str, Any] | None = None, *extra: str,
+def run_deploy(cluster: FakeKindCluster | str, settings: dict[str, Any] | None = None, *extra: str,
                json_report: bool = True) -> DeployRun:
     """Run the real `pyinfra inventories/kind.py deploy.py -y` as a user would."""
     return run_pyinfra(cluster, "deploy.py", "-y", *(["--json"] if json_report else []), *extra, settings=settings)
 
 
-def run_pyinfra(cluster: str, *args: str, settings: dict[str, Any] | None = None, timeout: float = 600) -> DeployRun:
-    """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``."""
+def run_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, Any] | None = None,
+                timeout: float = 600) -> DeployRun:
+    """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``
+    (a FakeKindCluster, whose fake API server the run talks to, or just a cluster name)."""
     command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]
     if settings is not None:
         command += ["--data", f"kubelogs={json.dumps(settings)}"]
-    env = {**os.environ, "KIND_CLUSTER_NAME": cluster}
+    env = {**os.environ, "KIND_CLUSTER_NAME": cluster if isinstance(cluster, str) else cluster.name}
+    if not isinstance(cluster, str):
+        env["KUBECONFIG"] = str(cluster.kubeconfig)
     started = time.monotonic()
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
     return DeployRun(result.returncode, result.stdout, result.stderr, time.monotonic() - started)

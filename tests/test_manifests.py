@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import copy
 
 import pytest
@@ -103,7 +104,8 @@ def test_heap_memory_and_image_come_from_settings():
 def test_security_uses_generated_secrets_and_transport_tls():
     objects = _render({})
     credentials = _one(objects, "Secret", "elasticsearch-credentials")
-    assert credentials["stringData"] == {"username": "elastic", "password": "generated"}
+    assert {k: base64.b64decode(v).decode() for k, v in credentials["data"].items()} == {
+        "username": "elastic", "password": "generated"}
     config = _es_yml(objects)
     assert config["xpack.security.enabled"] is True and config["xpack.security.transport.ssl.enabled"] is True
     agent_env = _one(objects, "DaemonSet", "log-pilot")["spec"]["template"]["spec"]["containers"][0]["env"]

@@ -32,7 +32,7 @@ def cluster(node_image):
 def first_run(cluster):
     harness.set_max_map_count(cluster.nodes[0], 65530)  # machine-wide: the "before" state is ours to set
     since = _now()
-    run = harness.run_deploy(cluster.name, SETTINGS)
+    run = harness.run_deploy(cluster, SETTINGS)
     assert run.returncode == 0, run.stderr[-3000:]
     run.exec_events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
     return run
@@ -97,29 +97,41 @@ def test_directories_have_numeric_owner_and_mode(cluster, first_run):
     assert not _testinfra(cluster.node("control-plane")).file("/es-data").exists
 
 
+def test_first_run_labels_prepared_nodes(cluster, first_run):
+    labels = {n.name: cluster.api.get("Node", n.name)["metadata"]["labels"] for n in cluster.nodes}
+    assert {name: (l.get("kubelogs.io/runtime"), l.get("kubelogs.io/es-data")) for name, l in labels.items()} == {
+        cluster.node("control-plane").name: ("containerd", None),
+        cluster.node("worker1").name: ("containerd", "true"),
+        cluster.node("worker2").name: ("docker", "true"),
+    }
+
+
 def test_second_run_changes_nothing(cluster, first_run):
-    second = harness.run_deploy(cluster.name, SETTINGS)
+    before = len(cluster.api.requests)
+    second = harness.run_deploy(cluster, SETTINGS)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.changed_hosts() == {}
     no_change = sum(len(op["no_change"]) for op in second.report["results"]["operations"])
-    assert no_change == sum(OPS_PER_NODE.values())
+    # every node operation, plus the cluster operation on each node and the control host
+    assert no_change == sum(OPS_PER_NODE.values()) + len(cluster.nodes) + 1
+    assert [r for r in cluster.api.requests[before:] if r.method != "GET" and r.query.get("dryRun") != "All"] == []
 
 
 def test_node_already_higher_stays_higher(cluster, first_run):
     higher = 1048577
     harness.set_max_map_count(cluster.nodes[0], higher)
-    run = harness.run_deploy(cluster.name, SETTINGS)
+    run = harness.run_deploy(cluster, SETTINGS)
     assert run.returncode == 0, run.stderr[-3000:]
     assert not any(name.endswith("(live)") for name in run.changed_hosts()), "must not lower it"
     for node in cluster.nodes:
         host = _testinfra(node)
         assert host.sysctl("vm.max_map_count") == higher
         assert f"\nvm.max_map_count = {higher}\n" in host.file(SYSCTL_FILE).content_string
-    again = harness.run_deploy(cluster.name, SETTINGS)
+    again = harness.run_deploy(cluster, SETTINGS)
     assert again.changed_hosts() == {}
     # Back to the minimum; the persisted file follows on the next run.
     harness.set_max_map_count(cluster.nodes[0], 262144)
-    assert harness.run_deploy(cluster.name, SETTINGS).returncode == 0
+    assert harness.run_deploy(cluster, SETTINGS).returncode == 0
 
 
 def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
@@ -128,7 +140,7 @@ def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
     """))
     harness.set_max_map_count(cluster.nodes[0], 65530)
     since = _now()
-    run = harness.run_deploy(cluster.name, None, "--group-data", str(tmp_path), json_report=False)
+    run = harness.run_deploy(cluster, None, "--group-data", str(tmp_path), json_report=False)
     events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
     assert run.returncode != 0
     assert "kubelogs.agents.collector = 'fluentd': must be one of 'auto', 'log-pilot' or 'fluent-bit'" in run.stderr
@@ -141,7 +153,7 @@ def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
 
 def test_group_data_settings_are_used(cluster, first_run, tmp_path):
     (tmp_path / "all.py").write_text('kubelogs = {"elasticsearch": {"replicas": 2, "data_mode": "0770"}}\n')
-    run = harness.run_deploy(cluster.name, None, "--group-data", str(tmp_path))
+    run = harness.run_deploy(cluster, None, "--group-data", str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     assert list(run.changed_hosts()) == ["Prepare Kubernetes node | Elasticsearch data directory /es-data"]
     assert _testinfra(cluster.node("worker1")).file("/es-data").mode == 0o770
@@ -151,7 +163,7 @@ def test_data_survives_settings_changes(cluster, first_run):
     worker = cluster.node("worker1")
     worker.exec("echo shard > /es-data/keep && chown 1000:1000 /es-data/keep")
     for mode in ("0700", "0750"):
-        run = harness.run_deploy(cluster.name, {"elasticsearch": {"replicas": 2, "data_mode": mode}})
+        run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "data_mode": mode}})
         assert run.returncode == 0, run.stderr[-3000:]
         assert _testinfra(worker).file("/es-data").mode == int(mode, 8)
         assert worker.exec("cat /es-data/keep") == "shard\n"
@@ -161,10 +173,10 @@ def test_low_disk_warns_or_fails_only_that_node(cluster, first_run):
     full = cluster.node("worker2")  # /es-data is a 1 MiB tmpfs there
     full.exec("dd if=/dev/zero of=/es-data/filler bs=1k count=1000 2>/dev/null; chown 1000:1000 /es-data/filler")
     try:
-        warned = harness.run_deploy(cluster.name, SETTINGS)
+        warned = harness.run_deploy(cluster, SETTINGS)
         assert warned.returncode == 0, warned.stderr[-3000:]
         assert "flood-stage watermark (95%)" in warned.stderr
-        failed = harness.run_deploy(cluster.name, {**SETTINGS, "nodes": {"low_disk": "fail"}})
+        failed = harness.run_deploy(cluster, {**SETTINGS, "nodes": {"low_disk": "fail"}})
         assert failed.returncode != 0
         failures = failed.failed_hosts()
         assert {host for hosts in failures.values() for host in hosts} == {f"@docker/{full.name}"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 from kubelogs import compatibility as compat
@@ -43,12 +44,17 @@ def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
     if not settings.elasticsearch.security_enabled:
         return []
     ns = settings.namespace
+    # `data`, not `stringData`: the API server stores only `data`, so re-applying stays a no-op.
     return [
         obj("v1", "Secret", CREDENTIALS_SECRET, elasticsearch.NAME, ns, type="Opaque",
-            stringData={"username": "elastic", "password": generated.password}),
+            data=_base64({"username": "elastic", "password": generated.password})),
         obj("v1", "Secret", TRANSPORT_TLS_SECRET, elasticsearch.NAME, ns, type="Opaque",
-            stringData={"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key}),
+            data=_base64({"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key})),
     ]
+
+
+def _base64(values: dict[str, str]) -> dict[str, str]:
+    return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
 
 
 def render_all(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:

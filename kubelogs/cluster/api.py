@@ -1,0 +1,151 @@
+"""A small JSON client over the official ``kubernetes`` ApiClient: get, list, server-side apply, delete.
+
+The official client does authentication, TLS and kubeconfig handling; this module adds what the
+stage needs on top: plain dicts in and out, the resource paths from ``resources.py``, retries of
+idempotent calls on transient failures, and errors a user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+
+from kubelogs.cluster.resources import RESOURCES, resource_of
+from kubelogs.errors import UserError
+from kubelogs.settings import Settings
+
+FIELD_MANAGER = "kubelogs"
+# Status codes worth another try: every call the stage makes is idempotent (server-side apply with
+# force, GET, LIST, DELETE that accepts NotFound), so retrying them cannot do anything twice.
+RETRY_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+RETRY_DELAYS: tuple[float, ...] = (0.5, 1.0, 2.0)
+REQUEST_TIMEOUT = (5, 30)  # seconds: connect, read
+
+
+class ClusterError(UserError):
+    """The cluster stage cannot go on; the message says why and what to do."""
+
+
+class ApiError(ClusterError):
+    def __init__(self, method: str, path: str, status: int, reason: str, message: str):
+        self.status, self.reason = status, reason
+        super().__init__(f"Kubernetes API {method} {path}: {status} {reason}: {message}")
+
+
+def load_client(settings: Settings) -> k8s.ApiClient:
+    """An ApiClient for the settings' kubeconfig and context ($KUBECONFIG or ~/.kube/config if unset)."""
+    where = settings.kubernetes.kubeconfig or "$KUBECONFIG or ~/.kube/config"
+    configuration = k8s.Configuration()
+    try:
+        k8s_config.load_kube_config(
+            config_file=settings.kubernetes.kubeconfig, context=settings.kubernetes.context,
+            client_configuration=configuration, persist_config=False,
+        )
+    except Exception as e:  # the loader raises ConfigException, OSError or YAML errors
+        raise ClusterError(
+            f"cannot load the kubeconfig ({where}, context {settings.kubernetes.context or '(current)'}): {e}. "
+            "Set kubelogs.kubernetes.kubeconfig / context, or $KUBECONFIG."
+        ) from None
+    configuration.retries = 0  # retries happen in Kube._call, where they can be counted and explained
+    return k8s.ApiClient(configuration)
+
+
+class Kube:
+    """Kubernetes API calls the cluster stage makes, on plain dicts."""
+
+    def __init__(self, api_client: k8s.ApiClient, retry_delays: Sequence[float] = RETRY_DELAYS,
+                 sleep: Callable[[float], None] = time.sleep):
+        self.api = api_client
+        self.retry_delays = tuple(retry_delays)
+        self.sleep = sleep
+        self.requests = 0  # HTTP requests sent, retries included (for the benchmark)
+
+    @property
+    def server(self) -> str:
+        return self.api.configuration.host
+
+    def _call(self, method: str, path: str, query: Sequence[tuple[str, str]] = (),
+              body: Any = None, content_type: str | None = None) -> dict:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        last = ""
+        for delay in (*self.retry_delays, None):
+            self.requests += 1
+            request = self.api.param_serialize(
+                method=method, resource_path=path, query_params=list(query), header_params=dict(headers),
+                body=body, auth_settings=["BearerToken"],
+            )
+            try:
+                response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+                data = response.read()
+            except urllib3.exceptions.HTTPError as e:
+                last = f"cannot reach the Kubernetes API at {self.server}: {type(e).__name__}: {_reason(e)}"
+            else:
+                if response.status < 400:
+                    return json.loads(data) if data else {}
+                status = _status_body(data)
+                error = ApiError(method, path, response.status, status.get("reason") or response.reason or "",
+                                 status.get("message") or data.decode(errors="replace")[:200])
+                if response.status not in RETRY_STATUSES:
+                    raise error
+                last = str(error)
+            if delay is None:
+                break
+            self.sleep(delay)
+        raise ClusterError(
+            f"{last} (gave up after {len(self.retry_delays) + 1} attempts). Check that the cluster is up and "
+            "that kubelogs.kubernetes.kubeconfig / context point at it; nothing more was changed."
+        )
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        """The object, or None when it does not exist."""
+        try:
+            return self._call("GET", RESOURCES[kind].path(namespace, name))
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+
+    def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
+        resource = RESOURCES[kind]
+        query = [("labelSelector", label_selector)] if label_selector else []
+        return self._call("GET", resource.path(namespace), query).get("items", [])
+
+    def apply(self, manifest: dict, dry_run: bool = False) -> dict:
+        """Server-side apply with the fixed field manager; kubelogs owns the fields it sets."""
+        resource = resource_of(manifest)
+        meta = manifest["metadata"]
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return self._call("PATCH", resource.path(meta.get("namespace"), meta["name"]), query,
+                          body=manifest, content_type="application/apply-patch+yaml")
+
+    def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
+        """Delete one object (its dependents in the background, as kubectl does); gone already is fine."""
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}
+        try:
+            self._call("DELETE", RESOURCES[kind].path(namespace, name), body=body,
+                       content_type="application/json")
+        except ApiError as e:
+            if e.status != 404:
+                raise
+
+
+def _status_body(data: bytes) -> dict:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _reason(error: urllib3.exceptions.HTTPError) -> str:
+    return str(getattr(error, "reason", None) or error)

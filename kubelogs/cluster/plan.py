@@ -1,0 +1,145 @@
+"""The cluster plan: what applying the desired objects would do, computed without changing anything.
+
+Each desired object is compared with the cluster the way ``kubectl diff`` does it: the live object
+against the result of a server-side apply with ``dryRun=All``. Owned objects (ApplySet members) that
+are no longer desired become prune steps. Changes to immutable fields stop the plan with guidance.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+from kubelogs.cluster import applyset, immutable, rollout
+from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
+from kubelogs.manifests.common import NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
+
+# Server-maintained metadata that differs between a live object and its dry-run without any change.
+_VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
+_LABEL_VALUE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-._")
+
+
+@dataclass(frozen=True)
+class NodeTarget:
+    """A Kubernetes node the node stage prepared, and the labels it should carry."""
+
+    host: str  # inventory host name
+    node: str  # Kubernetes node name
+    runtime: str
+    holds_data: bool
+
+    def labels(self, hostpath_storage: bool) -> dict[str, str]:
+        runtime = self.runtime if set(self.runtime) <= _LABEL_VALUE_CHARS and self.runtime else "unknown"
+        labels = {NODE_RUNTIME_LABEL: runtime}
+        if self.holds_data and hostpath_storage:
+            labels[NODE_ES_DATA_LABEL] = "true"
+        return labels
+
+    def manifest(self, hostpath_storage: bool) -> Manifest:
+        # Only the labels: server-side apply makes kubelogs the owner of these keys and nothing else.
+        return {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.node, "labels": self.labels(hostpath_storage)}}
+
+
+@dataclass
+class Step:
+    action: str  # create | update | unchanged | prune
+    manifest: Manifest  # desired object, or the live object for prune
+    live: dict | None = None
+    host: str | None = None  # inventory host of a node-label step
+    note: str = ""
+
+    @property
+    def ref(self) -> str:
+        meta = self.manifest["metadata"]
+        where = f"{meta['namespace']}/" if meta.get("namespace") else ""
+        return f"{self.manifest['kind']} {where}{meta['name']}"
+
+    def describe(self) -> str:
+        return f"{self.action:<9} {self.ref}" + (f" ({self.note})" if self.note else "")
+
+
+@dataclass
+class Plan:
+    namespace: str
+    steps: list[Step]  # apply order, then prunes
+    final_parent: Manifest  # the ApplySet parent once pruning is done
+    workloads: list[tuple[str, str, str]]  # (kind, namespace, name) to wait for
+    pending_rollouts: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Step]:
+        return [s for s in self.steps if s.action != "unchanged"]
+
+    def counts(self) -> dict[str, int]:
+        counts = {a: 0 for a in ("create", "update", "prune", "unchanged")}
+        for s in self.steps:
+            counts[s.action] += 1
+        return counts
+
+    def summary(self) -> str:
+        return ", ".join(f"{n} {a}" for a, n in self.counts().items() if n)
+
+    def lines(self) -> list[str]:
+        return [f"cluster plan: {self.summary()}", *(f"  {s.describe()}" for s in self.steps),
+                *(f"  waiting   {m}" for m in self.pending_rollouts)]
+
+
+def comparable(obj: dict) -> dict:
+    obj = copy.deepcopy(obj)
+    obj.pop("status", None)
+    for key in _VOLATILE_METADATA:
+        obj.get("metadata", {}).pop(key, None)
+    return obj
+
+
+def make_plan(kube: Kube, namespace_manifest: Manifest, objects: list[Manifest], nodes: list[NodeTarget],
+              hostpath_storage: bool, generated: list[str] = ()) -> Plan:
+    """Plan applying ``objects`` (rendered, in apply order, namespace first) and labelling ``nodes``."""
+    ns = namespace_manifest["metadata"]["name"]
+    namespace_exists = kube.get("Namespace", ns) is not None
+    live_parent = kube.get("Secret", applyset.parent(ns, set())["metadata"]["name"], ns) if namespace_exists else None
+    members = [m for m in objects if applyset.is_member(m, ns)]
+    kinds = {m["kind"] for m in members}
+    searched = kinds | applyset.recorded_kinds(live_parent)
+    # Namespace, then the parent listing every kind that may hold members (so an interrupted run
+    # still knows what to prune), then node labels, then the rest in render order.
+    sequence: list[tuple[Manifest, str | None]] = [
+        (namespace_manifest, None), (applyset.parent(ns, searched), None),
+        *((n.manifest(hostpath_storage), n.host) for n in nodes),
+        *((m, None) for m in objects if m is not namespace_manifest),
+    ]
+    steps, refusals = [], []
+    for manifest, host in sequence:
+        meta = manifest["metadata"]
+        namespaced = RESOURCES[manifest["kind"]].namespaced
+        live = kube.get(manifest["kind"], meta["name"], meta.get("namespace")) if namespace_exists or not namespaced else None
+        note = "generated" if manifest["kind"] == "Secret" and meta["name"] in generated else ""
+        if manifest["kind"] == "Node" and live is None:
+            raise ClusterError(f"inventory host {host!r}: the cluster has no node named {meta['name']!r}. Set the "
+                               "host's data kube_node_name to its name in `kubectl get nodes`.")
+        if live is None:
+            steps.append(Step("create", manifest, None, host, note))
+            continue
+        fields = immutable.changed_fields(live, manifest)
+        if fields:
+            refusals.append(immutable.refusal(live, manifest, fields))
+            continue
+        dry = kube.apply(manifest, dry_run=True)
+        action = "unchanged" if comparable(dry) == comparable(live) else "update"
+        steps.append(Step(action, manifest, live, host, note))
+    if refusals:
+        raise ClusterError("refusing to apply:\n" + "\n".join(f"- {r}" for r in refusals))
+
+    wanted = {(m["kind"], m["metadata"]["name"]) for m in members}
+    if namespace_exists:
+        for kind in sorted(searched - NEVER_PRUNE):
+            for live in kube.list(kind, ns if RESOURCES[kind].namespaced else None, applyset.member_selector(ns)):
+                if (kind, live["metadata"]["name"]) not in wanted:
+                    steps.append(Step("prune", live, live, note="owned by kubelogs, no longer wanted"))
+
+    workloads = [(m["kind"], ns, m["metadata"]["name"]) for m in members if m["kind"] in WORKLOADS]
+    pending = [message for s in steps if s.action == "unchanged" and s.manifest["kind"] in WORKLOADS
+               for done, message in [rollout.status(s.live)] if not done]
+    return Plan(ns, steps, applyset.parent(ns, kinds), workloads, pending)

@@ -1,0 +1,119 @@
+"""Rollout status with ``kubectl rollout status`` semantics, a bounded wait, and a diagnosis on timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kubelogs.cluster.api import ClusterError, Kube
+
+POLL_SECONDS = 2.0
+MAX_EVENTS = 8
+
+
+def status(obj: dict) -> tuple[bool, str]:
+    """(done, message) for a StatefulSet or DaemonSet, as kubectl's status viewers decide it."""
+    spec, st = obj.get("spec", {}), obj.get("status") or {}
+    kind, name = obj["kind"], obj["metadata"]["name"]
+    if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+        return True, f"{kind} {name}: not a rolling update; nothing to wait for"
+    generation, observed = obj["metadata"].get("generation", 0), st.get("observedGeneration", 0)
+    if not observed or generation > observed:
+        return False, f"{kind} {name}: waiting for the spec update to be observed"
+    if kind == "StatefulSet":
+        replicas = spec.get("replicas", 1)
+        if st.get("readyReplicas", 0) < replicas:
+            return False, f"{kind} {name}: {st.get('readyReplicas', 0)} of {replicas} pods ready"
+        partition = ((spec.get("updateStrategy") or {}).get("rollingUpdate") or {}).get("partition", 0)
+        if partition and st.get("updatedReplicas", 0) < replicas - partition:
+            return False, f"{kind} {name}: {st.get('updatedReplicas', 0)} of {replicas - partition} pods updated (partition {partition})"
+        if not partition and st.get("updateRevision") != st.get("currentRevision"):
+            return False, f"{kind} {name}: rolling update in progress ({st.get('updatedReplicas', 0)} pods at revision {st.get('updateRevision')})"
+        return True, f"{kind} {name}: {replicas} pods ready at revision {st.get('currentRevision')}"
+    desired = st.get("desiredNumberScheduled", 0)
+    if st.get("updatedNumberScheduled", 0) < desired:
+        return False, f"{kind} {name}: {st.get('updatedNumberScheduled', 0)} of {desired} pods updated"
+    if st.get("numberAvailable", 0) < desired:
+        return False, f"{kind} {name}: {st.get('numberAvailable', 0)} of {desired} updated pods available"
+    return True, f"{kind} {name}: {desired} pods available" + (" (no node selected)" if not desired else "")
+
+
+def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
+         log: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
+         sleep: Callable[[float], None] = time.sleep) -> list[str]:
+    """Wait until every (kind, namespace, name) is rolled out; return the final messages.
+
+    On timeout, raise ClusterError with a diagnosis of each workload still rolling out.
+    """
+    deadline = clock() + timeout
+    pending = list(workloads)
+    done_messages: list[str] = []
+    last: dict[tuple[str, str, str], str] = {}
+    while True:
+        still = []
+        for ref in pending:
+            kind, ns, name = ref
+            obj = kube.get(kind, name, ns)
+            if obj is None:
+                last[ref] = f"{kind} {name}: not found"
+                still.append(ref)
+                continue
+            done, message = status(obj)
+            if done:
+                done_messages.append(message)
+                log(message)
+            else:
+                if last.get(ref) != message:
+                    log(message)
+                last[ref] = message
+                still.append(ref)
+        pending = still
+        if not pending:
+            return done_messages
+        if clock() >= deadline:
+            diagnosis = "\n".join(diagnose(kube, kind, ns, name, last[(kind, ns, name)]) for kind, ns, name in pending)
+            raise ClusterError(f"rollout not complete after {timeout:g} s (kubelogs.kubernetes.rollout_timeout):\n"
+                               f"{diagnosis}\nThe objects are applied; re-run to wait again once the cause is fixed.")
+        sleep(min(POLL_SECONDS, max(0.0, deadline - clock())))
+
+
+def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> str:
+    """Which pods are not ready and why, and the namespace's recent warnings about them."""
+    lines = [f"- {state}"]
+    obj = kube.get(kind, name, namespace) or {}
+    match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    pods = kube.list("Pod", namespace, selector) if selector else []
+    names = {name} | {p["metadata"]["name"] for p in pods}
+    for pod in pods:
+        problem = pod_problem(pod)
+        if problem:
+            lines.append(f"    pod {pod['metadata']['name']} on {pod.get('spec', {}).get('nodeName') or '(no node)'}: {problem}")
+    if obj and not pods:
+        lines.append("    no pods exist for it yet")
+    events = [e for e in kube.list("Event", namespace)
+              if (e.get("involvedObject") or {}).get("name") in names and e.get("type") != "Normal"]
+    events.sort(key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+    for e in events[-MAX_EVENTS:]:
+        lines.append(f"    event {e['involvedObject'].get('kind', '')}/{e['involvedObject']['name']}: "
+                     f"{e.get('reason', '')}: {e.get('message', '')}")
+    return "\n".join(lines)
+
+
+def pod_problem(pod: dict) -> str:
+    """The reason a pod is not ready, in the words kubectl shows (empty when it is ready)."""
+    st = pod.get("status") or {}
+    for condition in st.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return f"not scheduled: {condition.get('reason', '')}: {condition.get('message', '')}"
+    for container in (st.get("initContainerStatuses") or []) + (st.get("containerStatuses") or []):
+        state = container.get("state") or {}
+        for key in ("waiting", "terminated"):
+            if key in state and state[key].get("reason") not in (None, "Completed"):
+                detail = state[key].get("message", "")
+                return f"container {container['name']} {key}: {state[key]['reason']}" + (f": {detail}" if detail else "")
+        if not container.get("ready"):
+            return f"container {container['name']} not ready (restarts: {container.get('restartCount', 0)})"
+    if st.get("phase") not in ("Running", "Succeeded"):
+        return f"phase {st.get('phase', 'Unknown')}"
+    return ""

@@ -1,0 +1,75 @@
+"""Cluster stage: apply Elasticsearch and the log agents from the control host, after the node stage."""
+
+from __future__ import annotations
+
+from pyinfra import host, inventory, logger
+from pyinfra.api import deploy
+from pyinfra.api.host import Host
+from pyinfra.api.state import State
+
+from kubelogs.cluster import credentials, stage
+from kubelogs.cluster.api import ClusterError, Kube, load_client
+from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
+from kubelogs.inventory import CONTROL_HOST, KUBE_NODES, data_node_names
+from kubelogs.operations import run_after_node_stage
+from kubelogs.manifest_checks import check
+from kubelogs.manifests import render_all
+from kubelogs.settings import Settings
+from tasks.node import node_runtime
+
+
+@deploy("Kubernetes cluster")
+def apply_cluster(settings: Settings) -> None:
+    """On the control host: plan at deploy time (so --dry shows it), apply only what the plan changes.
+    On every other host: an empty operation that orders the apply after that host's node stage."""
+    function, kwargs = None, {}
+    if CONTROL_HOST in host.groups:
+        kube, plan = plan_cluster(settings)
+        if plan.changes or plan.pending_rollouts:
+            function = _execute
+            kwargs = {"kube": kube, "plan": plan, "rollout_timeout": settings.kubernetes.rollout_timeout}
+    run_after_node_stage(name="Apply Kubernetes objects, wait for rollouts", function=function, **kwargs)
+
+
+def plan_cluster(settings: Settings) -> tuple[Kube, Plan]:
+    """Read the cluster, render and check the objects, and log what applying them would do."""
+    kube = Kube(load_client(settings))
+    secrets, generated = credentials.existing_or_new(kube, settings)
+    objects = render_all(settings, secrets)
+    problems = check(objects)
+    if problems:
+        raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
+                           + "\n".join(f"- {p}" for p in problems))
+    plan = make_plan(kube, objects[0], objects, node_targets(), settings.elasticsearch.storage == "hostPath",
+                     generated)
+    for line in plan.lines():
+        logger.info(f"{host.print_prefix}{line}")
+    return kube, plan
+
+
+def node_targets() -> list[NodeTarget]:
+    """Every reachable Kubernetes node of the inventory, with its runtime and data role."""
+    data_nodes = set(data_node_names(inventory))
+    active = set(inventory.get_active_hosts())
+    targets = []
+    for node in inventory.get_group(KUBE_NODES):
+        if node not in active:
+            logger.warning(f"{host.print_prefix}{node.name} is unreachable: its Kubernetes node is not labelled")
+            continue
+        targets.append(NodeTarget(node.name, node.data.get("kube_node_name") or node.name,
+                                  node_runtime(node)["runtime"], node.name in data_nodes))
+    return targets
+
+
+def _execute(state: State, host: Host, kube: Kube, plan: Plan, rollout_timeout: int) -> bool:
+    # Called by pyinfra with (state, host) at execution time, after every node-stage operation; the
+    # return value is the operation's status, so a cluster error fails it without a traceback.
+    failed = frozenset(h.name for h in state.failed_hosts)
+    try:
+        done = stage.execute(kube, plan, rollout_timeout, lambda line: logger.info(f"{host.print_prefix}{line}"),
+                             skip_hosts=failed)
+    except ClusterError as e:
+        logger.error(f"{host.print_prefix}cluster stage failed: {e}")
+        return False
+    logger.info(f"{host.print_prefix}cluster stage done: " + ", ".join(f"{n} {k}" for k, n in done.items() if n))
+    return True
