@@ -7,13 +7,11 @@ from pyinfra.api import deploy
 from pyinfra.api.host import Host
 from pyinfra.api.state import State
 
-from kubelogs.cluster import credentials, stage
+from kubelogs.cluster import stage
 from kubelogs.cluster.api import ClusterError, Kube, load_client
-from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
+from kubelogs.cluster.plan import NodeTarget, Plan
 from kubelogs.inventory import CONTROL_HOST, KUBE_NODES, data_node_names
 from kubelogs.operations import run_after_node_stage
-from kubelogs.manifest_checks import check
-from kubelogs.manifests import render_all
 from kubelogs.settings import Settings
 from tasks.node import node_runtime
 
@@ -32,16 +30,9 @@ def apply_cluster(settings: Settings) -> None:
 
 
 def plan_cluster(settings: Settings) -> tuple[Kube, Plan]:
-    """Read the cluster, render and check the objects, and log what applying them would do."""
+    """Read the cluster and log what applying the settings would do."""
     kube = Kube(load_client(settings))
-    secrets, generated = credentials.existing_or_new(kube, settings)
-    objects = render_all(settings, secrets)
-    problems = check(objects)
-    if problems:
-        raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
-                           + "\n".join(f"- {p}" for p in problems))
-    plan = make_plan(kube, objects[0], objects, node_targets(), settings.elasticsearch.storage == "hostPath",
-                     generated)
+    plan = stage.plan(kube, settings, node_targets())
     for line in plan.lines():
         logger.info(f"{host.print_prefix}{line}")
     return kube, plan

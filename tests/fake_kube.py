@@ -296,6 +296,9 @@ class FakeKube:
 class _Handler(BaseHTTPRequestHandler):
     api: FakeKube
     protocol_version = "HTTP/1.1"
+    # One write per answer, sent at once (headers and body in separate small writes meet delayed ACKs).
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -117,6 +117,28 @@ def test_second_run_changes_nothing(cluster, first_run):
     assert [r for r in cluster.api.requests[before:] if r.method != "GET" and r.query.get("dryRun") != "All"] == []
 
 
+def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run):
+    before = len(cluster.api.mutations())
+    run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "heap": "256m"}}, "--dry", json_report=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "cluster plan: 1 update, 14 unchanged" in run.stderr
+    assert "update    StatefulSet logging/elasticsearch" in run.stderr
+    assert len(cluster.api.mutations()) == before
+    assert any(r.query.get("dryRun") == "All" for r in cluster.api.requests)
+
+
+def test_immutable_change_is_refused_before_any_host_changes(cluster, first_run):
+    harness.set_max_map_count(cluster.nodes[0], 65530)
+    before = len(cluster.api.mutations())
+    run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "storage": "pvc"}}, json_report=False)
+    assert run.returncode != 0
+    assert "spec.volumeClaimTemplates cannot change on an existing StatefulSet" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(cluster.api.mutations()) == before
+    assert harness.max_map_count() == 65530  # the node stage did not run either
+    harness.set_max_map_count(cluster.nodes[0], 262144)
+
+
 def test_node_already_higher_stays_higher(cluster, first_run):
     higher = 1048577
     harness.set_max_map_count(cluster.nodes[0], higher)
@@ -176,8 +198,12 @@ def test_low_disk_warns_or_fails_only_that_node(cluster, first_run):
         warned = harness.run_deploy(cluster, SETTINGS)
         assert warned.returncode == 0, warned.stderr[-3000:]
         assert "flood-stage watermark (95%)" in warned.stderr
+        # As if the node were new: no labels yet. A node that fails its node stage must not get them.
+        cluster.api.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": full.name, "labels": {}}})
         failed = harness.run_deploy(cluster, {**SETTINGS, "nodes": {"low_disk": "fail"}})
         assert failed.returncode != 0
+        assert cluster.api.get("Node", full.name)["metadata"]["labels"] == {}
+        assert failed.changed_hosts()["Kubernetes cluster | Apply Kubernetes objects, wait for rollouts"] == ["@local"]
         failures = failed.failed_hosts()
         assert {host for hosts in failures.values() for host in hosts} == {f"@docker/{full.name}"}
         assert "Prepare Kubernetes node | Check disk headroom | Disk headroom for Elasticsearch" in failures

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from kubelogs.cluster import applyset, immutable, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
-from kubelogs.manifests.common import NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
+from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
 
 # Server-maintained metadata that differs between a live object and its dry-run without any change.
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
@@ -64,6 +64,7 @@ class Step:
 class Plan:
     namespace: str
     steps: list[Step]  # apply order, then prunes
+    searched_parent: Manifest  # the ApplySet parent listing every kind pruning searches
     final_parent: Manifest  # the ApplySet parent once pruning is done
     workloads: list[tuple[str, str, str]]  # (kind, namespace, name) to wait for
     pending_rollouts: list[str] = field(default_factory=list)
@@ -99,14 +100,15 @@ def make_plan(kube: Kube, namespace_manifest: Manifest, objects: list[Manifest],
     """Plan applying ``objects`` (rendered, in apply order, namespace first) and labelling ``nodes``."""
     ns = namespace_manifest["metadata"]["name"]
     namespace_exists = kube.get("Namespace", ns) is not None
-    live_parent = kube.get("Secret", applyset.parent(ns, set())["metadata"]["name"], ns) if namespace_exists else None
+    live_parent = kube.get("Secret", APPLYSET_PARENT_NAME, ns) if namespace_exists else None
     members = [m for m in objects if applyset.is_member(m, ns)]
     kinds = {m["kind"] for m in members}
-    searched = kinds | applyset.recorded_kinds(live_parent)
+    searched_parent = applyset.parent(ns, kinds | applyset.recorded_kinds(live_parent))
+    searched = kinds | applyset.recorded_kinds(searched_parent)
     # Namespace, then the parent listing every kind that may hold members (so an interrupted run
     # still knows what to prune), then node labels, then the rest in render order.
     sequence: list[tuple[Manifest, str | None]] = [
-        (namespace_manifest, None), (applyset.parent(ns, searched), None),
+        (namespace_manifest, None), (searched_parent, None),
         *((n.manifest(hostpath_storage), n.host) for n in nodes),
         *((m, None) for m in objects if m is not namespace_manifest),
     ]
@@ -142,4 +144,4 @@ def make_plan(kube: Kube, namespace_manifest: Manifest, objects: list[Manifest],
     workloads = [(m["kind"], ns, m["metadata"]["name"]) for m in members if m["kind"] in WORKLOADS]
     pending = [message for s in steps if s.action == "unchanged" and s.manifest["kind"] in WORKLOADS
                for done, message in [rollout.status(s.live)] if not done]
-    return Plan(ns, steps, applyset.parent(ns, kinds), workloads, pending)
+    return Plan(ns, steps, searched_parent, applyset.parent(ns, kinds), workloads, pending)

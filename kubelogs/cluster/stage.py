@@ -1,19 +1,32 @@
-"""Carry out a cluster plan: apply in order, prune, record the ApplySet, wait for the rollouts."""
+"""The cluster stage in two steps: plan (reads only) and execute (apply, prune, wait for rollouts)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubelogs.cluster import rollout
-from kubelogs.cluster.api import Kube
-from kubelogs.cluster.plan import Plan
+from kubelogs.cluster import credentials, rollout
+from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
+from kubelogs.manifest_checks import check
+from kubelogs.manifests import render_all
+from kubelogs.settings import Settings
+
+
+def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
+    """Render and check the objects for these settings and plan applying them; changes nothing."""
+    secrets, generated = credentials.existing_or_new(kube, settings)
+    objects = render_all(settings, secrets)
+    problems = check(objects)
+    if problems:
+        raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
+                           + "\n".join(f"- {p}" for p in problems))
+    return make_plan(kube, objects[0], objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
 
 
 def execute(kube: Kube, plan: Plan, rollout_timeout: float, log: Callable[[str], None],
             skip_hosts: frozenset[str] = frozenset()) -> dict[str, int]:
     """Apply the plan's changes; ``skip_hosts`` are nodes whose node stage failed (left unlabelled)."""
     done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0}
-    applied_parent = None
     for step in plan.steps:
         if step.action == "unchanged":
             continue
@@ -28,10 +41,8 @@ def execute(kube: Kube, plan: Plan, rollout_timeout: float, log: Callable[[str],
         else:
             kube.apply(step.manifest)
             done["created" if step.action == "create" else "updated"] += 1
-            if step.manifest["metadata"]["name"] == plan.final_parent["metadata"]["name"] and step.manifest["kind"] == "Secret":
-                applied_parent = step.manifest
         log(step.describe())
-    if applied_parent is not None and applied_parent != plan.final_parent:
+    if plan.searched_parent != plan.final_parent:
         kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
     rollout.wait(kube, plan.workloads, rollout_timeout, log)
     return done
