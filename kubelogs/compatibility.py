@@ -49,7 +49,7 @@ AGENTS: dict[str, Agent] = {
     ),
     "fluent-bit": Agent(
         name="fluent-bit",
-        runtimes=("docker", "containerd"),
+        runtimes=("docker", "containerd", "cri-o"),  # json-file and CRI log formats, via /var/log/containers
         es_majors=(6, 7, 8),
         state_dirs=("/var/lib/fluent-bit",),
         image="cr.fluentbit.io/fluent/fluent-bit:3.2.10",
@@ -60,6 +60,9 @@ AGENTS: dict[str, Agent] = {
 KUBERNETES_VERSIONS: tuple[str, ...] = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0")
 
 COLLECTOR_CHOICES: tuple[str, ...] = ("auto", *AGENTS)
+
+# Container runtimes the node stage can recognise (the values of the node label kubelogs.io/runtime).
+RUNTIMES: tuple[str, ...] = ("docker", "containerd", "cri-o")
 
 
 def parse_version(version: str) -> tuple[int, int, int]:
@@ -94,3 +97,8 @@ def agent_for_node(collector: str, runtime: str, es_major: int) -> Agent | None:
         return agent if runtime in agent.runtimes else None
     candidates = [a for a in AGENTS.values() if runtime in a.runtimes and es_major in a.es_majors]
     return candidates[0] if candidates else None
+
+
+def runtimes_for(agent: str, collector: str, es_major: int) -> tuple[str, ...]:
+    """The runtimes whose nodes run ``agent`` under this collector setting (empty: it runs nowhere)."""
+    return tuple(r for r in RUNTIMES if (chosen := agent_for_node(collector, r, es_major)) and chosen.name == agent)

@@ -284,9 +284,9 @@ class FakeKube:
                              "currentReplicas": n, "updatedReplicas": n, "availableReplicas": n,
                              "currentRevision": revision, "updateRevision": revision}
         else:
-            selector = obj["spec"]["template"]["spec"].get("nodeSelector") or {}
-            n = sum(1 for (k, _, _), node in self._objects.items() if k == "Node"
-                    and all((node["metadata"].get("labels") or {}).get(a) == b for a, b in selector.items()))
+            pod = obj["spec"]["template"]["spec"]
+            n = sum(1 for (k, _, _), node in self._objects.items()
+                    if k == "Node" and _schedulable(pod, node["metadata"].get("labels") or {}))
             obj["status"] = {"observedGeneration": generation, "desiredNumberScheduled": n,
                              "currentNumberScheduled": n, "updatedNumberScheduled": n, "numberReady": n,
                              "numberAvailable": n, "numberMisscheduled": 0}
@@ -365,6 +365,19 @@ def _selects(selector: str, labels: dict[str, str]) -> bool:
         elif term not in labels:
             return False
     return True
+
+
+def _schedulable(pod: dict, labels: dict[str, str]) -> bool:
+    """Whether a node with these labels meets the pod's nodeSelector and required node affinity (In/Exists)."""
+    if any(labels.get(k) != v for k, v in (pod.get("nodeSelector") or {}).items()):
+        return False
+    required = ((pod.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if not required:
+        return True
+    return any(all((e["operator"] == "In" and labels.get(e["key"]) in e["values"])
+                   or (e["operator"] == "Exists" and e["key"] in labels)
+                   for e in term.get("matchExpressions", []))
+               for term in required["nodeSelectorTerms"])
 
 
 def _field_paths(body: dict) -> set[tuple[str, ...]]:

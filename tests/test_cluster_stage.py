@@ -112,26 +112,41 @@ def test_plan_never_prints_secret_values(api):
 
 
 def test_prune_removes_only_owned_objects_never_data_or_credentials(api):
-    deploy(api, settings_for(api))
+    nodes = [NodeTarget(n.host, n.node, "docker", n.holds_data) for n in NODES]  # log-pilot can serve them all
+    deploy(api, settings_for(api), nodes)
     ns_labels = {APPLYSET_PART_OF_LABEL: applyset_id("logging")}
     api.put({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
              "metadata": {"name": "data-elasticsearch-0", "namespace": "logging", "labels": ns_labels}})
     api.put({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "someone-elses", "namespace": "logging"}})
     api.put({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "other-applyset", "namespace": "logging",
              "labels": {APPLYSET_PART_OF_LABEL: "applyset-other-v1"}}})
-    # Elasticsearch 7 cannot take log-pilot's writes: the agent is no longer wanted.
-    plan, done, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": "7.17.25"},
-                                             agents={"collector": "fluent-bit"}))
+    # Only log-pilot from now on: Fluent Bit's objects go, its cluster-scoped RBAC included.
+    plan, done, _ = deploy(api, settings_for(api, agents={"collector": "log-pilot"}), nodes)
     pruned = sorted(s.ref for s in plan.steps if s.action == "prune")
-    assert pruned == ["DaemonSet logging/log-pilot", "ServiceAccount logging/log-pilot"]
-    assert done["pruned"] == 2
-    assert api.get("DaemonSet", "log-pilot", "logging") is None
+    assert pruned == ["ClusterRole kubelogs-fluent-bit-logging", "ClusterRoleBinding kubelogs-fluent-bit-logging",
+                      "ConfigMap logging/fluent-bit-config", "DaemonSet logging/fluent-bit",
+                      "ServiceAccount logging/fluent-bit"]
+    assert done["pruned"] == 5
+    assert api.get("DaemonSet", "fluent-bit", "logging") is None and api.get("ClusterRole", "kubelogs-fluent-bit-logging") is None
     for kind, name in (("PersistentVolumeClaim", "data-elasticsearch-0"), ("DaemonSet", "someone-elses"),
                        ("ConfigMap", "other-applyset"), ("Secret", CREDENTIALS_SECRET), ("Secret", TRANSPORT_TLS_SECRET)):
         assert api.get(kind, name, "logging") is not None, (kind, name)
     kinds = api.get("Secret", "kubelogs-applyset", "logging")["metadata"]["annotations"][
         "applyset.kubernetes.io/contains-group-kinds"]
-    assert "DaemonSet.apps" not in kinds  # the parent lists only what is still owned
+    assert "ClusterRole" not in kinds  # the parent lists only what is still owned
+    again, _, _ = deploy(api, settings_for(api, agents={"collector": "log-pilot"}), nodes)
+    assert again.changes == []
+
+
+def test_collector_switch_prunes_the_agent_no_longer_wanted(api):
+    deploy(api, settings_for(api))
+    assert api.get("DaemonSet", "log-pilot", "logging")["status"]["desiredNumberScheduled"] == 1  # n3: docker
+    assert api.get("DaemonSet", "fluent-bit", "logging")["status"]["desiredNumberScheduled"] == 2
+    plan, _, _ = deploy(api, settings_for(api, agents={"collector": "fluent-bit"}))
+    assert sorted(s.ref for s in plan.steps if s.action == "prune") == [
+        "DaemonSet logging/log-pilot", "ServiceAccount logging/log-pilot"]
+    assert [s.ref for s in plan.steps if s.action == "update"] == ["DaemonSet logging/fluent-bit"]
+    assert api.get("DaemonSet", "fluent-bit", "logging")["status"]["desiredNumberScheduled"] == 3
 
 
 def test_immutable_change_is_refused_before_anything_is_applied(api):

@@ -31,6 +31,15 @@ def _render(raw):
     return render_all(validate_settings(raw), SECRETS)
 
 
+def runtimes_of(daemonset):
+    """The runtime label values a DaemonSet's required node affinity selects."""
+    terms = daemonset["spec"]["template"]["spec"]["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    [expression] = [e for t in terms for e in t["matchExpressions"] if e["key"] == "kubelogs.io/runtime"]
+    assert expression["operator"] == "In"
+    return expression["values"]
+
+
 def _one(objects, kind, name=None):
     return next(o for o in objects if o["kind"] == kind and (name is None or o["metadata"]["name"] == name))
 
@@ -122,7 +131,7 @@ def test_without_security_no_secrets_and_security_off_explicitly():
 def test_log_pilot_runs_only_on_docker_nodes_with_what_it_needs():
     ds = _one(_render({}), "DaemonSet", "log-pilot")
     pod = ds["spec"]["template"]["spec"]
-    assert pod["nodeSelector"] == {"kubelogs.io/runtime": "docker"}
+    assert runtimes_of(ds) == ["docker"]
     container = pod["containers"][0]
     assert container["securityContext"] == {"capabilities": {"add": ["SYS_ADMIN"]}}
     assert "privileged" not in str(ds)
@@ -143,11 +152,12 @@ def test_namespace_service_accounts_and_ownership_labels():
     objects = _render({})
     ns = objects[0]
     assert ns["kind"] == "Namespace" and ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
-    for sa in (o for o in objects if o["kind"] == "ServiceAccount"):
-        assert sa["automountServiceAccountToken"] is False
+    # Only the agent that reads the Kubernetes API (Fluent Bit's kubernetes filter) gets a token.
+    assert {o["metadata"]["name"]: o["automountServiceAccountToken"] for o in objects if o["kind"] == "ServiceAccount"} == {
+        "elasticsearch": False, "log-pilot": False, "fluent-bit": True}
     owned = [o for o in objects if o["kind"] != "Namespace"]
     assert all(o["metadata"]["labels"][APPLYSET_PART_OF_LABEL] == applyset_id("logging") for o in owned)
-    assert all(o["metadata"]["namespace"] == "logging" for o in owned)
+    assert all(o["metadata"].get("namespace") == "logging" for o in owned if not o["kind"].startswith("Cluster"))
     assert "kubernetes-dashboard" not in str(objects)
 
 
@@ -162,7 +172,7 @@ def _broken(mutate):
     (lambda o: _one(o, "StatefulSet")["spec"].update(serviceName="elasticsearch-headless"), "not a rendered headless Service"),
     (lambda o: o.remove(_one(o, "Secret", "elasticsearch-credentials")), "which is not rendered"),
     (lambda o: _one(o, "Service", "elasticsearch")["spec"]["ports"][0].update(targetPort="rest"), "targetPort 'rest'"),
-    (lambda o: _one(o, "DaemonSet")["spec"]["template"]["spec"]["containers"][0].update(
+    (lambda o: _one(o, "DaemonSet", "log-pilot")["spec"]["template"]["spec"]["containers"][0].update(
         livenessProbe={"httpGet": {"path": "/", "port": "health"}}), "livenessProbe port 'health'"),
     (lambda o: _one(o, "Service", "elasticsearch")["spec"].update(selector={"app": "nothing"}), "matches no rendered pod"),
 ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubelogs import compatibility as compat
 from kubelogs.cluster import credentials, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
@@ -14,6 +15,9 @@ from kubelogs.settings import Settings
 
 def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     """Render and check the objects for these settings and plan applying them; changes nothing."""
+    uncovered = uncovered_nodes(settings, nodes)
+    if uncovered:
+        raise ClusterError(uncovered)
     secrets, generated = credentials.existing_or_new(kube, settings)
     objects = render_all(settings, secrets)
     problems = check(objects)
@@ -21,6 +25,20 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
     return make_plan(kube, objects[0], objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+
+
+def uncovered_nodes(settings: Settings, nodes: list[NodeTarget]) -> str:
+    """Why some nodes of a known runtime would have no log agent with these settings ('' if none)."""
+    collector, es = settings.agents.collector, settings.elasticsearch
+    missing = [f"{n.node} ({n.runtime})" for n in nodes
+               if n.runtime in compat.RUNTIMES and compat.agent_for_node(collector, n.runtime, es.major) is None]
+    if not missing:
+        return ""
+    rules = "; ".join(f"{a.name} reads {'/'.join(a.runtimes)} nodes and writes to Elasticsearch "
+                      f"{'/'.join(f'{m}.x' for m in a.es_majors)}" for a in compat.AGENTS.values())
+    return (f"with kubelogs.agents.collector {collector!r} and Elasticsearch {es.version}, no log agent can "
+            f"collect on: {', '.join(missing)} ({rules}). Choose another collector or Elasticsearch version; "
+            "nothing was applied.")
 
 
 def execute(kube: Kube, plan: Plan, rollout_timeout: float, log: Callable[[str], None],

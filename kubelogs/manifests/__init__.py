@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, log_pilot
+from kubelogs.manifests import elasticsearch, fluent_bit, log_pilot
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     PART_OF,
@@ -57,10 +58,17 @@ def _base64(values: dict[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
 
 
+AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...]], list[Manifest]]] = {
+    "log-pilot": log_pilot.render,
+    "fluent-bit": fluent_bit.render,
+}
+
+
 def render_all(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
     """Namespace and Secrets first, then workloads: the order they must be applied in."""
     objects = [namespace(settings), *secrets(settings, generated), *elasticsearch.render(settings)]
-    pilot = compat.AGENTS["log-pilot"]
-    if settings.agents.collector in ("auto", pilot.name) and settings.elasticsearch.major in pilot.es_majors:
-        objects += log_pilot.render(settings)
+    for agent, builder in AGENT_BUILDERS.items():
+        runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)
+        if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent
+            objects += builder(settings, runtimes)
     return objects

@@ -17,6 +17,11 @@ NODE_RUNTIME_LABEL = "kubelogs.io/runtime"
 APPLYSET_PARENT_NAME = "kubelogs-applyset"
 APPLYSET_PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 
+# The application contract: a pod declares a log <name> from its stdout with both of these; its lines go
+# to the index <name>-YYYY.MM.DD whichever agent runs on its node.
+LOG_NAME_ANNOTATION = "kubelogs.io/log-name"  # read by the CRI agent (Fluent Bit)
+LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # log-pilot's convention: aliyun_logs_<name>=stdout
+
 CREDENTIALS_SECRET = "elasticsearch-credentials"
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
 
@@ -58,9 +63,24 @@ def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], **s
     })
 
 
-def service_account(name: str, namespace: str) -> Manifest:
-    # No workload of ours calls the Kubernetes API from these accounts: no token mounted.
-    return obj("v1", "ServiceAccount", name, name, namespace, automountServiceAccountToken=False)
+def cluster_obj(api_version: str, kind: str, name: str, component: str, namespace: str, **body: Any) -> Manifest:
+    """A cluster-scoped object owned by the kubelogs installation in ``namespace``."""
+    return {"apiVersion": api_version, "kind": kind,
+            "metadata": {"name": name, "labels": labels(component, namespace)}, **body}
+
+
+def service_account(name: str, namespace: str, token: bool = False) -> Manifest:
+    # A token is mounted only for an agent that reads the Kubernetes API.
+    return obj("v1", "ServiceAccount", name, name, namespace, automountServiceAccountToken=token)
+
+
+def agent_placement(runtimes: tuple[str, ...]) -> dict[str, Any]:
+    """Pod spec fields that put a node agent on every node labelled with one of these runtimes."""
+    return {
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": NODE_RUNTIME_LABEL, "operator": "In", "values": list(runtimes)}]}]}}},
+        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],  # control-plane nodes too
+    }
 
 
 def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
-    NODE_RUNTIME_LABEL,
     Manifest,
+    agent_placement,
     secret_env,
     service_account,
     workload,
@@ -17,7 +17,8 @@ from kubelogs.settings import Settings
 NAME = "log-pilot"
 
 
-def render(settings: Settings) -> list[Manifest]:
+def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
+    """ServiceAccount and DaemonSet on nodes with these runtimes (Docker only: it reads docker.sock)."""
     ns = settings.namespace
     env = [
         {"name": "PILOT_TYPE", "value": "filebeat"},
@@ -38,8 +39,7 @@ def render(settings: Settings) -> list[Manifest]:
     pod = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,  # it reads Docker, never the Kubernetes API
-        "nodeSelector": {NODE_RUNTIME_LABEL: "docker"},
-        "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],
+        **agent_placement(runtimes),
         "containers": [{
             "name": NAME,
             "image": settings.agents.log_pilot_image,

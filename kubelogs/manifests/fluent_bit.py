@@ -1,0 +1,123 @@
+"""Fluent Bit DaemonSet: the CRI-capable agent (containerd, CRI-O, and Docker where log-pilot cannot write).
+
+It tails ``/var/log/containers/*.log`` (symlinks into ``/var/log/pods``, which on Docker nodes point into
+``/var/lib/docker/containers``), parses both the Docker json-file and the CRI format, asks the
+Kubernetes API for pod metadata, keeps only pods that declare a log name, and writes each line to the
+index ``<name>-YYYY.MM.DD``.
+"""
+
+from __future__ import annotations
+
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    LOG_NAME_ANNOTATION,
+    Manifest,
+    agent_placement,
+    cluster_obj,
+    obj,
+    secret_env,
+    service_account,
+    workload,
+)
+from kubelogs.manifests.elasticsearch import HTTP_PORT
+from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
+from kubelogs.settings import Settings
+
+NAME = "fluent-bit"
+CONFIG_MAP = "fluent-bit-config"
+CONFIG_DIR = "/fluent-bit/etc/kubelogs"
+STATE_DIR = "/var/lib/fluent-bit"  # prepared by the node stage (compatibility.AGENTS)
+HEALTH_PORT = 2020
+# Fluent Bit's record accessor for the pod's log-name annotation.
+LOG_NAME_FIELD = f"$kubernetes['annotations']['{LOG_NAME_ANNOTATION}']"
+LOG_NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"  # also keeps log-pilot's rule: no '_' in names
+
+
+def cluster_role_name(namespace: str) -> str:
+    # Cluster-scoped: the namespace in the name keeps two installations apart.
+    return f"kubelogs-{NAME}-{namespace}"
+
+
+def _section(name: str, options: list[tuple[str, object]]) -> str:
+    return "\n".join([f"[{name}]", *(f"    {key} {value}" for key, value in options)])
+
+
+def config(settings: Settings) -> str:
+    """fluent-bit.conf (classic format)."""
+    es = settings.elasticsearch
+    output: list[tuple[str, object]] = [
+        ("Name", "es"), ("Match", "kube.*"),
+        ("Host", f"{ES_SERVICE}.{settings.namespace}.svc"), ("Port", HTTP_PORT),
+        ("Logstash_Format", "On"), ("Logstash_Prefix_Key", LOG_NAME_FIELD), ("Logstash_Prefix", "unnamed"),
+        ("Logstash_DateFormat", "%Y.%m.%d"),
+        ("Replace_Dots", "On"),  # label/annotation keys with dots collide in Elasticsearch mappings
+        ("Retry_Limit", "False"), ("Trace_Error", "On"),
+    ]
+    if es.security_enabled:
+        output += [("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}")]
+    if es.major >= 8:
+        output.append(("Suppress_Type_Name", "On"))  # 8.x rejects typed bulk requests
+    elif es.major == 6:
+        output.append(("Type", "_doc"))
+    sections = [
+        _section("SERVICE", [("Flush", 1), ("Log_Level", "info"), ("Daemon", "Off"),
+                             ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"), ("HTTP_Port", HEALTH_PORT),
+                             ("Health_Check", "On")]),
+        _section("INPUT", [("Name", "tail"), ("Tag", "kube.*"), ("Path", "/var/log/containers/*.log"),
+                           ("multiline.parser", "docker, cri"), ("DB", f"{STATE_DIR}/tail.db"),
+                           ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"), ("Refresh_Interval", 5)]),
+        _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
+                            ("Annotations", "On"), ("Labels", "On"), ("K8S-Logging.Exclude", "On")]),
+        # Only pods that declared a log name: the same opt-in as log-pilot's env convention.
+        _section("FILTER", [("Name", "grep"), ("Match", "kube.*"), ("Regex", f"{LOG_NAME_FIELD} {LOG_NAME_PATTERN}")]),
+        _section("OUTPUT", output),
+    ]
+    return "\n\n".join(sections) + "\n"
+
+
+def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
+    """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
+    ns, role = settings.namespace, cluster_role_name(settings.namespace)
+    env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+    if settings.elasticsearch.security_enabled:
+        env += [secret_env("ES_USER", CREDENTIALS_SECRET, "username"),
+                secret_env("ES_PASSWORD", CREDENTIALS_SECRET, "password")]
+    host_paths = {  # volume name -> (host path, read-only)
+        "varlog": ("/var/log", True),
+        "docker-containers": ("/var/lib/docker/containers", True),  # targets of the links on Docker nodes
+        "state": (STATE_DIR, False),
+    }
+    pod = {
+        "serviceAccountName": NAME,
+        "automountServiceAccountToken": True,  # the kubernetes filter reads pod metadata
+        **agent_placement(runtimes),
+        "containers": [{
+            "name": NAME,
+            "image": settings.agents.fluent_bit_image,
+            "command": ["/fluent-bit/bin/fluent-bit", "-c", f"{CONFIG_DIR}/fluent-bit.conf"],
+            "env": env,
+            "ports": [{"name": "http", "containerPort": HEALTH_PORT}],
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+            "livenessProbe": {"httpGet": {"path": "/api/v1/health", "port": "http"},
+                              "initialDelaySeconds": 10, "periodSeconds": 10},
+            "readinessProbe": {"httpGet": {"path": "/", "port": "http"}, "periodSeconds": 10},
+            # Root only to read root-owned log files (as their owner: no capability needed).
+            "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]}},
+            "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+                             *({"name": v, "mountPath": path, "readOnly": ro} for v, (path, ro) in host_paths.items())],
+        }],
+        "volumes": [{"name": "config", "configMap": {"name": CONFIG_MAP}},
+                    *({"name": v, "hostPath": {"path": path}} for v, (path, _) in host_paths.items())],
+    }
+    return [
+        service_account(NAME, ns, token=True),
+        # Least privilege for the kubernetes filter: read pods and namespaces, nothing else.
+        cluster_obj("rbac.authorization.k8s.io/v1", "ClusterRole", role, NAME, ns, rules=[
+            {"apiGroups": [""], "resources": ["pods", "namespaces"], "verbs": ["get", "list", "watch"]}]),
+        cluster_obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", role, NAME, ns,
+                    roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+                    subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]),
+        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data={"fluent-bit.conf": config(settings)}),
+        workload("DaemonSet", NAME, ns, pod),
+    ]
