@@ -6,6 +6,7 @@ from kubelogs.inventory import KUBE_NODES
 from kubelogs.preflight import run_settings
 from tasks.cluster import apply_cluster
 from tasks.node import prepare_node
+from tasks.verify import verify_logs
 
 settings = run_settings(state)
 
@@ -15,3 +16,6 @@ if KUBE_NODES in host.groups:
 
 # 2. Cluster: planned and applied from the control host, after every node's node stage.
 apply_cluster(settings)
+
+# 3. Proof: Elasticsearch health and a canary log line from every node, searchable.
+verify_logs(settings)

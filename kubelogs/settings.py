@@ -200,12 +200,20 @@ class KubernetesSettings(_Model):
         description="Seconds to wait for Elasticsearch and the agents to roll out before failing with a diagnosis.")
 
 
+class VerifySettings(_Model):
+    image: Image = Field(
+        "curlimages/curl:8.11.1", description="Image of the canary and verifier pods (needs sh and curl).")
+    timeout: int = Field(
+        300, ge=10, le=3600, description="Seconds to wait for every canary line to become searchable.")
+
+
 class Settings(_Model):
     namespace: DnsLabel = Field("logging", description="Namespace of everything the deploy creates.")
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
     nodes: NodeSettings = NodeSettings()
     agents: AgentSettings = AgentSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
+    verify: VerifySettings = VerifySettings()
 
     @property
     def max_map_count(self) -> int:

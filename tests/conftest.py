@@ -1,10 +1,12 @@
-"""Shared fixtures: a Docker engine, the node image, and the machine-wide vm.max_map_count."""
+"""Shared fixtures: a Docker engine, the node image, the machine-wide vm.max_map_count, a fake API server."""
 
 from __future__ import annotations
 
 import pytest
 
 from tests import harness
+from tests.api_helpers import NODES
+from tests.fake_kube import FakeKube
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,13 @@ def restore_max_map_count():
                 f.write(str(before))
         except OSError:
             pass
+
+
+@pytest.fixture
+def api(tmp_path):
+    """A fake API server that knows the nodes of ``api_helpers.NODES``, and a kubeconfig for it."""
+    with FakeKube() as fake:
+        for node in NODES:
+            fake.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.node, "labels": {}}})
+        fake.kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
+        yield fake

@@ -12,7 +12,9 @@ API server does it:
   StatefulSet podManagementPolicy / claim volumeMode), and the API server's immutability errors (422);
 - namespaced objects need their namespace (404 otherwise); DELETE; bearer-token authentication;
 - tests set status (``set_status``) or leave ``auto_rollout`` on: a "controller" completes the rollout
-  of a StatefulSet / DaemonSet (DaemonSets count the nodes their nodeSelector matches);
+  of a StatefulSet / DaemonSet with ready pods (a DaemonSet's on the nodes its nodeSelector / required node
+  affinity matches), and deleting one removes its pods; ``pod_hooks`` see each new Pod (a "kubelet", see
+  tests/fake_cluster.py) and ``pod_logs`` answers ``GET .../pods/<name>/log``;
 - faults for resilience tests: ``fail_next`` answers with an error status, ``delay`` slows answers.
 """
 
@@ -24,11 +26,13 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback import JsonHandler, LoopbackServer
 
 TOKEN = "fake-token"
 
@@ -83,10 +87,12 @@ class Fault:
 
 
 @dataclass
-class FakeKube:
+class FakeKube(LoopbackServer):
     auto_rollout: bool = True
     delay: float = 0.0  # seconds added to every answer ("slow API server")
     requests: list[Request] = field(default_factory=list)
+    pod_hooks: list[Callable[[dict], None]] = field(default_factory=list)  # called with each new Pod
+    pod_logs: dict[tuple[str, str], str] = field(default_factory=dict)  # (namespace, pod) -> log text
 
     def __post_init__(self) -> None:
         self._objects: dict[tuple[str, str, str], dict] = {}  # (kind, namespace, name) -> object
@@ -95,35 +101,10 @@ class FakeKube:
         self._ips = itertools.count(10)
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
-        self._server: ThreadingHTTPServer | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------------
-    def start(self) -> FakeKube:
-        fake = self
-
-        class Handler(_Handler):
-            api = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    def __enter__(self) -> FakeKube:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
-        assert self._server, "start() first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.address}"
 
     def write_kubeconfig(self, path: Path) -> Path:
         path.write_text(json.dumps({
@@ -174,7 +155,7 @@ class FakeKube:
         return [r for r in self.requests if r.method in ("PATCH", "PUT", "POST", "DELETE") and r.query.get("dryRun") != "All"]
 
     # -- request handling --------------------------------------------------------------------------
-    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict]:
+    def handle(self, method: str, raw_path: str, headers: Any, body: bytes) -> tuple[int, dict | str]:
         split = urlsplit(raw_path)
         query = {k: v[-1] for k, v in parse_qs(split.query).items()}
         self.requests.append(Request(method, split.path, query, headers.get("Content-Type", "")))
@@ -196,8 +177,13 @@ class FakeKube:
                     fault.times -= 1
                     raise HttpError(fault.status, _REASONS.get(fault.status, "Error"), f"injected fault {fault.status}")
 
-    def _route(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes) -> tuple[int, dict]:
-        api_version, kind, namespace, name = _parse_path(path)
+    def _route(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes) -> tuple[int, dict | str]:
+        api_version, kind, namespace, name, sub = _parse_path(path)
+        if method == "GET" and sub == "log":
+            with self._lock:
+                if (kind, namespace, name) not in self._objects:
+                    raise HttpError(404, "NotFound", f'pods "{name}" not found')
+                return 200, self.pod_logs.get((namespace, name), "")
         if method == "GET" and name:
             obj = self.get(kind, name, namespace)
             if obj is None:
@@ -219,9 +205,14 @@ class FakeKube:
                                     dry_run=query.get("dryRun") == "All")
         if method == "DELETE" and name:
             with self._lock:
-                if self._objects.pop((kind, namespace, name), None) is None:
+                gone = self._objects.pop((kind, namespace, name), None)
+                if gone is None:
                     raise HttpError(404, "NotFound", f'{_plural_group(kind)} "{name}" not found')
                 self._owners.pop((kind, namespace, name), None)
+                if kind in ("StatefulSet", "DaemonSet"):  # the garbage collector removes their pods
+                    for key in [k for k in self._objects if k[0] == "Pod" and k[1] == namespace
+                                and self._objects[k]["metadata"].get("ownerReferences", [{}])[0].get("name") == name]:
+                        del self._objects[key]
             return 200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}
         raise HttpError(405, "MethodNotAllowed", f"{method} {path} is not implemented by the fake")
 
@@ -263,7 +254,11 @@ class FakeKube:
             self._objects[key], self._owners[key] = new, owners
             if changed and self.auto_rollout and kind in ("StatefulSet", "DaemonSet"):
                 self._complete_rollout(new)
-            return copy.deepcopy(new)
+            created = copy.deepcopy(new)
+        if kind == "Pod" and existing is None:
+            for hook in self.pod_hooks:  # a "kubelet": runs what the pod would run
+                hook(created)
+        return created
 
     def _default(self, new: dict, existing: dict | None) -> None:
         spec = new.get("spec")
@@ -276,44 +271,54 @@ class FakeKube:
                 template.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
 
     def _complete_rollout(self, obj: dict) -> None:
+        """What the controllers and kubelets would do: ready pods, and the status that reports them."""
         generation = obj["metadata"]["generation"]
+        name, ns = obj["metadata"]["name"], obj["metadata"]["namespace"]
+        for key in [k for k, o in self._objects.items() if k[0] == "Pod" and k[1] == ns
+                    and o["metadata"].get("ownerReferences", [{}])[0].get("name") == name]:
+            del self._objects[key]
         if obj["kind"] == "StatefulSet":
             n = obj["spec"].get("replicas", 1)
+            for i in range(n):
+                self._ready_pod(obj, f"{name}-{i}", None)
             revision = f"{obj['metadata']['name']}-{generation}"
             obj["status"] = {"observedGeneration": generation, "replicas": n, "readyReplicas": n,
                              "currentReplicas": n, "updatedReplicas": n, "availableReplicas": n,
                              "currentRevision": revision, "updateRevision": revision}
         else:
             pod = obj["spec"]["template"]["spec"]
-            n = sum(1 for (k, _, _), node in self._objects.items()
-                    if k == "Node" and _schedulable(pod, node["metadata"].get("labels") or {}))
+            nodes = [node["metadata"]["name"] for (k, _, _), node in sorted(self._objects.items())
+                     if k == "Node" and _schedulable(pod, node["metadata"].get("labels") or {})]
+            for node in nodes:
+                self._ready_pod(obj, f"{name}-{node}", node)
+            n = len(nodes)
             obj["status"] = {"observedGeneration": generation, "desiredNumberScheduled": n,
                              "currentNumberScheduled": n, "updatedNumberScheduled": n, "numberReady": n,
                              "numberAvailable": n, "numberMisscheduled": 0}
         obj["metadata"]["resourceVersion"] = str(next(self._rv))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    api: FakeKube
-    protocol_version = "HTTP/1.1"
-    # One write per answer, sent at once (headers and body in separate small writes meet delayed ACKs).
-    wbufsize = -1
-    disable_nagle_algorithm = True
+    def _ready_pod(self, owner: dict, name: str, node: str | None) -> None:
+        template = owner["spec"]["template"]
+        meta = owner["metadata"]
+        self.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": meta["namespace"], "labels": dict(template["metadata"].get("labels") or {}),
+            "ownerReferences": [{"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": meta["name"]}]},
+            "spec": {**template["spec"], "nodeName": node or "node-of-" + name},
+            "status": {"phase": "Running", "startTime": _now(), "conditions": [{"type": "Ready", "status": "True"}],
+                       "containerStatuses": [{"name": c["name"], "ready": True, "restartCount": 0,
+                                              "state": {"running": {"startedAt": _now()}}}
+                                             for c in template["spec"]["containers"]]}})
+
+
+class _Handler(JsonHandler):
+    owner: FakeKube
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        status, payload = self.api.handle(self.command, self.path, self.headers, self.rfile.read(length))
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(*self.owner.handle(self.command, self.path, self.headers, self.rfile.read(length)))
 
     do_GET = do_PATCH = do_DELETE = do_POST = do_PUT = _serve
-
-    def log_message(self, *args: object) -> None:  # keep pytest output clean
-        pass
 
 
 _REASONS = {409: "Conflict", 429: "TooManyRequests", 500: "InternalError", 503: "ServiceUnavailable"}
@@ -329,8 +334,8 @@ def _plural_group(kind: str) -> str:
     return f"{plural}.{group}" if group else plural
 
 
-def _parse_path(path: str) -> tuple[str, str, str, str]:
-    """(apiVersion, kind, namespace, name) of a REST path; HttpError 404 for anything unknown."""
+def _parse_path(path: str) -> tuple[str, str, str, str, str]:
+    """(apiVersion, kind, namespace, name, subresource) of a REST path; HttpError 404 for anything unknown."""
     parts = path.strip("/").split("/")
     if parts[:2] == ["api", "v1"]:
         prefix, rest = "/api/v1", parts[2:]
@@ -341,12 +346,12 @@ def _parse_path(path: str) -> tuple[str, str, str, str]:
     namespace = ""
     if len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
-    if not rest or (prefix, rest[0]) not in TYPES or len(rest) > 2:
+    if not rest or (prefix, rest[0]) not in TYPES or len(rest) > 3 or (len(rest) == 3 and rest[2] != "log"):
         raise HttpError(404, "NotFound", f"the server could not find the requested resource ({path})")
     api_version, kind, namespaced = TYPES[(prefix, rest[0])]
     if namespace and not namespaced:
         raise HttpError(404, "NotFound", f"{kind} is not namespaced ({path})")
-    return api_version, kind, namespace, rest[1] if len(rest) == 2 else ""
+    return api_version, kind, namespace, rest[1] if len(rest) >= 2 else "", rest[2] if len(rest) == 3 else ""
 
 
 def _selects(selector: str, labels: dict[str, str]) -> bool:
@@ -436,3 +441,6 @@ def _check_immutable(old: dict, new: dict) -> None:
     if kind == "Secret" and old.get("immutable") and old.get("data") != new.get("data"):
         raise HttpError(422, "Invalid", f'Secret "{name}" is invalid: data: Forbidden: field is immutable when `immutable` is set')
 
+
+
+FakeKube.handler_class = _Handler

@@ -6,6 +6,7 @@ Containers get no network (``--network none``) and are reached with ``docker exe
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -18,9 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.fake_cluster import FakeKubelet
+from tests.fake_elasticsearch import FakeElasticsearch
 from tests.fake_kube import FakeKube
 
 REPO = Path(__file__).resolve().parent.parent
+VERIFY_PREFIX = "Verify | "  # pyinfra prefixes operation names with their @deploy's name
 NODE_IMAGE = "kubelogs-test-node:bookworm"
 CONTAINERD_ENDPOINT = "unix:///run/containerd/containerd.sock"
 DOCKER_ENDPOINT = "unix:///run/cri-dockerd.sock"  # Kubernetes >= 1.24 on Docker goes through cri-dockerd
@@ -79,9 +83,15 @@ class FakeKindCluster:
     name: str = field(default_factory=lambda: f"kubelogs-test-{uuid.uuid4().hex[:8]}")
     nodes: list[Node] = field(default_factory=list)
     api: FakeKube = field(default_factory=FakeKube)
+    es: FakeElasticsearch = field(default_factory=FakeElasticsearch)
 
     def __enter__(self) -> FakeKindCluster:
         self.api.start()
+        self.es.credentials = lambda: es_credentials(self.api)
+        self.es.number_of_nodes = lambda: sum(
+            p["metadata"]["labels"].get("app.kubernetes.io/name") == "elasticsearch" for p in self.api.objects("Pod"))
+        self.es.start()
+        self.kubelet = FakeKubelet(self.api, self.es, {"elasticsearch.logging.svc:9200": self.es.address})
         self._dir = tempfile.TemporaryDirectory(prefix="kubelogs-kubeconfig-")
         self.kubeconfig = self.api.write_kubeconfig(Path(self._dir.name) / "config")
         return self
@@ -89,6 +99,7 @@ class FakeKindCluster:
     def __exit__(self, *exc: object) -> None:
         self.remove()
         self.api.stop()
+        self.es.stop()
         self._dir.cleanup()
 
     def add(self, role: str, runtime_endpoint: str = CONTAINERD_ENDPOINT, tmpfs_data: bool = False) -> Node:
@@ -120,6 +131,15 @@ class FakeKindCluster:
             docker("rm", "-f", *names, check=False)
 
 
+def es_credentials(api: FakeKube, namespace: str = "logging") -> tuple[str, str] | None:
+    """The credentials Elasticsearch would have: those of the generated Secret, if any."""
+    secret = api.get("Secret", "elasticsearch-credentials", namespace)
+    if secret is None:
+        return None
+    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+    return data["username"], data["password"]
+
+
 def set_max_map_count(node: Node, value: int) -> None:
     """Set the machine-wide vm.max_map_count (it is not namespaced) through a node container."""
     node.exec(f"sysctl -w vm.max_map_count={value} >/dev/null")
@@ -142,8 +162,14 @@ class DeployRun:
         return json.loads(self.stdout)
 
     def changed_hosts(self) -> dict[str, list[str]]:
-        """Operation name -> hosts where it changed something (pyinfra's "success" list)."""
-        return {op["name"]: op["success"] for op in self.report["results"]["operations"] if op["success"]}
+        """Operation name -> hosts where it changed something (pyinfra's "success" list). The verify
+        stage's check runs on every run by design and leaves nothing behind, so it is not a change."""
+        return {op["name"]: op["success"] for op in self.report["results"]["operations"]
+                if op["success"] and not op["name"].startswith(VERIFY_PREFIX)}
+
+    def verify_succeeded(self) -> bool:
+        ops = [op for op in self.report["results"]["operations"] if op["name"].startswith(VERIFY_PREFIX)]
+        return len(ops) == 1 and ops[0]["success"] == ["@local"] and not ops[0]["error"]
 
     def failed_hosts(self) -> dict[str, list[str]]:
         return {op["name"]: op["error"] for op in self.report["results"]["operations"] if op["error"]}

@@ -11,35 +11,8 @@ from kubelogs.cluster.api import ClusterError, Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, CREDENTIALS_SECRET, TRANSPORT_TLS_SECRET, applyset_id
 from kubelogs.settings import validate_settings
+from tests.api_helpers import NODES, deploy, settings_for
 from tests.fake_kube import FakeKube
-
-NODES = [NodeTarget("@docker/n1", "n1", "containerd", False),
-         NodeTarget("@docker/n2", "n2", "containerd", True),
-         NodeTarget("@docker/n3", "n3", "docker", True)]
-
-
-@pytest.fixture
-def api(tmp_path):
-    with FakeKube() as fake:
-        for node in NODES:
-            fake.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.node, "labels": {}}})
-        fake.kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-        yield fake
-
-
-def settings_for(api: FakeKube, **sections):
-    raw = {"elasticsearch": {"replicas": 2}, **sections}
-    raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 3, **raw.get("kubernetes", {})}
-    return validate_settings(raw)
-
-
-def deploy(api: FakeKube, settings, nodes=NODES, skip_hosts=frozenset()):
-    kube = Kube(load_client(settings), retry_delays=(0.01, 0.01))
-    plan = stage.plan(kube, settings, nodes)
-    log: list[str] = []
-    done = stage.execute(kube, plan, settings.kubernetes.rollout_timeout, log.append, skip_hosts)
-    return plan, done, log
-
 
 def secret_values(api: FakeKube, name: str) -> dict[str, str]:
     data = api.get("Secret", name, "logging")["data"]

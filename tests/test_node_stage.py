@@ -53,6 +53,7 @@ def test_first_run_changes_every_node(cluster, first_run):
     assert sorted(live) == sorted(f"@docker/{n.name}" for n in cluster.nodes)
     per_host = {n.name: sum(f"@docker/{n.name}" in hosts for hosts in changed.values()) for n in cluster.nodes}
     assert per_host == {cluster.node(suffix).name: count for suffix, count in OPS_PER_NODE.items()}
+    assert first_run.verify_succeeded(), first_run.stderr[-3000:]
     # The run really went through docker exec into every node (the no-contact test relies on this).
     assert set(first_run.exec_events) == {n.name for n in cluster.nodes}
 
@@ -119,7 +120,10 @@ def test_second_run_changes_nothing(cluster, first_run):
     no_change = sum(len(op["no_change"]) for op in second.report["results"]["operations"])
     # every node operation, plus the cluster operation on each node and the control host
     assert no_change == sum(OPS_PER_NODE.values()) + len(cluster.nodes) + 1
-    assert [r for r in cluster.api.requests[before:] if r.method != "GET" and r.query.get("dryRun") != "All"] == []
+    writes = [r for r in cluster.api.requests[before:] if r.method != "GET" and r.query.get("dryRun") != "All"]
+    # The only writes are the verify stage's short-lived pods, created and removed again.
+    assert writes and all(re.search(r"/pods/kubelogs-(canary|verifier)-", r.path) for r in writes), writes
+    assert {r.method for r in writes} == {"PATCH", "DELETE"} and len(writes) == 2 * len(cluster.nodes) + 2
 
 
 def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run):

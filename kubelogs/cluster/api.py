@@ -71,8 +71,8 @@ class Kube:
         return self.api.configuration.host
 
     def _call(self, method: str, path: str, query: Sequence[tuple[str, str]] = (),
-              body: Any = None, content_type: str | None = None) -> dict:
-        headers = {"Accept": "application/json"}
+              body: Any = None, content_type: str | None = None, text: bool = False) -> Any:
+        headers = {"Accept": "text/plain" if text else "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         last = ""
@@ -89,6 +89,8 @@ class Kube:
                 last = f"cannot reach the Kubernetes API at {self.server}: {type(e).__name__}: {_reason(e)}"
             else:
                 if response.status < 400:
+                    if text:
+                        return data.decode(errors="replace")
                     return json.loads(data) if data else {}
                 status = _status_body(data)
                 error = ApiError(method, path, response.status, status.get("reason") or response.reason or "",
@@ -127,6 +129,9 @@ class Kube:
             query.append(("dryRun", "All"))
         return self._call("PATCH", resource.path(meta.get("namespace"), meta["name"]), query,
                           body=manifest, content_type="application/apply-patch+yaml")
+
+    def pod_log(self, name: str, namespace: str) -> str:
+        return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log", text=True)
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         """Delete one object (its dependents in the background, as kubectl does); gone already is fine."""
