@@ -182,13 +182,13 @@ def run_deploy(cluster: FakeKindCluster | str, settings: dict[str, Any] | None =
 
 
 def run_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, Any] | None = None,
-                timeout: float = 600) -> DeployRun:
+                timeout: float = 600, env: dict[str, str] | None = None) -> DeployRun:
     """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``
     (a FakeKindCluster, whose fake API server the run talks to, or just a cluster name)."""
     command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]
     if settings is not None:
         command += ["--data", f"kubelogs={json.dumps(settings)}"]
-    env = {**os.environ, "KIND_CLUSTER_NAME": cluster if isinstance(cluster, str) else cluster.name}
+    env = {**os.environ, "KIND_CLUSTER_NAME": cluster if isinstance(cluster, str) else cluster.name, **(env or {})}
     if not isinstance(cluster, str):
         env["KUBECONFIG"] = str(cluster.kubeconfig)
     started = time.monotonic()

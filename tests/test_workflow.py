@@ -1,0 +1,34 @@
+"""The CI workflow for places with a container registry: valid against GitHub's workflow schema, and
+running what the README says on a matrix of Kubernetes minors."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "ci.yml"
+
+
+def test_workflow_validates_against_the_github_workflow_schema():
+    tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent))
+    assert tool, "check-jsonschema is in requirements.txt"
+    result = subprocess.run([tool, "--builtin-schema", "vendor.github-workflows", str(WORKFLOW)],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_e2e_matrix_covers_three_minors_with_pinned_node_images():
+    jobs = yaml.safe_load(WORKFLOW.read_text())["jobs"]
+    images = jobs["kind-e2e"]["strategy"]["matrix"]["node-image"]
+    minors = {re.fullmatch(r"kindest/node:v1\.(\d+)\.\d+(@sha256:[0-9a-f]{64})?", image).group(1) for image in images}
+    assert len(minors) >= 3
+    steps = jobs["kind-e2e"]["steps"]
+    assert any("pytest -m e2e tests/e2e" in step.get("run", "") for step in steps)
+    upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
+    assert upload["if"] == "always()"
+    assert any(".ci/run" in step.get("run", "") for step in jobs["fast"]["steps"])
