@@ -3,9 +3,13 @@ supported minor version (strict: unknown fields are errors), and the cross-objec
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterable
 
-import kubernetes_validate
+import jsonschema
+from kubernetes_validate import utils as kv_utils
+from referencing import Registry, Resource
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import Manifest
@@ -17,13 +21,31 @@ def _ref(m: Manifest) -> str:
     return f"{m['kind']}/{m['metadata']['name']}"
 
 
+@functools.lru_cache(maxsize=None)
+def _definitions(schema_dir: str, version: str) -> Resource:
+    return Resource.from_contents(kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version))
+
+
+@functools.lru_cache(maxsize=None)
+def _validator(version: str, api_version: str, kind: str) -> jsonschema.Validator:
+    """kubernetes_validate.validate(strict=True)'s schema for one kind and version, built once: that
+    function reads and parses the large definitions file on every call (most of a deploy's check time)."""
+    minor = kv_utils.major_minor(version)
+    schema_version = [v for v in kv_utils.all_versions() if kv_utils.major_minor(v) <= minor][-1]
+    schema_dir = f"v{schema_version}-local-strict"
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    schema = kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/{kind.lower()}-{group_version}.json", version)
+    registry = _definitions(schema_dir, version) @ (Resource.from_contents(schema) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
 def schema_problems(objects: Iterable[Manifest], versions: Iterable[str] = compat.KUBERNETES_VERSIONS) -> list[str]:
     problems = []
     for m in objects:
         for version in versions:
             try:
-                kubernetes_validate.validate(m, version, strict=True)
-            except kubernetes_validate.ValidationError as e:
+                _validator(version, m["apiVersion"], m["kind"]).validate(m)
+            except jsonschema.ValidationError as e:
                 problems.append(f"{_ref(m)} (Kubernetes {version}): {e.message} at {'.'.join(map(str, e.path))}")
     return problems
 

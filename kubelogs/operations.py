@@ -51,3 +51,17 @@ def run_after_node_stage(function: Callable | None = None, **kwargs: Any):
     """
     if function is not None:
         yield FunctionCommand(function, (), kwargs)
+
+
+@operation()
+def sysctl_live(key: str, value: int, live: int | None):
+    """Set a kernel setting now, given the value the caller read with the Sysctl fact.
+
+    + key: e.g. ``vm.max_map_count``
+    + value: the value to set
+    + live: the current value (the caller needs it anyway; reading it here again costs a round trip)
+    """
+    if live == value:
+        host.noop(f"sysctl {key} is {value}")
+        return
+    yield StringCommand("sysctl", StringCommand(QuoteString(key), "=", QuoteString(str(value)), _separator=""))

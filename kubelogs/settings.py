@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from kubelogs import compatibility as compat
@@ -119,11 +120,24 @@ def _octal_mode(value: str) -> str:
     return value
 
 
-def _optional_file(value: str) -> str:
+def _kubeconfig_file(value: str) -> str:
     expanded = os.path.expanduser(value)
     if not os.path.isfile(expanded):
         raise ValueError("must be the path of an existing kubeconfig file on the control machine")
+    try:
+        with open(expanded) as f:
+            config = yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:
+        raise ValueError(f"is not a readable YAML kubeconfig: {str(e).splitlines()[0]}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("clusters"), list) or not config["clusters"]:
+        raise ValueError("is not a kubeconfig: it has no 'clusters' list (see `kind get kubeconfig`)")
     return value
+
+
+def kubeconfig_contexts(path: str) -> list[str]:
+    with open(os.path.expanduser(path)) as f:
+        config = yaml.safe_load(f)
+    return [c.get("name") for c in config.get("contexts") or [] if isinstance(c, dict)]
 
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
@@ -192,7 +206,7 @@ class AgentSettings(_Model):
 
 
 class KubernetesSettings(_Model):
-    kubeconfig: Annotated[str, AfterValidator(_optional_file)] | None = Field(
+    kubeconfig: Annotated[str, AfterValidator(_kubeconfig_file)] | None = Field(
         None, description="Kubeconfig on the control machine; empty means $KUBECONFIG or ~/.kube/config.")
     context: str | None = Field(None, description="Kubeconfig context; empty means the current context.")
     rollout_timeout: int = Field(
@@ -305,6 +319,11 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
     if s.nodes.max_map_count is not None and s.nodes.max_map_count < required:
         problems.append(Problem("nodes.max_map_count", s.nodes.max_map_count,
             f"Elasticsearch {es.version} needs at least {required}; raise it or leave it empty"))
+    k8s = s.kubernetes
+    if k8s.kubeconfig and k8s.context and k8s.context not in kubeconfig_contexts(k8s.kubeconfig):
+        known = ", ".join(map(repr, kubeconfig_contexts(k8s.kubeconfig))) or "none"
+        problems.append(Problem("kubernetes.context", k8s.context,
+            f"is not a context of {k8s.kubeconfig} (it has: {known})"))
     agent = compat.AGENTS.get(s.agents.collector)
     if agent and es.major not in agent.es_majors:
         majors = ", ".join(f"{m}.x" for m in agent.es_majors)

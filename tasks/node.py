@@ -8,12 +8,12 @@ from pyinfra import host, inventory, logger
 from pyinfra.api import OperationError, deploy
 from pyinfra.api.host import Host
 from pyinfra.facts.server import Sysctl
-from pyinfra.operations import files, python, server
+from pyinfra.operations import files, python
 
 from kubelogs import compatibility as compat
 from kubelogs.facts import ContainerRuntime, DiskUsage
 from kubelogs.inventory import data_node_names
-from kubelogs.operations import numeric_directory
+from kubelogs.operations import numeric_directory, sysctl_live
 from kubelogs.settings import Settings
 
 SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
@@ -43,7 +43,7 @@ def prepare_node(settings: Settings) -> None:
     )
 
     if holds_data:
-        check_disk_headroom(settings)
+        check_disk_headroom(settings, disk)
     ensure_max_map_count(settings)
     if holds_data and settings.elasticsearch.storage == "hostPath":
         es = settings.elasticsearch
@@ -67,9 +67,8 @@ def describe_disk(settings: Settings, disk: dict | None) -> str:
 
 
 @deploy("Check disk headroom")
-def check_disk_headroom(settings: Settings) -> None:
-    """Warn, or fail this node, when its data filesystem is past Elasticsearch's flood stage."""
-    disk = host.get_fact(DiskUsage, path=settings.elasticsearch.data_path)
+def check_disk_headroom(settings: Settings, disk: dict | None) -> None:
+    """Warn, or fail this node, when its data filesystem (the DiskUsage fact) is past Elasticsearch's flood stage."""
     limit = settings.nodes.flood_stage_percent
     if disk is None or disk["used_percent"] < limit:
         return
@@ -88,7 +87,8 @@ def ensure_max_map_count(settings: Settings) -> None:
     key = "vm.max_map_count"
     live = host.get_fact(Sysctl, keys=[key]).get(key)
     value = max(live if isinstance(live, int) else 0, settings.max_map_count)
-    server.sysctl(name=f"{key} >= {settings.max_map_count} (live)", key=key, value=value)
+    sysctl_live(name=f"{key} >= {settings.max_map_count} (live)", key=key, value=value,
+                live=live if isinstance(live, int) else None)
     files.template(
         name=f"{key} >= {settings.max_map_count} (persisted in {SYSCTL_FILE})",
         src=str(SYSCTL_TEMPLATE), dest=SYSCTL_FILE, user="root", group="root", mode="644",

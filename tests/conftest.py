@@ -10,7 +10,7 @@ from tests.fake_kube import FakeKube
 
 
 @pytest.fixture(scope="session")
-def node_image() -> str:
+def node_image(restore_max_map_count) -> str:
     reason = harness.docker_unavailable_reason()
     if reason:
         pytest.skip(reason)
@@ -20,9 +20,10 @@ def node_image() -> str:
         pytest.skip(f"cannot build the Debian node image: {e}")
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def restore_max_map_count():
-    """Tests change the machine's vm.max_map_count (it is not namespaced); put it back afterwards."""
+    """Tests on node containers change the machine's vm.max_map_count (it is not namespaced); put it back
+    afterwards. Only those tests use it: a test run without containers leaves the value alone."""
     before = harness.max_map_count()
     yield
     if harness.max_map_count() != before:

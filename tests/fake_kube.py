@@ -150,6 +150,10 @@ class FakeKube(LoopbackServer):
         with self._lock:
             self._faults.append(Fault(method, path_contains, status, times))
 
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
     def mutations(self) -> list[Request]:
         """Requests that could change state (dry runs excluded)."""
         return [r for r in self.requests if r.method in ("PATCH", "PUT", "POST", "DELETE") and r.query.get("dryRun") != "All"]

@@ -230,9 +230,10 @@ def test_unreachable_api_is_a_clear_error(api, tmp_path):
         stage.plan(kube, settings, NODES)
 
 
-def test_malformed_kubeconfig_is_a_clear_error(tmp_path):
+def test_malformed_kubeconfig_from_the_environment_is_a_clear_error(tmp_path, monkeypatch):
+    # An explicit kubelogs.kubernetes.kubeconfig is checked by settings validation (test_settings.py).
     bad = tmp_path / "kubeconfig"
     bad.write_text("clusters: [\n")
-    settings = validate_settings({"kubernetes": {"kubeconfig": str(bad)}})
-    with pytest.raises(ClusterError, match=f"cannot load the kubeconfig \\({bad}"):
-        load_client(settings)
+    monkeypatch.setenv("KUBECONFIG", str(bad))
+    with pytest.raises(ClusterError, match=f"cannot load the kubeconfig \\(\\$KUBECONFIG={bad}"):
+        load_client(validate_settings({}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pyinfra.api import Inventory
 
@@ -10,6 +12,8 @@ from kubelogs.inventory import settings_from_inventory
 from kubelogs.settings import SettingsError, jvm_size_bytes, quantity_bytes, validate_settings
 
 # (settings, field named in the message, words the message must contain)
+DATA = Path(__file__).resolve().parent / "data"
+
 BAD_INPUTS = [
     ("not a dict", "kubelogs =", "must be a dict of settings"),
     ({"elasticsaerch": {}}, "kubelogs.elasticsaerch", "did you mean 'elasticsearch'"),
@@ -53,6 +57,15 @@ BAD_INPUTS = [
     ({"agents": {"collector": "fluent-bit"}, "elasticsearch": {"version": "5.6.16"}}, "kubelogs.agents.collector", "fluent-bit cannot write to Elasticsearch 5.6.16"),
     ({"agents": {"fluent_bit_image": "fluent/fluent-bit"}}, "kubelogs.agents.fluent_bit_image", "pinned by tag"),
     ({"kubernetes": {"kubeconfig": "/nonexistent/kubeconfig"}}, "kubelogs.kubernetes.kubeconfig", "existing kubeconfig file"),
+    ({"kubernetes": {"kubeconfig": str(DATA / "kubeconfig-malformed.yaml")}}, "kubelogs.kubernetes.kubeconfig", "is not a readable YAML kubeconfig"),
+    ({"kubernetes": {"kubeconfig": str(DATA / "kubeconfig-no-clusters.yaml")}}, "kubelogs.kubernetes.kubeconfig", "has no 'clusters' list"),
+    ({"kubernetes": {"kubeconfig": str(DATA / "kubeconfig-kind.yaml"), "context": "kind-prod"}}, "kubelogs.kubernetes.context", "is not a context of"),
+    ({"kubernetes": {"rollout_timeout": 0}}, "kubelogs.kubernetes.rollout_timeout", "greater than or equal to 1"),
+    ({"kubernetes": {"rollout_timeout": "10m"}}, "kubelogs.kubernetes.rollout_timeout", "a whole number"),
+    ({"kubernetes": {"contxt": "kind-kind"}}, "kubelogs.kubernetes.contxt", "did you mean 'context'?"),
+    ({"verify": {"timeout": 5}}, "kubelogs.verify.timeout", "greater than or equal to 10"),
+    ({"verify": {"image": "curlimages/curl"}}, "kubelogs.verify.image", "pinned by tag or digest"),
+    ({"verfy": {}}, "kubelogs.verfy", "did you mean 'verify'?"),
 ]
 
 
@@ -68,7 +81,7 @@ def test_bad_input_gets_one_clear_message(raw, field, words):
 
 
 def test_bad_input_corpus_is_large_and_distinct():
-    assert len(BAD_INPUTS) >= 20
+    assert len(BAD_INPUTS) >= 40
     assert len({repr(raw) for raw, _, _ in BAD_INPUTS}) == len(BAD_INPUTS)
 
 

@@ -8,6 +8,7 @@ idempotent calls on transient failures, and errors a user can act on.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -40,11 +41,16 @@ class ApiError(ClusterError):
 
 def load_client(settings: Settings) -> k8s.ApiClient:
     """An ApiClient for the settings' kubeconfig and context ($KUBECONFIG or ~/.kube/config if unset)."""
-    where = settings.kubernetes.kubeconfig or "$KUBECONFIG or ~/.kube/config"
+    # $KUBECONFIG read now, not when the client was imported (it may list several files, ':'-separated).
+    config_file = settings.kubernetes.kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    if settings.kubernetes.kubeconfig or not os.environ.get("KUBECONFIG"):
+        where = config_file
+    else:
+        where = f"$KUBECONFIG={config_file}"
     configuration = k8s.Configuration()
     try:
         k8s_config.load_kube_config(
-            config_file=settings.kubernetes.kubeconfig, context=settings.kubernetes.context,
+            config_file=config_file, context=settings.kubernetes.context,
             client_configuration=configuration, persist_config=False,
         )
     except Exception as e:  # the loader raises ConfigException, OSError or YAML errors
@@ -60,9 +66,10 @@ class Kube:
     """Kubernetes API calls the cluster stage makes, on plain dicts."""
 
     def __init__(self, api_client: k8s.ApiClient, retry_delays: Sequence[float] = RETRY_DELAYS,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, request_timeout: tuple[float, float] = REQUEST_TIMEOUT):
         self.api = api_client
         self.retry_delays = tuple(retry_delays)
+        self.request_timeout = request_timeout
         self.sleep = sleep
         self.requests = 0  # HTTP requests sent, retries included (for the benchmark)
 
@@ -83,10 +90,11 @@ class Kube:
                 body=body, auth_settings=["BearerToken"],
             )
             try:
-                response = self.api.call_api(*request, _request_timeout=REQUEST_TIMEOUT)
+                response = self.api.call_api(*request, _request_timeout=self.request_timeout)
                 data = response.read()
             except urllib3.exceptions.HTTPError as e:
-                last = f"cannot reach the Kubernetes API at {self.server}: {type(e).__name__}: {_reason(e)}"
+                reason = getattr(e, "reason", None) or e
+                last = f"cannot reach the Kubernetes API at {self.server}: {type(reason).__name__}: {reason}"
             else:
                 if response.status < 400:
                     if text:
@@ -150,7 +158,3 @@ def _status_body(data: bytes) -> dict:
     except ValueError:
         return {}
     return body if isinstance(body, dict) else {}
-
-
-def _reason(error: urllib3.exceptions.HTTPError) -> str:
-    return str(getattr(error, "reason", None) or error)
