@@ -9,12 +9,11 @@ checks, HTTP round trips through the kubernetes client); a real API server adds 
 from __future__ import annotations
 
 import argparse
-import platform
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from bench.table import print_medians
 from kubelogs.cluster import stage
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
@@ -48,13 +47,8 @@ def main() -> None:
     parser.add_argument("nodes", type=int, nargs="+")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    print(f"# {platform.node()} {platform.machine()}, Python {platform.python_version()}, median of {args.repeat}")
-    print("| nodes | first apply: requests | first apply (s) | no-op re-run: requests | no-op re-run (s) |")
-    print("|---|---|---|---|---|")
-    for n in args.nodes:
-        runs = [measure(n) for _ in range(args.repeat)]
-        med = [statistics.median(r[i] for r in runs) for i in range(4)]
-        print(f"| {n} | {med[0]:.0f} | {med[1]:.2f} | {med[2]:.0f} | {med[3]:.2f} |")
+    print_medians([("first apply: requests", ".0f"), ("first apply (s)", ".2f"),
+                   ("no-op re-run: requests", ".0f"), ("no-op re-run (s)", ".2f")], measure, args.nodes, args.repeat)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ API server does it:
 - namespaced objects need their namespace (404 otherwise); DELETE; bearer-token authentication;
 - tests set status (``set_status``) or leave ``auto_rollout`` on: a "controller" completes the rollout
   of a StatefulSet / DaemonSet with ready pods (a DaemonSet's on the nodes its nodeSelector / required node
-  affinity matches), and deleting one removes its pods; ``pod_hooks`` see each new Pod (a "kubelet", see
+  affinity matches, re-evaluated when node labels change), and deleting one removes its pods; ``pod_hooks`` see each new Pod (a "kubelet", see
   tests/fake_cluster.py) and ``pod_logs`` answers ``GET .../pods/<name>/log``;
 - faults for resilience tests: ``fail_next`` answers with an error status, ``delay`` slows answers.
 """
@@ -258,6 +258,9 @@ class FakeKube(LoopbackServer):
             self._objects[key], self._owners[key] = new, owners
             if changed and self.auto_rollout and kind in ("StatefulSet", "DaemonSet"):
                 self._complete_rollout(new)
+            if changed and self.auto_rollout and kind == "Node":  # the DaemonSet controller follows node labels
+                for ds in [o for (k, _, _), o in self._objects.items() if k == "DaemonSet"]:
+                    self._complete_rollout(ds)
             created = copy.deepcopy(new)
         if kind == "Pod" and existing is None:
             for hook in self.pod_hooks:  # a "kubelet": runs what the pod would run

@@ -185,15 +185,22 @@ def run_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, 
                 timeout: float = 600, env: dict[str, str] | None = None) -> DeployRun:
     """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``
     (a FakeKindCluster, whose fake API server the run talks to, or just a cluster name)."""
+    started = time.monotonic()
+    process = start_pyinfra(cluster, *args, settings=settings, env=env)
+    stdout, stderr = process.communicate(timeout=timeout)
+    return DeployRun(process.returncode, stdout, stderr, time.monotonic() - started)
+
+
+def start_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, Any] | None = None,
+                  env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The same, started in the background (for tests that act on the nodes while it runs)."""
     command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]
     if settings is not None:
         command += ["--data", f"kubelogs={json.dumps(settings)}"]
     env = {**os.environ, "KIND_CLUSTER_NAME": cluster if isinstance(cluster, str) else cluster.name, **(env or {})}
     if not isinstance(cluster, str):
         env["KUBECONFIG"] = str(cluster.kubeconfig)
-    started = time.monotonic()
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    return DeployRun(result.returncode, result.stdout, result.stderr, time.monotonic() - started)
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def exec_events(containers: list[str], since: str, until: str) -> list[str]:

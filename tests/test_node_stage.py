@@ -148,6 +148,14 @@ def test_immutable_change_is_refused_before_any_host_changes(cluster, first_run)
     harness.set_max_map_count(cluster.nodes[0], 262144)
 
 
+def test_no_secret_in_any_output(cluster, first_run):
+    password = harness.es_credentials(cluster.api)[1]
+    dry = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "heap": "256m"}}, "--dry", json_report=False)
+    bad = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "storage": "pvc"}}, json_report=False)
+    for run in (first_run, dry, bad):
+        assert password not in run.stdout + run.stderr
+
+
 def test_node_already_higher_stays_higher(cluster, first_run):
     higher = 1048577
     harness.set_max_map_count(cluster.nodes[0], higher)
