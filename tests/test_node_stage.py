@@ -178,9 +178,10 @@ def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
         kubelogs = {"elasticsearch": {"replicas": 2, "verison": "7.17.0"}, "agents": {"collector": "fluentd"}}
     """))
     harness.set_max_map_count(cluster.nodes[0], 65530)
-    since = _now()
+    since, api_requests = _now(), len(cluster.api.requests)
     run = harness.run_deploy(cluster, None, "--group-data", str(tmp_path), json_report=False)
     events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
+    assert len(cluster.api.requests) == api_requests  # nor the API server
     assert run.returncode != 0
     assert "kubelogs.agents.collector = 'fluentd': must be one of 'auto', 'log-pilot' or 'fluent-bit'" in run.stderr
     assert "kubelogs.elasticsearch.verison = '7.17.0': unknown setting; did you mean 'version'?" in run.stderr
