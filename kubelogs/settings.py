@@ -120,13 +120,16 @@ def _octal_mode(value: str) -> str:
     return value
 
 
+def _read_kubeconfig(path: str) -> Any:
+    with open(os.path.expanduser(path)) as f:
+        return yaml.safe_load(f)
+
+
 def _kubeconfig_file(value: str) -> str:
-    expanded = os.path.expanduser(value)
-    if not os.path.isfile(expanded):
+    if not os.path.isfile(os.path.expanduser(value)):
         raise ValueError("must be the path of an existing kubeconfig file on the control machine")
     try:
-        with open(expanded) as f:
-            config = yaml.safe_load(f)
+        config = _read_kubeconfig(value)
     except (OSError, yaml.YAMLError) as e:
         raise ValueError(f"is not a readable YAML kubeconfig: {str(e).splitlines()[0]}") from None
     if not isinstance(config, dict) or not isinstance(config.get("clusters"), list) or not config["clusters"]:
@@ -135,9 +138,7 @@ def _kubeconfig_file(value: str) -> str:
 
 
 def kubeconfig_contexts(path: str) -> list[str]:
-    with open(os.path.expanduser(path)) as f:
-        config = yaml.safe_load(f)
-    return [c.get("name") for c in config.get("contexts") or [] if isinstance(c, dict)]
+    return [c.get("name") for c in _read_kubeconfig(path).get("contexts") or [] if isinstance(c, dict)]
 
 
 Quantity = Annotated[str, AfterValidator(_quantity)]
@@ -320,8 +321,9 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
         problems.append(Problem("nodes.max_map_count", s.nodes.max_map_count,
             f"Elasticsearch {es.version} needs at least {required}; raise it or leave it empty"))
     k8s = s.kubernetes
-    if k8s.kubeconfig and k8s.context and k8s.context not in kubeconfig_contexts(k8s.kubeconfig):
-        known = ", ".join(map(repr, kubeconfig_contexts(k8s.kubeconfig))) or "none"
+    contexts = kubeconfig_contexts(k8s.kubeconfig) if k8s.kubeconfig and k8s.context else []
+    if k8s.kubeconfig and k8s.context and k8s.context not in contexts:
+        known = ", ".join(map(repr, contexts)) or "none"
         problems.append(Problem("kubernetes.context", k8s.context,
             f"is not a context of {k8s.kubeconfig} (it has: {known})"))
     agent = compat.AGENTS.get(s.agents.collector)

@@ -7,6 +7,7 @@ Containers get no network (``--network none``) and are reached with ``docker exe
 from __future__ import annotations
 
 import base64
+import datetime
 import json
 import os
 import shutil
@@ -201,6 +202,11 @@ def start_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str
     if not isinstance(cluster, str):
         env["KUBECONFIG"] = str(cluster.kubeconfig)
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def docker_time() -> str:
+    """Now, in the form `docker events --since/--until` take."""
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def exec_events(containers: list[str], since: str, until: str) -> list[str]:

@@ -3,16 +3,10 @@ on any node nor one request to the API server."""
 
 from __future__ import annotations
 
-import datetime
-
 import pytest
 
 from tests import harness
 from tests.test_settings import BAD_INPUTS
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +15,7 @@ def cluster(node_image):
         c.add("control-plane")
         for _ in range(3):  # three data nodes: the default 3 replicas fit
             c.add("worker")
-        c.since = _now()
+        c.since = harness.docker_time()
         yield c
 
 
@@ -41,4 +35,4 @@ def test_bad_input_stops_the_real_command_before_any_contact(cluster, raw, field
 
 def test_no_bad_input_reached_a_node(cluster):
     # Runs after the parametrized cases (file order): not one docker exec into any node since they began.
-    assert harness.exec_events([n.name for n in cluster.nodes], cluster.since, _now()) == []
+    assert harness.exec_events([n.name for n in cluster.nodes], cluster.since, harness.docker_time()) == []

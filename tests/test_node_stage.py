@@ -6,7 +6,6 @@ The cluster: a control plane and a worker on containerd, and a worker whose kube
 
 from __future__ import annotations
 
-import datetime
 import re
 import textwrap
 
@@ -32,15 +31,12 @@ def cluster(node_image):
 @pytest.fixture(scope="module")
 def first_run(cluster):
     harness.set_max_map_count(cluster.nodes[0], 65530)  # machine-wide: the "before" state is ours to set
-    since = _now()
+    since = harness.docker_time()
     run = harness.run_deploy(cluster, SETTINGS)
     assert run.returncode == 0, run.stderr[-3000:]
-    run.exec_events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
+    run.exec_events = harness.exec_events([n.name for n in cluster.nodes], since, harness.docker_time())
     return run
 
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _testinfra(node: harness.Node):
@@ -178,9 +174,9 @@ def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
         kubelogs = {"elasticsearch": {"replicas": 2, "verison": "7.17.0"}, "agents": {"collector": "fluentd"}}
     """))
     harness.set_max_map_count(cluster.nodes[0], 65530)
-    since, api_requests = _now(), len(cluster.api.requests)
+    since, api_requests = harness.docker_time(), len(cluster.api.requests)
     run = harness.run_deploy(cluster, None, "--group-data", str(tmp_path), json_report=False)
-    events = harness.exec_events([n.name for n in cluster.nodes], since, _now())
+    events = harness.exec_events([n.name for n in cluster.nodes], since, harness.docker_time())
     assert len(cluster.api.requests) == api_requests  # nor the API server
     assert run.returncode != 0
     assert "kubelogs.agents.collector = 'fluentd': must be one of 'auto', 'log-pilot' or 'fluent-bit'" in run.stderr

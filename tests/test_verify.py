@@ -10,9 +10,9 @@ import pytest
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.verify import stage
 from tests import harness
+from tests.api_helpers import deploy, settings_for
 from tests.fake_cluster import FakeKubelet
 from tests.fake_elasticsearch import FakeElasticsearch
-from tests.api_helpers import deploy, settings_for
 
 
 @pytest.fixture

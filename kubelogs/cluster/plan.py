@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from kubelogs import compatibility as compat
 from kubelogs.cluster import applyset, immutable, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
@@ -17,7 +18,6 @@ from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, 
 
 # Server-maintained metadata that differs between a live object and its dry-run without any change.
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
-_LABEL_VALUE_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-._")
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,7 @@ class NodeTarget:
     holds_data: bool
 
     def labels(self, hostpath_storage: bool) -> dict[str, str]:
-        runtime = self.runtime if set(self.runtime) <= _LABEL_VALUE_CHARS and self.runtime else "unknown"
-        labels = {NODE_RUNTIME_LABEL: runtime}
+        labels = {NODE_RUNTIME_LABEL: self.runtime if self.runtime in compat.RUNTIMES else "unknown"}
         if self.holds_data and hostpath_storage:
             labels[NODE_ES_DATA_LABEL] = "true"
         return labels
@@ -95,22 +94,23 @@ def comparable(obj: dict) -> dict:
     return obj
 
 
-def make_plan(kube: Kube, namespace_manifest: Manifest, objects: list[Manifest], nodes: list[NodeTarget],
+def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
               hostpath_storage: bool, generated: list[str] = ()) -> Plan:
     """Plan applying ``objects`` (rendered, in apply order, namespace first) and labelling ``nodes``."""
+    namespace_manifest, *rest = objects
     ns = namespace_manifest["metadata"]["name"]
     namespace_exists = kube.get("Namespace", ns) is not None
     live_parent = kube.get("Secret", APPLYSET_PARENT_NAME, ns) if namespace_exists else None
     members = [m for m in objects if applyset.is_member(m, ns)]
     kinds = {m["kind"] for m in members}
-    searched_parent = applyset.parent(ns, kinds | applyset.recorded_kinds(live_parent))
-    searched = kinds | applyset.recorded_kinds(searched_parent)
+    searched = kinds | applyset.recorded_kinds(live_parent)
+    searched_parent = applyset.parent(ns, searched)
     # Namespace, then the parent listing every kind that may hold members (so an interrupted run
     # still knows what to prune), then node labels, then the rest in render order.
     sequence: list[tuple[Manifest, str | None]] = [
         (namespace_manifest, None), (searched_parent, None),
         *((n.manifest(hostpath_storage), n.host) for n in nodes),
-        *((m, None) for m in objects if m is not namespace_manifest),
+        *((m, None) for m in rest),
     ]
     steps, refusals = [], []
     for manifest, host in sequence:
@@ -142,6 +142,10 @@ def make_plan(kube: Kube, namespace_manifest: Manifest, objects: list[Manifest],
                     steps.append(Step("prune", live, live, note="owned by kubelogs, no longer wanted"))
 
     workloads = [(m["kind"], ns, m["metadata"]["name"]) for m in members if m["kind"] in WORKLOADS]
-    pending = [message for s in steps if s.action == "unchanged" and s.manifest["kind"] in WORKLOADS
-               for done, message in [rollout.status(s.live)] if not done]
+    pending = []
+    for s in steps:
+        if s.action == "unchanged" and s.manifest["kind"] in WORKLOADS:
+            done, message = rollout.status(s.live)
+            if not done:
+                pending.append(message)
     return Plan(ns, steps, searched_parent, applyset.parent(ns, kinds), workloads, pending)

@@ -40,14 +40,13 @@ def status(obj: dict) -> tuple[bool, str]:
 
 def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
          log: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> list[str]:
-    """Wait until every (kind, namespace, name) is rolled out; return the final messages.
+         sleep: Callable[[float], None] = time.sleep) -> None:
+    """Wait until every (kind, namespace, name) is rolled out, logging progress.
 
     On timeout, raise ClusterError with a diagnosis of each workload still rolling out.
     """
     deadline = clock() + timeout
     pending = list(workloads)
-    done_messages: list[str] = []
     last: dict[tuple[str, str, str], str] = {}
     while True:
         still = []
@@ -60,7 +59,6 @@ def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
                 continue
             done, message = status(obj)
             if done:
-                done_messages.append(message)
                 log(message)
             else:
                 if last.get(ref) != message:
@@ -69,7 +67,7 @@ def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
                 still.append(ref)
         pending = still
         if not pending:
-            return done_messages
+            return
         if clock() >= deadline:
             diagnosis = "\n".join(diagnose(kube, kind, ns, name, last[(kind, ns, name)]) for kind, ns, name in pending)
             raise ClusterError(f"rollout not complete after {timeout:g} s (kubelogs.kubernetes.rollout_timeout):\n"

@@ -24,7 +24,7 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
-    return make_plan(kube, objects[0], objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+    return make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
 
 
 def uncovered_nodes(settings: Settings, nodes: list[NodeTarget]) -> str:

@@ -26,6 +26,11 @@ DATA_DIR = "/usr/share/elasticsearch/data"
 CERTS_DIR = "/usr/share/elasticsearch/config/certs"
 
 
+def service_host(namespace: str) -> str:
+    """The client Service's in-cluster DNS name (agents and the verifier write/read through it)."""
+    return f"{NAME}.{namespace}.svc"
+
+
 def pod_names(settings: Settings) -> list[str]:
     return [f"{NAME}-{i}" for i in range(settings.elasticsearch.replicas)]
 

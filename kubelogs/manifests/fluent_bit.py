@@ -19,8 +19,7 @@ from kubelogs.manifests.common import (
     service_account,
     workload,
 )
-from kubelogs.manifests.elasticsearch import HTTP_PORT
-from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
+from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 NAME = "fluent-bit"
@@ -47,7 +46,7 @@ def config(settings: Settings) -> str:
     es = settings.elasticsearch
     output: list[tuple[str, object]] = [
         ("Name", "es"), ("Match", "kube.*"),
-        ("Host", f"{ES_SERVICE}.{settings.namespace}.svc"), ("Port", HTTP_PORT),
+        ("Host", service_host(settings.namespace)), ("Port", HTTP_PORT),
         ("Logstash_Format", "On"), ("Logstash_Prefix_Key", LOG_NAME_FIELD), ("Logstash_Prefix", "unnamed"),
         ("Logstash_DateFormat", "%Y.%m.%d"),
         ("Replace_Dots", "On"),  # label/annotation keys with dots collide in Elasticsearch mappings

@@ -10,8 +10,7 @@ from kubelogs.manifests.common import (
     service_account,
     workload,
 )
-from kubelogs.manifests.elasticsearch import HTTP_PORT
-from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
+from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 NAME = "log-pilot"
@@ -23,7 +22,7 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
     env = [
         {"name": "PILOT_TYPE", "value": "filebeat"},
         {"name": "LOGGING_OUTPUT", "value": "elasticsearch"},
-        {"name": "ELASTICSEARCH_HOSTS", "value": f"{ES_SERVICE}.{ns}.svc:{HTTP_PORT}"},
+        {"name": "ELASTICSEARCH_HOSTS", "value": f"{service_host(ns)}:{HTTP_PORT}"},
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
     if settings.elasticsearch.security_enabled:

@@ -13,8 +13,7 @@ from kubelogs.manifests.common import (
     Manifest,
     secret_env,
 )
-from kubelogs.manifests.elasticsearch import HTTP_PORT
-from kubelogs.manifests.elasticsearch import NAME as ES_SERVICE
+from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 CANARY_LOG_NAME = "kubelogs-canary"  # declared with the application contract, like any application
@@ -54,7 +53,7 @@ def canary(settings: Settings, name: str, node: str, token: str) -> Manifest:
 def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str) -> Manifest:
     """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it."""
     env = [
-        {"name": "ES_URL", "value": f"http://{ES_SERVICE}.{settings.namespace}.svc:{HTTP_PORT}"},
+        {"name": "ES_URL", "value": f"http://{service_host(settings.namespace)}:{HTTP_PORT}"},
         {"name": "HEALTH_WAIT", "value": "yellow" if settings.elasticsearch.replicas == 1 else "green"},
         {"name": "INDEX", "value": index},
         {"name": "TOKENS", "value": " ".join(f"{node}={token}" for node, token in tokens.items())},
