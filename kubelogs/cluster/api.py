@@ -79,7 +79,8 @@ class Kube:
 
     def _call(self, method: str, path: str, query: Sequence[tuple[str, str]] = (),
               body: Any = None, content_type: str | None = None, text: bool = False) -> Any:
-        headers = {"Accept": "text/plain" if text else "application/json"}
+        # Also for pods/NAME/log, whose body is text: the API server answers 406 to "Accept: text/plain".
+        headers = {"Accept": "application/json"}
         if content_type:
             headers["Content-Type"] = content_type
         last = ""
@@ -124,9 +125,11 @@ class Kube:
             raise
 
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
+        """Objects of one kind; each item gets ``apiVersion`` and ``kind``, which a real LIST leaves out."""
         resource = RESOURCES[kind]
         query = [("labelSelector", label_selector)] if label_selector else []
-        return self._call("GET", resource.path(namespace), query).get("items", [])
+        items = self._call("GET", resource.path(namespace), query).get("items", [])
+        return [{"apiVersion": resource.api_version, "kind": resource.kind, **item} for item in items]
 
     def apply(self, manifest: dict, dry_run: bool = False) -> dict:
         """Server-side apply with the fixed field manager; kubelogs owns the fields it sets."""
