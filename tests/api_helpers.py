@@ -1,27 +1,29 @@
-"""Helpers for tests of the cluster and verify stages against the fake API server."""
+"""Helpers for tests of the cluster and verify stages on the real control plane (the ``api`` fixture)."""
 
 from __future__ import annotations
 
 from kubelogs.cluster import stage
 from kubelogs.cluster.api import Kube, load_client
-from kubelogs.cluster.plan import NodeTarget
 from kubelogs.settings import validate_settings
-from tests.fake_kube import FakeKube
+from tests.real_cluster import ClusterView
 
-NODES = [NodeTarget("@docker/n1", "n1", "containerd", False),
-         NodeTarget("@docker/n2", "n2", "containerd", True),
-         NodeTarget("@docker/n3", "n3", "docker", True)]
+# (node name suffix, runtime, holds data): two containerd nodes and a Docker one, as on the node containers.
+NODE_SPECS = [("n1", "containerd", False), ("n2", "containerd", True), ("n3", "docker", True)]
 
 
-def settings_for(api: FakeKube, **sections):
-    raw = {"elasticsearch": {"replicas": 2}, **sections}
-    raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 3, **raw.get("kubernetes", {})}
+def settings_for(api: ClusterView, **sections):
+    raw = {"namespace": api.namespace, "elasticsearch": {"replicas": 2}, **sections}
+    raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 30, **raw.get("kubernetes", {})}
     return validate_settings(raw)
 
 
-def deploy(api: FakeKube, settings, nodes=NODES, skip_hosts=frozenset()):
-    kube = Kube(load_client(settings), retry_delays=(0.01, 0.01))
-    plan = stage.plan(kube, settings, nodes)
+def kube(settings) -> Kube:
+    return Kube(load_client(settings), retry_delays=(0.01, 0.01))
+
+
+def deploy(api: ClusterView, settings, nodes=None, skip_hosts=frozenset()):
+    client = kube(settings)
+    plan = stage.plan(client, settings, api.nodes if nodes is None else nodes)
     log: list[str] = []
-    done = stage.execute(kube, plan, settings.kubernetes.rollout_timeout, log.append, skip_hosts)
+    done = stage.execute(client, plan, settings.kubernetes.rollout_timeout, log.append, skip_hosts)
     return plan, done, log

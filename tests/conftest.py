@@ -1,12 +1,25 @@
-"""Shared fixtures: a Docker engine, the node image, the machine-wide vm.max_map_count, a fake API server."""
+"""Shared fixtures: a Docker engine, the node image, the machine-wide vm.max_map_count, and the real
+control-plane tier (a session-wide control plane, test kubelet and recording proxy; one namespace and
+set of nodes per test)."""
 
-from __future__ import annotations
+# pyinfra's CLI package monkey-patches ssl with gevent when imported (kubelogs.errors imports it). It
+# must come before anything imports ssl, or TLS to the real API server recurses in SSLContext.
+import pyinfra_cli  # noqa: F401, I001
+
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from tests import harness
-from tests.api_helpers import NODES
-from tests.fake_kube import FakeKube
+from tests.real_cluster import ClusterView, start_tier
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Every test on the real control plane carries the marker, whichever fixture brought it in.
+    for item in items:
+        if "tier" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.control_plane)
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +47,32 @@ def restore_max_map_count():
             pass
 
 
+@pytest.fixture(scope="session")
+def tier():
+    """The real control plane, its test kubelet and the recording proxy, for the whole session."""
+    with tempfile.TemporaryDirectory(prefix="kubelogs-tier-") as workdir:
+        started = start_tier(Path(workdir))
+        yield started
+        started.stop()
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch):
+    """In-process stages poll the real cluster every 0.3 s instead of every 2 s (the pace for users)."""
+    from kubelogs.cluster import rollout
+    from kubelogs.verify import pods
+
+    monkeypatch.setattr(rollout, "POLL_SECONDS", 0.3)
+    monkeypatch.setattr(pods, "POLL_SECONDS", 0.3)
+
+
 @pytest.fixture
-def api(tmp_path):
-    """A fake API server that knows the nodes of ``api_helpers.NODES``, and a kubeconfig for it."""
-    with FakeKube() as fake:
-        for node in NODES:
-            fake.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.node, "labels": {}}})
-        fake.kubeconfig = fake.write_kubeconfig(tmp_path / "kubeconfig")
-        yield fake
+def api(tier):
+    """One test's share of the real cluster: its own namespace and the nodes of ``api_helpers.NODE_SPECS``."""
+    from tests.api_helpers import NODE_SPECS
+    from tests.real_cluster import node_targets
+
+    view = ClusterView(tier)
+    view.nodes = node_targets(view, NODE_SPECS)
+    yield view
+    view.cleanup()

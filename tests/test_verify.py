@@ -1,6 +1,7 @@
-"""The verify stage against the fake API server, the fake kubelet and a fake Elasticsearch on loopback.
-
-The in-cluster script (files/verify-canaries.sh) really runs, with curl, against the fake Elasticsearch.
+"""The verify stage on the real control plane: canaries on every node, the real Fluent Bit shipping their
+lines on containerd nodes, log-pilot played by the contract on the Docker node, the in-cluster script
+(files/verify-canaries.sh) run with curl against the fake Elasticsearch behind the Service, and its result
+read through the real API server's pods/NAME/log (from the test kubelet's endpoint).
 """
 
 from __future__ import annotations
@@ -9,22 +10,19 @@ import pytest
 
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.verify import stage
-from tests import harness
 from tests.api_helpers import deploy, settings_for
-from tests.fake_cluster import FakeKubelet
-from tests.fake_elasticsearch import FakeElasticsearch
+
+pytestmark = pytest.mark.fluent_bit
 
 
 @pytest.fixture
 def cluster(api):
-    es = FakeElasticsearch(status="green", number_of_nodes=2, credentials=lambda: harness.es_credentials(api)).start()
-    kubelet = FakeKubelet(api, es, {"elasticsearch.logging.svc:9200": es.address})
-    yield api, es, kubelet
-    es.stop()
+    es = api.serve_elasticsearch(major=6)  # the default version, 6.8.23
+    yield api, es, api.tier.kubelet
 
 
 def verify(api, **sections):
-    settings = settings_for(api, verify={"timeout": 10}, **sections)
+    settings = settings_for(api, verify={"timeout": 15}, **sections)
     deploy(api, settings)
     lines: list[str] = []
     report = stage.run(Kube(load_client(settings)), settings, lines.append)
@@ -32,35 +30,48 @@ def verify(api, **sections):
 
 
 def leftover_pods(api):
-    return [p["metadata"]["name"] for p in api.objects("Pod") if "kubelogs.io/verify" in p["metadata"].get("labels", {})]
+    """Verify pods the stage did not delete (deleted ones carry a deletionTimestamp until the kubelet confirms)."""
+    return [p["metadata"]["name"] for p in api.objects("Pod")
+            if "kubelogs.io/verify" in p["metadata"].get("labels", {}) and not p["metadata"].get("deletionTimestamp")]
+
+
+def rows_of(lines: list[str]) -> dict[str, list[str]]:
+    return {line.split(" | ")[0].strip(): [c.strip() for c in line.split(" | ")[1:]]
+            for line in lines if " | " in line and not line.startswith("node ")}
 
 
 def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     api, es, _ = cluster
+    n1, n2, n3 = (n.node for n in api.nodes)
     report, lines = verify(api)
     assert report.ok, lines
     assert lines[0] == "Elasticsearch: green, 2 of 2 nodes"
-    assert lines[1].split(" | ") == ["node", "agent     ", "token found", "seconds to searchable"]
-    rows = {line.split(" | ")[0].strip(): [c.strip() for c in line.split(" | ")[1:]] for line in lines[3:-1]}
-    assert {node: row[:2] for node, row in rows.items()} == {
-        "n1": ["fluent-bit", "yes"], "n2": ["fluent-bit", "yes"], "n3": ["log-pilot", "yes"]}
+    assert lines[1].split(" | ") == ["node"+" " * (len(n1) - 4), "agent     ", "token found", "seconds to searchable"]
+    assert {node: row[:2] for node, row in rows_of(lines).items()} == {
+        n1: ["fluent-bit", "yes"], n2: ["fluent-bit", "yes"], n3: ["log-pilot", "yes"]}
     assert lines[-1] == "verify: OK"
     assert leftover_pods(api) == []
-    # both agents wrote to the contract's index, with the canary's token
+    # The containerd nodes' lines went through the real Fluent Bit: its kubernetes filter added the pod's
+    # metadata from the real API server; the Docker node's came from (played) log-pilot.
     [index] = es.indices
-    assert index.startswith("kubelogs-canary-") and {d["agent"] for d in es.indices[index]} == {"fluent-bit", "log-pilot"}
+    assert index.startswith("kubelogs-canary-")
+    shipped_by_fluent_bit = {d["kubernetes"]["host"] for d in es.indices[index] if "kubernetes" in d}
+    assert shipped_by_fluent_bit == {n1, n2}
+    assert {d["k8s_node_name"] for d in es.indices[index] if "k8s_node_name" in d} == {n3}
+    assert all(d["kubernetes"]["annotations"]["kubelogs_io/log-name"] == "kubelogs-canary"  # Replace_Dots
+               for d in es.indices[index] if "kubernetes" in d)
 
 
 def test_nothing_secret_is_printed(cluster):
     api, _, _ = cluster
     _, lines = verify(api)
-    user, password = harness.es_credentials(api)
+    password = api.secret_data("elasticsearch-credentials")["password"]
     assert password not in "\n".join(lines)
 
 
 def test_single_replica_yellow_passes_and_says_why(cluster):
     api, es, _ = cluster
-    es.status, es.number_of_nodes = "yellow", 1
+    es.status = "yellow"
     report, lines = verify(api, elasticsearch={"replicas": 1})
     assert report.ok, lines
     assert "yellow is expected: with one Elasticsearch node" in "\n".join(lines)
@@ -81,35 +92,42 @@ def test_missing_elasticsearch_nodes_fail(cluster):
 
 
 def test_a_lost_line_names_the_node_after_the_timeout_and_cleans_up(cluster):
-    api, _, kubelet = cluster
-    kubelet.lost_nodes.add("n2")
+    api, es, _ = cluster
+    lost = api.nodes[1].node
+    # Elasticsearch rejects that node's documents (a partial bulk reject): its line never arrives.
+    es.reject = lambda doc: "mapping conflict" if (doc.get("kubernetes") or {}).get("host") == lost else None
     report, lines = verify(api)
     assert not report.ok
     assert [p for p in report.problems if "canary" in p] == [
-        next(p for p in report.problems if p.startswith("node n2: canary line not found in index kubelogs-canary-"))]
-    row = next(line for line in lines if line.startswith("n2 "))
+        next(p for p in report.problems if p.startswith(f"node {lost}: canary line not found in index kubelogs-canary-"))]
+    row = next(line for line in lines if line.startswith(f"{lost} "))
     assert "| no (not in kubelogs-canary-" in row
     assert lines[-len(report.problems) - 1] == "verify: FAILED"
     assert leftover_pods(api) == []
 
 
 def test_a_node_without_its_agent_is_named(cluster):
-    api, _, _ = cluster
-    settings = settings_for(api, verify={"timeout": 10})
+    api, _, kubelet = cluster
+    settings = settings_for(api, verify={"timeout": 15})
     deploy(api, settings)
-    agent_pod = next(p for p in api.objects("Pod") if p["spec"].get("nodeName") == "n1"
-                     and p["metadata"]["labels"].get("app.kubernetes.io/name") == "fluent-bit")
-    api.set_status("Pod", agent_pod["metadata"]["name"], "logging", {"phase": "Running", "containerStatuses": [
-        {"name": "fluent-bit", "ready": False, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]})
+    n1 = api.nodes[0].node
+    agent = next(p for p in kubelet.pods.values() if p.node.name == n1 and p.process is not None)
+    agent.process.kill()  # the real Fluent Bit dies; the kubelet reports the container crashed
+    api.wait_for("the pod to turn not ready", lambda: any(
+        p["spec"]["nodeName"] == n1 and not p["status"]["containerStatuses"][0]["ready"] for p in api.pods("fluent-bit")))
     report = stage.run(Kube(load_client(settings)), settings, lambda line: None)
-    assert "node n1: should run fluent-bit, but no ready fluent-bit pod is there" in report.problems
+    assert f"node {n1}: should run fluent-bit, but no ready fluent-bit pod is there" in report.problems
 
 
 def test_canaries_that_cannot_start_fail_with_the_reason_and_are_removed(cluster):
     api, _, kubelet = cluster
-    kubelet.start_pods = False
-    report, _ = verify(api)
-    assert any("did not start within 10 s" in p for p in report.problems), report.problems
+    kubelet.pull_failures.add(settings_for(api).verify.image)
+    try:
+        report, _ = verify(api)
+    finally:
+        kubelet.pull_failures.clear()
+    assert any("did not start within 15 s: container canary waiting: ImagePullBackOff" in p
+               for p in report.problems), report.problems
     assert leftover_pods(api) == []
 
 

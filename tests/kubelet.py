@@ -1,0 +1,492 @@
+"""A test kubelet for the real control plane (tests/control_plane.py): it plays the nodes and runs their pods.
+
+Nothing can run an image here (no container registry, no container runtime), so this plays the part of
+kubelet and runtime, through the real API server:
+
+- **Nodes:** Node objects named like the test's node containers (or plain directories), Ready, with
+  capacity, nodeInfo and the kubelet endpoint the API server calls for ``pods/NAME/log``, served here
+  over HTTPS.
+- **Pods** bound to those nodes (by the real scheduler or DaemonSet controller) get their status from here:
+  Running and Ready, or the reason they are not. Deleted pods are stopped and then confirmed (grace 0).
+- **Fluent Bit pods** run the **real fluent-bit binary** of the image's version with the pod's command, its
+  rendered ConfigMap, env resolved as a kubelet does (Secret keys through the API), a service-account token
+  from the TokenRequest API, and the node's ``/var/log``, ``/var/lib/docker/containers`` and
+  ``/var/lib/fluent-bit`` as its hostPath volumes, in a sandbox (tests/pod_sandbox.py) where the Services
+  resolve. Ready when its readiness probe answers.
+- **Canary pods:** their command runs here (``sleep`` made a no-op); what they print is written to the
+  node's ``/var/log/pods/...`` and ``/var/log/containers/...`` in the format of the node's runtime (CRI for
+  containerd, Docker's json-file for docker), as kubelet and runtime write it.
+- **The verifier pod:** its script runs with the host's sh and curl in a sandbox; its output is its log
+  and its exit code its phase.
+- **Elasticsearch pods:** Ready (a test serves the Service with tests/fake_elasticsearch.py).
+- **log-pilot pods** (its image cannot run here): Ready; each canary line on their node is written to the
+  Elasticsearch their env names, in the index the application contract gives (env ``aliyun_logs_<name>``).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime
+import http.server
+import json
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote
+
+from kubelogs.cluster.api import ApiError, Kube
+from kubelogs.cluster.resources import RESOURCES
+from tests.pod_sandbox import Mount, Sandbox
+
+SYNC_SECONDS = 0.3
+READY_TIMEOUT = 30.0
+LOG_PILOT_ENV_PREFIX = "aliyun_logs_"
+KUBERNETES_SERVICE_ADDRESS = "127.0.1.1"  # the sandbox's address of the first Service, the kubernetes one  # the application contract, spelled out here on purpose
+
+
+def now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class AdminApi(Kube):
+    """The calls a kubelet makes that the deploy never needs."""
+
+    def create(self, manifest: dict) -> dict:
+        meta = manifest["metadata"]
+        return self._call("POST", RESOURCES[manifest["kind"]].path(meta.get("namespace")), body=manifest,
+                          content_type="application/json")
+
+    def patch_status(self, kind: str, name: str, namespace: str | None, status: dict) -> dict:
+        return self._call("PATCH", RESOURCES[kind].path(namespace, name) + "/status", body={"status": status},
+                          content_type="application/merge-patch+json")
+
+    def delete_now(self, kind: str, name: str, namespace: str | None, uid: str | None = None) -> None:
+        body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        with contextlib.suppress(ApiError):
+            self._call("DELETE", RESOURCES[kind].path(namespace, name), body=body, content_type="application/json")
+
+    def token(self, namespace: str, service_account: str, pod: dict, audiences: list[str], seconds: int) -> str:
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {
+            "audiences": audiences, "expirationSeconds": seconds,
+            "boundObjectRef": {"kind": "Pod", "apiVersion": "v1", "name": pod["metadata"]["name"],
+                               "uid": pod["metadata"]["uid"]}}}
+        path = RESOURCES["ServiceAccount"].path(namespace, service_account) + "/token"
+        return self._call("POST", path, body=body, content_type="application/json")["status"]["token"]
+
+
+@dataclass
+class PlayedNode:
+    name: str
+    runtime: str  # containerd | docker | cri-o
+    root: Path  # the node's filesystem, as reached from here (/proc/<pid>/root of its container)
+
+
+@dataclass
+class PlayedPod:
+    pod: dict
+    node: PlayedNode
+    log: str = ""
+    process: subprocess.Popen | None = None
+    sandbox: Sandbox | None = None
+    log_file: Path | None = None
+    stopped: bool = False
+    # Never connected to (Services reach pods through the sandbox's forwarders), but the endpoint
+    # controllers refuse loopback addresses, so it is one of a pod network like kind's.
+    ip: str = field(default_factory=lambda: f"10.244.{uuid.uuid4().int % 250 + 1}.{uuid.uuid4().int % 250 + 2}")
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.pod["metadata"]["namespace"], self.pod["metadata"]["name"]
+
+
+@dataclass
+class Kubelet:
+    api: AdminApi
+    apiserver: str  # "127.0.0.1:port" of the real API server (the kubernetes Service's backend)
+    workdir: Path
+    fluent_bit_binary: Callable[[str], Path]
+    pki: object  # tests.control_plane.Pki: signs the kubelet endpoint's certificate
+    nodes: dict[str, PlayedNode] = field(default_factory=dict)
+    backends: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)  # (ns, svc) -> port -> addr
+    pull_failures: set[str] = field(default_factory=set)  # images that cannot be pulled
+    quiet_nodes: set[str] = field(default_factory=set)  # log-pilot on these nodes ships nothing
+
+    def __post_init__(self) -> None:
+        self.pods: dict[str, PlayedPod] = {}  # uid -> pod
+        self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> log, kept after the pod is gone
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------------------
+    def start(self) -> Kubelet:
+        self.pki.sign("kubelet", "kubelet", server=True, sans=["127.0.0.1", "localhost"])
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # /containerLogs/<ns>/<pod>/<container>
+                parts = [unquote(p) for p in self.path.split("?")[0].split("/") if p]
+                text = owner.logs.get((parts[1], parts[2])) if len(parts) >= 3 and parts[0] == "containerLogs" else None
+                body = (text if text is not None else "not found").encode()
+                self.send_response(200 if text is not None else 404)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.pki.path("kubelet.crt"), self.pki.path("kubelet.key"))
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._sync_loop, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for played in list(self.pods.values()):
+            self._stop_pod(played)
+        self._server.shutdown()
+
+    # -- nodes ------------------------------------------------------------------------------------------
+    def add_node(self, name: str, runtime: str, root: Path, labels: dict[str, str] | None = None) -> PlayedNode:
+        node = PlayedNode(name, runtime, root)
+        self.nodes[name] = node
+        self.api.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {
+            "kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+            **(labels or {})}}})
+        stamp = now()
+        conditions = [{"type": kind, "status": "False", "reason": f"KubeletHas{reason}", "message": "played",
+                       "lastHeartbeatTime": stamp, "lastTransitionTime": stamp}
+                      for kind, reason in (("MemoryPressure", "SufficientMemory"), ("DiskPressure", "NoDiskPressure"),
+                                           ("PIDPressure", "SufficientPID"))]
+        conditions.append({"type": "Ready", "status": "True", "reason": "KubeletReady",
+                           "message": "kubelet is posting ready status (played by tests/kubelet.py)",
+                           "lastHeartbeatTime": stamp, "lastTransitionTime": stamp})
+        resources = {"cpu": "16", "memory": "64Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+        version = {"docker": "docker://28.2.2", "cri-o": "cri-o://1.32.0"}.get(runtime, "containerd://2.0.0")
+        self.api.patch_status("Node", name, None, {
+            "conditions": conditions, "capacity": resources, "allocatable": resources,
+            "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": self.port}},
+            "nodeInfo": {"kubeletVersion": "v1.32.0", "kubeProxyVersion": "", "containerRuntimeVersion": version,
+                         "operatingSystem": "linux", "architecture": "amd64", "osImage": "Debian GNU/Linux 12",
+                         "kernelVersion": os.uname().release, "machineID": uuid.uuid4().hex,
+                         "systemUUID": str(uuid.uuid4()), "bootID": str(uuid.uuid4())}})
+        return node
+
+    def remove_node(self, name: str) -> None:
+        for played in [p for p in self.pods.values() if p.node.name == name]:
+            self._stop_pod(played)
+        self.nodes.pop(name, None)
+        with contextlib.suppress(ApiError):
+            self.api.delete("Node", name)
+
+    def serve(self, namespace: str, service: str, ports: dict[int, str]) -> None:
+        """Back a Service with addresses on the host's loopback (what its endpoints would be)."""
+        self.backends[(namespace, service)] = ports
+
+    # -- pods -------------------------------------------------------------------------------------------
+    def _sync_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._sync()
+            except Exception as e:  # a transient API error must not end the kubelet
+                print(f"test kubelet: sync failed: {e}")
+            self._stop.wait(SYNC_SECONDS)
+
+    def _sync(self) -> None:
+        seen = set()
+        for pod in self.api.list("Pod"):
+            meta, spec = pod["metadata"], pod.get("spec") or {}
+            node = self.nodes.get(spec.get("nodeName") or "")
+            if node is None:
+                continue
+            uid = meta["uid"]
+            seen.add(uid)
+            played = self.pods.get(uid)
+            if meta.get("deletionTimestamp"):
+                if played is not None:
+                    self._stop_pod(played)
+                    self.pods.pop(uid, None)
+                self.api.delete_now("Pod", meta["name"], meta["namespace"], uid)
+            elif played is None:
+                played = self.pods[uid] = PlayedPod(pod, node)
+                threading.Thread(target=self._run_pod, args=(played,), daemon=True).start()
+        for uid in set(self.pods) - seen:
+            self._stop_pod(self.pods.pop(uid))
+
+    def _run_pod(self, played: PlayedPod) -> None:
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        role = (pod["metadata"].get("labels") or {}).get("kubelogs.io/verify")
+        try:
+            if container["image"] in self.pull_failures:
+                self._status(played, "Pending", ready=False, waiting=("ImagePullBackOff",
+                             f'Back-off pulling image "{container["image"]}"'))
+            elif role == "canary":
+                self._run_canary(played)
+            elif role == "verifier":
+                self._run_verifier(played)
+            elif "fluent-bit" in container["image"].rsplit("/", 1)[-1]:
+                self._run_fluent_bit(played)
+            else:  # Elasticsearch, log-pilot, anything else: a started, ready container
+                self._status(played, "Running", ready=True)
+        except Exception as e:  # shown where kubectl would show it
+            with contextlib.suppress(Exception):
+                self._status(played, "Pending", ready=False, waiting=("CreateContainerError", str(e)[:500]))
+
+    def _status(self, played: PlayedPod, phase: str, ready: bool, waiting: tuple[str, str] | None = None,
+                exit_code: int | None = None) -> None:
+        if played.stopped:
+            return
+        pod, stamp = played.pod, now()
+        statuses = []
+        for c in pod["spec"]["containers"]:
+            if waiting:
+                state = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
+            elif exit_code is not None:
+                state = {"terminated": {"exitCode": exit_code, "reason": "Completed" if exit_code == 0 else "Error",
+                                        "startedAt": stamp, "finishedAt": stamp}}
+            else:
+                state = {"running": {"startedAt": stamp}}
+            statuses.append({"name": c["name"], "image": c["image"], "imageID": "", "ready": ready,
+                             "restartCount": 0, "started": "running" in state, "state": state,
+                             "containerID": f"{played.node.runtime}://{pod['metadata']['uid'].replace('-', '')}"})
+        flag = "True" if ready else "False"
+        self.api.patch_status("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], {
+            "phase": phase, "hostIP": "127.0.0.1", "podIP": played.ip, "podIPs": [{"ip": played.ip}], "startTime": stamp,
+            "conditions": [{"type": t, "status": s, "lastTransitionTime": stamp} for t, s in (
+                ("PodScheduled", "True"), ("Initialized", "True"), ("ContainersReady", flag), ("Ready", flag))],
+            "containerStatuses": statuses})
+
+    def _stop_pod(self, played: PlayedPod) -> None:
+        played.stopped = True
+        if played.process and played.process.poll() is None:
+            played.process.send_signal(signal.SIGTERM)
+            try:
+                played.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                played.process.kill()
+                played.process.wait()
+        if played.log_file and played.log_file.exists():
+            self.logs[played.key] = played.log_file.read_text(errors="replace")
+        if played.sandbox:
+            played.sandbox.close()
+
+    # -- what a container needs: env, volumes, a sandbox ------------------------------------------------
+    def _secret_value(self, namespace: str, name: str, key: str) -> str:
+        secret = self.api.get("Secret", name, namespace) or {}
+        return base64.b64decode((secret.get("data") or {})[key]).decode()
+
+    def env(self, pod: dict, container: dict) -> dict[str, str]:
+        meta, ns = pod["metadata"], pod["metadata"]["namespace"]
+        fields = {"metadata.name": meta["name"], "metadata.namespace": ns, "spec.nodeName": pod["spec"]["nodeName"],
+                  "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
+                  "status.hostIP": "127.0.0.1", "status.podIP": "10.244.0.2"}
+        env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOSTNAME": meta["name"],
+               "KUBERNETES_SERVICE_HOST": KUBERNETES_SERVICE_ADDRESS, "KUBERNETES_SERVICE_PORT": "443"}
+        for e in container.get("env") or []:
+            source = e.get("valueFrom") or {}
+            if "secretKeyRef" in source:
+                env[e["name"]] = self._secret_value(ns, source["secretKeyRef"]["name"], source["secretKeyRef"]["key"])
+            elif "configMapKeyRef" in source:
+                ref = source["configMapKeyRef"]
+                env[e["name"]] = ((self.api.get("ConfigMap", ref["name"], ns) or {}).get("data") or {})[ref["key"]]
+            elif "fieldRef" in source:
+                env[e["name"]] = fields[source["fieldRef"]["fieldPath"]]
+            else:
+                env[e["name"]] = e.get("value", "")
+        return env
+
+    def _services(self, namespace: str) -> list[tuple[list[str], dict[int, str]]]:
+        """The Services a pod in ``namespace`` resolves, by name, and where each port's traffic goes
+        (kube-proxy's job); the kubernetes Service first."""
+        host, port = self.apiserver.rsplit(":", 1)
+        backends = {("default", "kubernetes"): {443: f"{host}:{port}"}, **self.backends}
+        return [([f"{svc}.{ns}.svc.cluster.local", f"{svc}.{ns}.svc", f"{svc}.{ns}", *([svc] if ns == namespace else [])],
+                 ports) for (ns, svc), ports in backends.items()]
+
+    def _volumes(self, played: PlayedPod, directory: Path) -> list[Mount]:
+        pod, node = played.pod, played.node
+        ns = pod["metadata"]["namespace"]
+        container = pod["spec"]["containers"][0]
+        sources: dict[str, str] = {}
+        for volume in pod["spec"].get("volumes") or []:
+            name, target = volume["name"], directory / volume["name"]
+            if "hostPath" in volume:
+                path = node.root / volume["hostPath"]["path"].lstrip("/")
+                if not path.exists():  # containerd creates a missing hostPath source as a directory
+                    path.mkdir(parents=True)
+                sources[name] = str(path)
+                continue
+            target.mkdir(parents=True)
+            files: dict[str, bytes] = {}
+            if "configMap" in volume:
+                data = (self.api.get("ConfigMap", volume["configMap"]["name"], ns) or {}).get("data") or {}
+                files = {k: v.encode() for k, v in data.items()}
+            elif "secret" in volume:
+                data = (self.api.get("Secret", volume["secret"]["secretName"], ns) or {}).get("data") or {}
+                files = {k: base64.b64decode(v) for k, v in data.items()}
+            elif "projected" in volume:
+                for source in volume["projected"]["sources"]:
+                    if "serviceAccountToken" in source:
+                        token = source["serviceAccountToken"]
+                        files[token["path"]] = self.api.token(
+                            ns, pod["spec"].get("serviceAccountName", "default"), pod,
+                            [token["audience"]] if token.get("audience") else [],
+                            token.get("expirationSeconds", 3607)).encode()
+                    elif "configMap" in source:
+                        data = (self.api.get("ConfigMap", source["configMap"]["name"], ns) or {}).get("data") or {}
+                        for item in source["configMap"].get("items") or [{"key": k, "path": k} for k in data]:
+                            files[item["path"]] = data[item["key"]].encode()
+                    elif "downwardAPI" in source:
+                        for item in source["downwardAPI"]["items"]:
+                            value = {"metadata.namespace": ns, "metadata.name": pod["metadata"]["name"]}
+                            files[item["path"]] = value[item["fieldRef"]["fieldPath"]].encode()
+            for path, content in files.items():
+                (target / path).parent.mkdir(parents=True, exist_ok=True)
+                (target / path).write_bytes(content)
+            sources[name] = str(target)
+        return [Mount(sources[m["name"]], m["mountPath"], bool(m.get("readOnly")))
+                for m in container.get("volumeMounts") or []]
+
+    # -- the pods this project runs -----------------------------------------------------------------------
+    def _run_fluent_bit(self, played: PlayedPod) -> None:
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        version = container["image"].rsplit(":", 1)[-1]
+        directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
+        mounts = self._volumes(played, directory / "volumes")
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        # The image's binary is the real Fluent Bit of its version.
+        mounts.insert(0, Mount(str(self.fluent_bit_binary(version)), argv[0], True))
+        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
+        played.log_file = directory / "container.log"
+        with open(played.log_file, "wb") as log:
+            played.process = subprocess.Popen(played.sandbox.command(argv, mounts), env=self.env(pod, container),
+                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        probe = container.get("readinessProbe", {}).get("httpGet")
+        ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not played.stopped:
+            code = played.process.poll()
+            if code is not None:
+                tail = played.log_file.read_text(errors="replace").splitlines()[-5:]
+                self._status(played, "Running", ready=False,
+                             waiting=("CrashLoopBackOff", f"exit code {code}: " + " | ".join(tail)))
+                self.logs[played.key] = played.log_file.read_text(errors="replace")
+                return
+            port = ports.get(probe["port"], probe["port"]) if probe else None
+            if probe is None or played.sandbox.http_status(int(port), probe.get("path", "/")) == 200:
+                self._status(played, "Running", ready=True)
+                break
+            if time.monotonic() > deadline:
+                self._status(played, "Running", ready=False)
+                break
+            time.sleep(0.2)
+        while not played.stopped and played.process.poll() is None:  # a crash later makes it not ready
+            time.sleep(0.5)
+        if not played.stopped:
+            self._status(played, "Running", ready=False,
+                         waiting=("CrashLoopBackOff", f"exit code {played.process.returncode}"))
+
+    def _run_canary(self, played: PlayedPod) -> None:
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        assert argv[:2] == ["sh", "-c"], argv
+        # The canary prints, then sleeps until the verify stage removes it: the sleep is not played.
+        result = subprocess.run(["sh", "-c", "sleep() { :; }; " + argv[2]], capture_output=True, text=True,
+                                timeout=30, env=self.env(pod, container))
+        self.logs[played.key] = result.stdout
+        self._status(played, "Running", ready=True)
+        lines = result.stdout.splitlines()
+        write_container_log(played.node, pod, container["name"], lines)
+        self._log_pilot_ship(played, container, lines)
+
+    def _log_pilot_ship(self, played: PlayedPod, container: dict, lines: list[str]) -> None:
+        """log-pilot (if it runs, ready, on this node) ships the lines of a container that declares a log."""
+        names = [e["name"][len(LOG_PILOT_ENV_PREFIX):] for e in container.get("env") or []
+                 if e["name"].startswith(LOG_PILOT_ENV_PREFIX) and e.get("value") == "stdout"]
+        agent = next((p for p in self.pods.values() if p.node is played.node and not p.stopped
+                      and "log-pilot" in p.pod["spec"]["containers"][0]["image"]), None)
+        if not names or agent is None or played.node.name in self.quiet_nodes:
+            return
+        env = self.env(agent.pod, agent.pod["spec"]["containers"][0])
+        host, _, port = env["ELASTICSEARCH_HOSTS"].split(",")[0].partition(":")
+        service, namespace = host.split(".")[:2]
+        backend = self.backends.get((namespace, service), {}).get(int(port or 9200))
+        if backend is None:
+            return
+        index = f"{names[0]}-{datetime.datetime.now(datetime.timezone.utc):%Y.%m.%d}"
+        body = "".join(json.dumps(doc) + "\n" for line in lines for doc in (
+            {"index": {"_index": index, "_type": "doc"}},  # Filebeat 6.1 writes typed requests
+            {"message": line, "@timestamp": now(), "k8s_node_name": played.node.name}))
+        request = urllib.request.Request(f"http://{backend}/_bulk", data=body.encode(), method="POST",
+                                         headers={"Content-Type": "application/x-ndjson"})
+        if env.get("ELASTICSEARCH_USER"):
+            token = base64.b64encode(f"{env['ELASTICSEARCH_USER']}:{env['ELASTICSEARCH_PASSWORD']}".encode()).decode()
+            request.add_header("Authorization", f"Basic {token}")
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(request, timeout=10).read()
+
+    def _run_verifier(self, played: PlayedPod) -> None:
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
+        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
+        self._status(played, "Running", ready=True)
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            env = {**self.env(pod, container), "TMPDIR": "/tmp"}
+            result = subprocess.run(played.sandbox.command(argv, [Mount(tmp, "/tmp")]), env=env,
+                                    capture_output=True, text=True, timeout=900)
+        self.logs[played.key] = result.stdout + result.stderr
+        self._status(played, "Succeeded" if result.returncode == 0 else "Failed", ready=False,
+                     exit_code=result.returncode)
+        played.sandbox.close()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def write_container_log(node: PlayedNode, pod: dict, container: str, lines: list[str]) -> Path:
+    """Write a container's output where kubelet and the node's runtime put it; returns the
+    /var/log/containers link (as a path on the node)."""
+    meta = pod["metadata"]
+    container_id = uuid.uuid4().hex + uuid.uuid4().hex
+    pod_dir = f"/var/log/pods/{meta['namespace']}_{meta['name']}_{meta['uid']}/{container}"
+    link = f"/var/log/containers/{meta['name']}_{meta['namespace']}_{container}-{container_id}.log"
+    (node.root / pod_dir.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    (node.root / "var/log/containers").mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc)
+    if node.runtime == "docker":
+        # Docker's json-file log; kubelet (through cri-dockerd) links the pod log to it.
+        json_log = f"/var/lib/docker/containers/{container_id}/{container_id}-json.log"
+        (node.root / json_log.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        text = "".join(json.dumps({"log": line + "\n", "stream": "stdout",
+                                   "time": stamp.strftime("%Y-%m-%dT%H:%M:%S.%f000Z")}) + "\n" for line in lines)
+        (node.root / json_log.lstrip("/")).write_text(text)
+        os.symlink(json_log, node.root / f"{pod_dir}/0.log".lstrip("/"))
+    else:
+        # CRI: "<RFC3339Nano> <stream> <F|P> <line>", written by containerd.
+        text = "".join(f"{stamp.strftime('%Y-%m-%dT%H:%M:%S.%f000Z')} stdout F {line}\n" for line in lines)
+        (node.root / f"{pod_dir}/0.log".lstrip("/")).write_text(text)
+    os.symlink(f"{pod_dir}/0.log", node.root / link.lstrip("/"))
+    return Path(link)
