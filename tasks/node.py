@@ -107,10 +107,10 @@ def impossible_state(state: dict, directory_ops: list[tuple]) -> tuple[str, str]
         for path in paths:
             stat = state["paths"].get(path)
             if stat is not None and stat["type"] != "directory":
-                return name, f"{path} exists but is a {stat['type']}, not a directory; move it away"
+                return f"Check {name}", f"{path} exists but is a {stat['type']}, not a directory; move it away"
     persisted = state["sysctl_file"]
     if persisted is not None and persisted["type"] not in ("regular file", "regular empty file"):
-        return (f"vm.max_map_count persisted in {SYSCTL_FILE}",
+        return (f"Check {SYSCTL_FILE}",
                 f"{SYSCTL_FILE} exists but is a {persisted['type']}, not a file; move it away")
     return None
 
