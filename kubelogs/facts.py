@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
@@ -66,28 +67,13 @@ class ContainerRuntime(FactBase):
         return {"runtime": runtime, "evidence": evidence}
 
 
-class DiskUsage(FactBase):
-    """Space on the filesystem that holds ``path`` (or would hold it: its nearest existing parent).
+_STAT = "'%u %g %a %F'"  # numeric owner, group, octal mode, type
 
-    .. code:: python
 
-        {"filesystem": "/dev/vda", "type": "ext4", "size_kb": 263174212, "available_kb": 83886080,
-         "used_percent": 68, "mountpoint": "/"}
-    """
-
-    def command(self, path: str) -> StringCommand:
-        return StringCommand(
-            "p=", QuoteString(path), '; while [ ! -e "$p" ]; do p=$(dirname "$p"); done;',
-            'df -PkT "$p" | tail -n 1',
-            _separator="",
-        )
-
-    @staticmethod
-    def default() -> dict[str, Any] | None:
-        return None
-
-    def process(self, output: list[str]) -> dict[str, Any]:
-        filesystem, fstype, size, used, available, capacity, mountpoint = output[-1].split(None, 6)
+def disk_from(df_line: str) -> dict[str, Any] | None:
+    """A ``df -PkT`` data line as a dict; None for an empty or unreadable line."""
+    try:
+        filesystem, fstype, size, used, available, capacity, mountpoint = df_line.split(None, 6)
         return {
             "filesystem": filesystem,
             "type": fstype,
@@ -96,25 +82,78 @@ class DiskUsage(FactBase):
             "used_percent": int(capacity.rstrip("%")),
             "mountpoint": mountpoint,
         }
+    except ValueError:
+        return None
 
 
-class NumericPathStat(FactBase):
-    """Type, numeric owner, group and mode of a path; None when it does not exist.
+def stat_from(text: str) -> dict[str, Any] | None:
+    """``stat -c '%u %g %a %F'`` output as a dict; None when the path does not exist (empty output)."""
+    if not text.strip():
+        return None
+    uid, gid, mode, kind = text.split(" ", 3)
+    return {"type": kind, "uid": int(uid), "gid": int(gid), "mode": int(mode, 8)}
 
-    Numeric on purpose: a uid with no passwd entry on the node (Elasticsearch's 1000) still compares.
+
+class NodeState(FactBase):
+    """Everything the node stage needs to know about a node, in one command (one round trip).
+
+    + data_path: the Elasticsearch data path; ``disk`` is the filesystem that holds it (or would hold
+      it: its nearest existing parent)
+    + sysctl_file: the persisted sysctl file; ``sysctl_file`` is its numeric stat and sha1, or None
+    + directories: paths whose numeric stat to read (a list; on the command line, comma-separated)
+
+    Numeric stat on purpose: a uid with no passwd entry on the node (Elasticsearch's 1000) still
+    compares. Needs only sh and coreutils (no procps: ``ps`` is optional, ``sysctl`` is not used).
 
     .. code:: python
 
-        {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750}
+        {"runtime": "containerd", "evidence": "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock",
+         "disk": {"filesystem": "/dev/vda", "type": "ext4", "size_kb": 263174212, "available_kb": 83886080,
+                  "used_percent": 68, "mountpoint": "/"},
+         "max_map_count": 262144,
+         "sysctl_file": {"type": "regular file", "uid": 0, "gid": 0, "mode": 0o644, "sha1": "3f7..."},
+         "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
+                   "/var/lib/fluent-bit": None}}
     """
 
-    def command(self, path: str) -> StringCommand:
-        return StringCommand("stat -c '%u %g %a %F'", QuoteString(path), "2>/dev/null || true")
+    def command(self, data_path: str, sysctl_file: str, directories: Sequence[str] | str = ()) -> StringCommand:
+        if isinstance(directories, str):
+            directories = [d for d in directories.split(",") if d]
+        parts: list[Any] = [
+            _RUNTIME_SCRIPT,
+            "p=", QuoteString(data_path), '; while [ ! -e "$p" ]; do p=$(dirname "$p"); done\n',
+            'echo "df=$(df -PkT "$p" 2>/dev/null | tail -n 1)"\n',
+            'echo "live=$(cat /proc/sys/vm/max_map_count 2>/dev/null)"\n',
+            "f=", QuoteString(sysctl_file), "\n",
+            'if [ -e "$f" ]; then echo "file=$(sha1sum < "$f" 2>/dev/null | cut -d " " -f 1) $(stat -c ', _STAT,
+            ' "$f")"; else echo "file="; fi\n',
+        ]
+        for path in directories:
+            parts += ["p=", QuoteString(path), '; printf "stat=%s\\t%s\\n" "$p" "$(stat -c ', _STAT,
+                      ' "$p" 2>/dev/null)"\n']
+        parts.append("true")
+        return StringCommand(*parts, _separator="")
 
     @staticmethod
-    def default() -> dict[str, Any] | None:
-        return None
+    def default() -> dict[str, Any]:
+        return {"runtime": "unknown", "evidence": "node state probe printed nothing", "disk": None,
+                "max_map_count": None, "sysctl_file": None, "paths": {}}
 
     def process(self, output: list[str]) -> dict[str, Any]:
-        uid, gid, mode, kind = output[0].split(" ", 3)
-        return {"type": kind, "uid": int(uid), "gid": int(gid), "mode": int(mode, 8)}
+        state = self.default()
+        state.update(ContainerRuntime().process([line for line in output if line.startswith(("endpoint=", "socket="))]))
+        for line in output:
+            key, _, value = line.partition("=")
+            if key == "df":
+                state["disk"] = disk_from(value)
+            elif key == "live":
+                state["max_map_count"] = int(value) if value.strip().isdigit() else None
+            elif key == "file" and value.strip():
+                sha1, _, stat = value.partition(" ")
+                state["sysctl_file"] = stat_from(stat)
+                if state["sysctl_file"] is not None:
+                    state["sysctl_file"]["sha1"] = sha1
+            elif key == "stat":
+                path, _, stat = value.partition("\t")
+                state["paths"][path] = stat_from(stat)
+        return state
