@@ -24,7 +24,7 @@ BARE_FACTS = ("kubelogs.facts.NodeState", "data_path=/es-data",
               "directories=/es-data,/var/lib/filebeat,/var/log/filebeat,/var/lib/fluent-bit")
 
 
-def counting_execs(cluster: harness.FakeKindCluster, run: Callable[[], harness.DeployRun]) -> tuple[harness.DeployRun, int]:
+def counting_execs(cluster: harness.KindLikeCluster, run: Callable[[], harness.DeployRun]) -> tuple[harness.DeployRun, int]:
     """``run()`` and the number of `docker exec` calls into the cluster's nodes while it ran."""
     # Streamed: dockerd keeps only its last 256 events for `docker events --since`.
     events = subprocess.Popen(["docker", "events", "--filter", "event=exec_create", "--filter",
@@ -39,7 +39,7 @@ def counting_execs(cluster: harness.FakeKindCluster, run: Callable[[], harness.D
 
 def measure(nodes: int) -> tuple[float, float, float, float, float]:
     """(first run, no-op re-run, bare fact run, docker execs per node in the first and no-op runs)."""
-    with harness.FakeKindCluster() as cluster:
+    with harness.KindLikeCluster() as cluster:
         cluster.add("control-plane")
         for _ in range(nodes - 1):
             cluster.add("worker")

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+from tests.loopback import serve_tls
+
 
 @dataclass
 class Request:
@@ -89,12 +91,7 @@ class ApiProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.pki.path("api-proxy.crt"), self.pki.path("api-proxy.key"))
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = serve_tls(Handler, self.pki.path("api-proxy.crt"), self.pki.path("api-proxy.key"))
         return self
 
     @property

@@ -8,6 +8,7 @@ only, on free ports; ``stop()`` ends every process it started.
 
 from __future__ import annotations
 
+import ctypes
 import datetime
 import ipaddress
 import os
@@ -29,6 +30,11 @@ SERVICE_CIDR = "10.96.0.0/12"
 # Unknown after its grace period, so that period is made very long (as the reference launcher does).
 NODE_GRACE = "87600h"
 READY_TIMEOUT = 120.0
+
+
+def die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the test process dies, even killed (no orphan servers)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_ports(count: int) -> list[int]:
@@ -208,7 +214,8 @@ class ControlPlane:
     def _launch(self, name: str, binary: Path, *args: str) -> None:
         log = open(self.dir / "logs" / f"{name}.log", "wb")
         self.processes[name] = subprocess.Popen([str(binary), *args], stdout=log, stderr=subprocess.STDOUT,
-                                                stdin=subprocess.DEVNULL, start_new_session=True)
+                                                stdin=subprocess.DEVNULL, start_new_session=True,
+                                                preexec_fn=die_with_parent)
         log.close()
 
     def _wait(self, what: str, probe) -> None:

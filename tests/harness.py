@@ -1,12 +1,14 @@
 """Test harness: Debian node containers that look like a kind cluster, and the real deploy run on them.
 
 Containers get no network (``--network none``) and are reached with ``docker exec``, as pyinfra's
-``@docker`` connector and testinfra's ``docker://`` backend both do.
+``@docker`` connector and testinfra's ``docker://`` backend both do. Given the real test tier, each
+container is also a Kubernetes node of the real control plane, played by the test kubelet on the
+container's own filesystem (its /var/log, /var/lib/fluent-bit, ...), with a fake Elasticsearch behind the
+``elasticsearch`` Service; without it (the node-stage benchmark), the deploy is limited to the nodes.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
 import json
 import os
@@ -20,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fake_cluster import FakeKubelet
 from tests.fake_elasticsearch import FakeElasticsearch
-from tests.fake_kube import FakeKube
+from tests.real_cluster import ClusterView, Tier
 
 REPO = Path(__file__).resolve().parent.parent
 VERIFY_PREFIX = "Verify | "  # pyinfra prefixes operation names with their @deploy's name
@@ -74,33 +75,42 @@ class Node:
         return docker("exec", self.name, "sh", "-c", command, check=check)
 
 
+def container_root(name: str) -> Path:
+    """A container's root filesystem as the host sees it. Not /proc/<pid>/root: a path in another mount
+    namespace cannot be bind-mounted into a pod sandbox; overlay2's merged directory can."""
+    merged = docker("inspect", "--format", "{{.GraphDriver.Data.MergedDir}}", name).strip()
+    if not merged or merged == "<no value>":
+        raise RuntimeError(f"Docker's storage driver gives no merged directory for {name} (overlay2 needed)")
+    return Path(merged)
+
+
 @dataclass
-class FakeKindCluster:
-    """Node containers labelled exactly as kind labels its nodes, and a fake API server that knows them.
+class KindLikeCluster:
+    """Node containers labelled exactly as kind labels its nodes; with ``tier``, also the Kubernetes nodes
+    of the real control plane, in namespace ``namespace``. The deploy finds the API through $KUBECONFIG,
+    as it would find a kind cluster's."""
 
-    The deploy finds the API through $KUBECONFIG, as it would find a kind cluster's.
-    """
-
+    tier: Tier | None = None
+    namespace: str = "logging"  # the deploy's default
+    es_major: int = 6  # the default Elasticsearch version's
     name: str = field(default_factory=lambda: f"kubelogs-test-{uuid.uuid4().hex[:8]}")
     nodes: list[Node] = field(default_factory=list)
-    api: FakeKube = field(default_factory=FakeKube)
-    es: FakeElasticsearch = field(default_factory=FakeElasticsearch)
 
-    def __enter__(self) -> FakeKindCluster:
-        self.api.start()
-        self.es.credentials = lambda: es_credentials(self.api)
-        self.es.number_of_nodes = lambda: sum(
-            p["metadata"]["labels"].get("app.kubernetes.io/name") == "elasticsearch" for p in self.api.objects("Pod"))
-        self.es.start()
-        self.kubelet = FakeKubelet(self.api, self.es, {"elasticsearch.logging.svc:9200": self.es.address})
+    def __enter__(self) -> KindLikeCluster:
+        self.api: ClusterView | None = None
+        self.es: FakeElasticsearch | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="kubelogs-kubeconfig-")
-        self.kubeconfig = self.api.write_kubeconfig(Path(self._dir.name) / "config")
+        self.kubeconfig = Path(self._dir.name) / "no-cluster"  # node stage only: nothing to talk to
+        if self.tier is not None:
+            self.api = ClusterView(self.tier, namespace=self.namespace)
+            self.es = self.api.serve_elasticsearch(self.es_major)
+            self.kubeconfig = self.api.kubeconfig
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.remove()
-        self.api.stop()
-        self.es.stop()
+        if self.api is not None:
+            self.api.cleanup(wait_for_namespaces=True)  # the next cluster uses the same namespace
         self._dir.cleanup()
 
     def add(self, role: str, runtime_endpoint: str = CONTAINERD_ENDPOINT, tmpfs_data: bool = False) -> Node:
@@ -118,9 +128,9 @@ class FakeKindCluster:
         node.exec(f"mkdir -p /var/lib/kubelet && echo 'containerRuntimeEndpoint: {runtime_endpoint}'"
                   " > /var/lib/kubelet/config.yaml")
         self.nodes.append(node)
-        if role != "external-load-balancer":  # kind's load balancer is not a Kubernetes node
-            self.api.put({"apiVersion": "v1", "kind": "Node", "metadata": {
-                "name": node.name, "labels": {"kubernetes.io/hostname": node.name}}})
+        if self.api is not None and role != "external-load-balancer":  # kind's load balancer is no node
+            runtime = "docker" if runtime_endpoint == DOCKER_ENDPOINT else "containerd"
+            self.api.add_node(node.name, runtime, container_root(node.name))
         return node
 
     def node(self, suffix: str) -> Node:
@@ -130,15 +140,6 @@ class FakeKindCluster:
         names = [n.name for n in self.nodes]
         if names:
             docker("rm", "-f", *names, check=False)
-
-
-def es_credentials(api: FakeKube, namespace: str = "logging") -> tuple[str, str] | None:
-    """The credentials Elasticsearch would have: those of the generated Secret, if any."""
-    secret = api.get("Secret", "elasticsearch-credentials", namespace)
-    if secret is None:
-        return None
-    data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    return data["username"], data["password"]
 
 
 def set_max_map_count(node: Node, value: int) -> None:
@@ -176,23 +177,23 @@ class DeployRun:
         return {op["name"]: op["error"] for op in self.report["results"]["operations"] if op["error"]}
 
 
-def run_deploy(cluster: FakeKindCluster | str, settings: dict[str, Any] | None = None, *extra: str,
+def run_deploy(cluster: KindLikeCluster | str, settings: dict[str, Any] | None = None, *extra: str,
                json_report: bool = True) -> DeployRun:
     """Run the real `pyinfra inventories/kind.py deploy.py -y` as a user would."""
     return run_pyinfra(cluster, "deploy.py", "-y", *(["--json"] if json_report else []), *extra, settings=settings)
 
 
-def run_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, Any] | None = None,
+def run_pyinfra(cluster: KindLikeCluster | str, *args: str, settings: dict[str, Any] | None = None,
                 timeout: float = 600, env: dict[str, str] | None = None) -> DeployRun:
     """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``
-    (a FakeKindCluster, whose fake API server the run talks to, or just a cluster name)."""
+    (a KindLikeCluster, whose API server the run talks to, or just a cluster name)."""
     started = time.monotonic()
     process = start_pyinfra(cluster, *args, settings=settings, env=env)
     stdout, stderr = process.communicate(timeout=timeout)
     return DeployRun(process.returncode, stdout, stderr, time.monotonic() - started)
 
 
-def start_pyinfra(cluster: FakeKindCluster | str, *args: str, settings: dict[str, Any] | None = None,
+def start_pyinfra(cluster: KindLikeCluster | str, *args: str, settings: dict[str, Any] | None = None,
                   env: dict[str, str] | None = None) -> subprocess.Popen:
     """The same, started in the background (for tests that act on the nodes while it runs)."""
     command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]

@@ -33,7 +33,6 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import tempfile
 import threading
@@ -47,6 +46,8 @@ from urllib.parse import unquote
 
 from kubelogs.cluster.api import ApiError, Kube
 from kubelogs.cluster.resources import RESOURCES
+from tests.control_plane import die_with_parent
+from tests.loopback import serve_tls
 from tests.pod_sandbox import Mount, Sandbox
 
 SYNC_SECONDS = 0.3
@@ -66,6 +67,10 @@ class AdminApi(Kube):
         meta = manifest["metadata"]
         return self._call("POST", RESOURCES[manifest["kind"]].path(meta.get("namespace")), body=manifest,
                           content_type="application/json")
+
+    def merge_patch(self, kind: str, name: str, namespace: str | None, body: dict) -> dict:
+        return self._call("PATCH", RESOURCES[kind].path(namespace, name), body=body,
+                          content_type="application/merge-patch+json")
 
     def patch_status(self, kind: str, name: str, namespace: str | None, status: dict) -> dict:
         return self._call("PATCH", RESOURCES[kind].path(namespace, name) + "/status", body={"status": status},
@@ -149,13 +154,8 @@ class Kubelet:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(self.pki.path("kubelet.crt"), self.pki.path("kubelet.key"))
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self._server.daemon_threads = True
+        self._server = serve_tls(Handler, self.pki.path("kubelet.crt"), self.pki.path("kubelet.key"))
         self.port = self._server.server_address[1]
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
         threading.Thread(target=self._sync_loop, daemon=True).start()
         return self
 
@@ -382,16 +382,18 @@ class Kubelet:
         played.log_file = directory / "container.log"
         with open(played.log_file, "wb") as log:
             played.process = subprocess.Popen(played.sandbox.command(argv, mounts), env=self.env(pod, container),
-                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                              preexec_fn=die_with_parent)
         probe = container.get("readinessProbe", {}).get("httpGet")
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
         deadline = time.monotonic() + READY_TIMEOUT
         while not played.stopped:
             code = played.process.poll()
             if code is not None:
-                tail = played.log_file.read_text(errors="replace").splitlines()[-5:]
+                output = played.log_file.read_text(errors="replace").splitlines()
+                shown = [line for line in output if "[error]" in line][:3] or output[-5:]
                 self._status(played, "Running", ready=False,
-                             waiting=("CrashLoopBackOff", f"exit code {code}: " + " | ".join(tail)))
+                             waiting=("CrashLoopBackOff", f"exit code {code}: " + " | ".join(shown)))
                 self.logs[played.key] = played.log_file.read_text(errors="replace")
                 return
             port = ports.get(probe["port"], probe["port"]) if probe else None

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def serve_tls(handler: type[BaseHTTPRequestHandler], cert: str, key: str) -> ThreadingHTTPServer:
+    """An HTTPS server on 127.0.0.1 and an ephemeral port, serving in a daemon thread until shutdown()."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    return server
 
 
 class LoopbackServer:

@@ -10,8 +10,8 @@ from tests.test_settings import BAD_INPUTS
 
 
 @pytest.fixture(scope="module")
-def cluster(node_image):
-    with harness.FakeKindCluster() as c:
+def cluster(node_image, tier):
+    with harness.KindLikeCluster(tier) as c:
         c.add("control-plane")
         for _ in range(3):  # three data nodes: the default 3 replicas fit
             c.add("worker")

@@ -15,7 +15,7 @@ def _pyinfra(cluster: str, *args: str) -> harness.DeployRun:
 
 @pytest.fixture(scope="module")
 def cluster(node_image):
-    with harness.FakeKindCluster() as c:
+    with harness.KindLikeCluster() as c:
         c.add("control-plane")
         c.add("worker")
         c.add("worker")

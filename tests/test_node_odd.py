@@ -56,7 +56,7 @@ def _all_output(run: harness.DeployRun) -> str:
 def cluster(node_image):
     """A control plane; worker1 without procps (no sysctl, no ps, no /etc/sysctl.d); worker2 whose
     /es-data is a regular file."""
-    with harness.FakeKindCluster() as c:
+    with harness.KindLikeCluster() as c:
         c.add("control-plane")
         c.add("worker").exec("rm -rf /sbin/sysctl /usr/sbin/sysctl /bin/ps /usr/bin/ps /etc/sysctl.d")
         c.add("worker").exec("echo 'not elasticsearch data' > /es-data")
@@ -126,7 +126,7 @@ def test_second_run_changes_nothing_in_one_round_trip_per_node(cluster, first_ru
      "2>/dev/null", "No space left on device"),
 ])
 def test_unwritable_sysctl_directory_fails_that_node_alone_with_one_line(node_image, mount, reason):
-    with harness.FakeKindCluster() as cluster:
+    with harness.KindLikeCluster() as cluster:
         good = cluster.add("control-plane")
         bad = cluster.add("worker")
         mounted = bad.exec(f"{mount} && echo mounted", check=False)

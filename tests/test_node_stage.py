@@ -1,7 +1,10 @@
-"""The real node stage (deploy.py through inventories/kind.py) on Debian containers labelled as kind nodes.
+"""The main job end to end: the real `pyinfra inventories/kind.py deploy.py` on Debian containers labelled
+as kind nodes, which are also the nodes of the real control plane (tests/real_cluster.py).
 
 The cluster: a control plane and a worker on containerd, and a worker whose kubelet uses Docker
-(cri-dockerd) with a 1 MiB tmpfs as its data filesystem. Tests run in file order on one cluster.
+(cri-dockerd) with a 1 MiB tmpfs as its data filesystem. The containerd nodes' canary lines go through
+the real Fluent Bit, tailing the node container's own /var/log, into the fake Elasticsearch; log-pilot is
+played on the Docker node. Tests run in file order on one cluster.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ OPS_PER_NODE = {"control-plane": 3, "worker1": 4, "worker2": 4}  # sysctl live+f
 
 
 @pytest.fixture(scope="module")
-def cluster(node_image):
-    with harness.FakeKindCluster() as c:
+def cluster(node_image, tier):
+    with harness.KindLikeCluster(tier) as c:
         c.add("control-plane")
         c.add("worker")
         c.add("worker", runtime_endpoint=harness.DOCKER_ENDPOINT, tmpfs_data=True)
@@ -52,6 +55,19 @@ def test_first_run_changes_every_node(cluster, first_run):
     assert first_run.verify_succeeded(), first_run.stderr[-3000:]
     # The run really went through docker exec into every node (the no-contact test relies on this).
     assert set(first_run.exec_events) == {n.name for n in cluster.nodes}
+
+
+@pytest.mark.fluent_bit
+def test_first_run_verifies_lines_shipped_by_the_real_agents(cluster, first_run):
+    assert "verify: OK" in first_run.stderr
+    [index] = [i for i in cluster.es.indices if i.startswith("kubelogs-canary-")]
+    docs = cluster.es.indices[index]
+    # Fluent Bit read the canary's CRI log file on each containerd node and added the pod's metadata.
+    by_fluent_bit = {d["kubernetes"]["host"] for d in docs if "kubernetes" in d}
+    assert by_fluent_bit == {cluster.node("control-plane").name, cluster.node("worker1").name}
+    assert {d["k8s_node_name"] for d in docs if "k8s_node_name" in d} == {cluster.node("worker2").name}
+    # Its position database is on the node, in the directory the node stage prepared.
+    assert "tail.db" in cluster.node("worker1").exec("ls /var/lib/fluent-bit").split()
 
 
 def test_runtime_fact_is_reported_per_node(cluster, first_run):
@@ -102,14 +118,14 @@ def test_first_run_labels_prepared_nodes(cluster, first_run):
         cluster.node("worker1").name: ("containerd", "true"),
         cluster.node("worker2").name: ("docker", "true"),
     }
-    # Each agent's DaemonSet selects the nodes of its runtimes (the fake counts them like the controller).
+    # Each agent's DaemonSet selects the nodes of its runtimes (counted by the real DaemonSet controller).
     desired = {name: cluster.api.get("DaemonSet", name, "logging")["status"]["desiredNumberScheduled"]
                for name in ("log-pilot", "fluent-bit")}
     assert desired == {"log-pilot": 1, "fluent-bit": 2}
 
 
 def test_second_run_changes_nothing(cluster, first_run):
-    before = len(cluster.api.requests)
+    before, versions = len(cluster.api.requests), cluster.api.resource_versions()
     second = harness.run_deploy(cluster, SETTINGS)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.changed_hosts() == {}
@@ -120,6 +136,8 @@ def test_second_run_changes_nothing(cluster, first_run):
     # The only writes are the verify stage's short-lived pods, created and removed again.
     assert writes and all(re.search(r"/pods/kubelogs-(canary|verifier)-", r.path) for r in writes), writes
     assert {r.method for r in writes} == {"PATCH", "DELETE"} and len(writes) == 2 * len(cluster.nodes) + 2
+    assert cluster.api.resource_versions() == versions  # nothing the deploy owns changed in the real API
+    assert second.verify_succeeded()
 
 
 def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run):
@@ -145,7 +163,7 @@ def test_immutable_change_is_refused_before_any_host_changes(cluster, first_run)
 
 
 def test_no_secret_in_any_output(cluster, first_run):
-    password = harness.es_credentials(cluster.api)[1]
+    password = cluster.api.secret_data("elasticsearch-credentials")["password"]
     dry = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "heap": "256m"}}, "--dry", json_report=False)
     bad = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "storage": "pvc"}}, json_report=False)
     for run in (first_run, dry, bad):
@@ -213,10 +231,12 @@ def test_low_disk_warns_or_fails_only_that_node(cluster, first_run):
         assert warned.returncode == 0, warned.stderr[-3000:]
         assert "flood-stage watermark (95%)" in warned.stderr
         # As if the node were new: no labels yet. A node that fails its node stage must not get them.
-        cluster.api.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": full.name, "labels": {}}})
+        cluster.api.admin.merge_patch("Node", full.name, None, {"metadata": {"labels": {
+            "kubelogs.io/runtime": None, "kubelogs.io/es-data": None}}})
         failed = harness.run_deploy(cluster, {**SETTINGS, "nodes": {"low_disk": "fail"}})
         assert failed.returncode != 0
-        assert cluster.api.get("Node", full.name)["metadata"]["labels"] == {}
+        labels = cluster.api.get("Node", full.name)["metadata"]["labels"]
+        assert not any(key.startswith("kubelogs.io/") for key in labels)
         assert failed.changed_hosts()["Kubernetes cluster | Apply Kubernetes objects, wait for rollouts"] == ["@local"]
         failures = failed.failed_hosts()
         assert {host for hosts in failures.values() for host in hosts} == {f"@docker/{full.name}"}
