@@ -28,6 +28,14 @@ FREE_SECURITY_FROM: dict[int, tuple[int, int, int]] = {
 }
 
 
+# Version changes Elasticsearch supports: a rolling upgrade to major N starts from at least this version
+# of major N-1 (its last minor); never a downgrade (a node cannot read data a newer version wrote), never
+# a skipped major. Sources, Elastic's upgrade guides: 6.x from 5.6 (reference/6.8/rolling-upgrades.html),
+# 7.x from 6.8 (reference/7.17/setup-upgrade.html), 8.x from 7.17 (reference/8.19/rolling-upgrades.html),
+# 9.x from 8.19 (docs "Upgrade Elasticsearch": 9.1+ from 8.19; 8.18 -> 9.0 only).
+UPGRADE_FROM: dict[int, tuple[int, int]] = {6: (5, 6), 7: (6, 8), 8: (7, 17), 9: (8, 19)}
+
+
 @dataclass(frozen=True)
 class Agent:
     """A node log agent: where it can run and what it can write to."""
@@ -57,7 +65,8 @@ AGENTS: dict[str, Agent] = {
 }
 
 # Kubernetes minor versions whose schemas every rendered object must validate against.
-KUBERNETES_VERSIONS: tuple[str, ...] = ("1.29.0", "1.30.0", "1.31.0", "1.32.0", "1.33.0", "1.34.0")
+# 1.33 to 1.37: kind's current release (v0.33.0) defaults to 1.37; older minors are out of upstream support.
+KUBERNETES_VERSIONS: tuple[str, ...] = ("1.33.0", "1.34.0", "1.35.0", "1.36.0", "1.37.0")
 
 COLLECTOR_CHOICES: tuple[str, ...] = ("auto", *AGENTS)
 
@@ -77,6 +86,22 @@ def required_max_map_count(es_version: str) -> int:
         if version >= since:
             return value
     raise AssertionError("MAX_MAP_COUNT_BY_VERSION must end with (0, 0, 0)")
+
+
+def version_change_problem(running: str, wanted: str) -> str:
+    """Why Elasticsearch cannot go from ``running`` to ``wanted`` in place, with the step to take ('' if it can)."""
+    have, want = parse_version(running), parse_version(wanted)
+    if want < have:
+        return (f"{wanted} is older than the running {running}: Elasticsearch cannot read data a newer version "
+                "wrote, so downgrades are refused. Keep the version, or restore a snapshot into a new cluster")
+    if want[0] > have[0] + 1:
+        step = UPGRADE_FROM.get(have[0] + 2)  # the last minor of the next major, from which the one after is reached
+        first = f"the newest {step[0]}.{step[1]}.x" if step else f"{have[0] + 1}.x"
+        return f"{running} -> {wanted} skips a major version: upgrade to {first} first, then to {wanted}"
+    if want[0] == have[0] + 1 and (since := UPGRADE_FROM.get(want[0])) and have[:2] < since:
+        return (f"{want[0]}.x upgrades only from {since[0]}.{since[1]}: upgrade to the newest "
+                f"{since[0]}.{since[1]}.x first, then to {wanted}")
+    return ""
 
 
 def free_security_available(es_version: str) -> bool:

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import applyset, immutable, rollout
+from kubelogs.cluster import applyset, immutable, rollout, upgrades
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
@@ -67,6 +67,7 @@ class Plan:
     final_parent: Manifest  # the ApplySet parent once pruning is done
     workloads: list[tuple[str, str, str]]  # (kind, namespace, name) to wait for
     pending_rollouts: list[str] = field(default_factory=list)
+    kept_data: list[str] = field(default_factory=list)  # nodes left with Elasticsearch data no pod serves
 
     @property
     def changes(self) -> list[Step]:
@@ -83,7 +84,8 @@ class Plan:
 
     def lines(self) -> list[str]:
         return [f"cluster plan: {self.summary()}", *(f"  {s.describe()}" for s in self.steps),
-                *(f"  waiting   {m}" for m in self.pending_rollouts)]
+                *(f"  waiting   {m}" for m in self.pending_rollouts),
+                *(f"  keeps     {m}" for m in self.kept_data)]
 
 
 def comparable(obj: dict) -> dict:
@@ -128,6 +130,9 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
         if fields:
             refusals.append(immutable.refusal(live, manifest, fields))
             continue
+        if manifest["kind"] == "StatefulSet" and (refused := upgrades.refusal(live, manifest)):
+            refusals.append(refused)
+            continue
         dry = kube.apply(manifest, dry_run=True)
         action = "unchanged" if comparable(dry) == comparable(live) else "update"
         steps.append(Step(action, manifest, live, host, note))
@@ -148,4 +153,25 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
             done, message = rollout.status(s.live)
             if not done:
                 pending.append(message)
-    return Plan(ns, steps, searched_parent, applyset.parent(ns, kinds), workloads, pending)
+    return Plan(ns, steps, searched_parent, applyset.parent(ns, kinds), workloads, pending,
+                unserved_data(kube, steps, ns))
+
+
+def unserved_data(kube: Kube, steps: list[Step], namespace: str) -> list[str]:
+    """Nodes whose hostPath Elasticsearch data no pod will serve after this plan: pods the StatefulSet
+    scales away, and nodes losing the data label. kubelogs never deletes data; it says where it stays."""
+    kept = []
+    sts = next((s for s in steps if s.manifest["kind"] == "StatefulSet" and s.live), None)
+    if sts and any("hostPath" in v for v in sts.live["spec"]["template"]["spec"].get("volumes") or []):
+        wanted = sts.manifest["spec"]["replicas"]
+        selector = ",".join(f"{k}={v}" for k, v in sts.manifest["spec"]["selector"]["matchLabels"].items())
+        for pod in kube.list("Pod", namespace, selector):
+            ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
+            if ordinal.isdigit() and int(ordinal) >= wanted and pod["spec"].get("nodeName"):
+                kept.append(f"{pod['spec']['nodeName']}: the data of {pod['metadata']['name']} (scaled away), never deleted")
+    for s in steps:
+        live_labels = ((s.live or {}).get("metadata") or {}).get("labels") or {}
+        if s.manifest["kind"] == "Node" and live_labels.get(NODE_ES_DATA_LABEL) == "true" \
+                and NODE_ES_DATA_LABEL not in s.manifest["metadata"]["labels"]:
+            kept.append(f"{s.manifest['metadata']['name']}: its Elasticsearch data (no longer a data node), never deleted")
+    return kept

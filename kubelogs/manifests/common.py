@@ -22,6 +22,13 @@ APPLYSET_PART_OF_LABEL = "applyset.kubernetes.io/part-of"
 LOG_NAME_ANNOTATION = "kubelogs.io/log-name"  # read by the CRI agent (Fluent Bit)
 LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # log-pilot's convention: aliyun_logs_<name>=stdout
 
+# Pod template annotation: a hash of the configuration files a workload reads only when it starts, so a
+# change to them rolls the pods (an unchanged configuration leaves the template, and the pods, alone).
+CONFIG_HASH_ANNOTATION = "kubelogs.io/config-hash"
+
+# The Elasticsearch version a StatefulSet runs, for the version-change rules of the next run.
+ES_VERSION_ANNOTATION = "kubelogs.io/elasticsearch-version"
+
 CREDENTIALS_SECRET = "elasticsearch-credentials"
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
 
@@ -53,13 +60,26 @@ def obj(api_version: str, kind: str, name: str, component: str, namespace: str, 
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
 
 
-def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], **spec: Any) -> Manifest:
-    """A StatefulSet or DaemonSet whose pods carry exactly the (immutable) selector labels."""
+def config_hash(files: dict[str, str]) -> str:
+    """A short, stable digest of configuration files (name -> content)."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(f"{name}\0{files[name]}\0".encode())
+    return digest.hexdigest()[:16]
+
+
+def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], config: dict[str, str] | None = None,
+             **spec: Any) -> Manifest:
+    """A StatefulSet or DaemonSet whose pods carry exactly the (immutable) selector labels, and the hash of
+    the ``config`` files they read at start (if any)."""
+    template_meta: dict[str, Any] = {"labels": selector(name)}
+    if config:
+        template_meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(config)}
     return obj("apps/v1", kind, name, name, namespace, spec={
         **spec,
         "selector": {"matchLabels": selector(name)},
         "updateStrategy": {"type": "RollingUpdate"},
-        "template": {"metadata": {"labels": selector(name)}, "spec": pod_spec},
+        "template": {"metadata": template_meta, "spec": pod_spec},
     })
 
 

@@ -7,6 +7,7 @@ import yaml
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
+    ES_VERSION_ANNOTATION,
     NODE_ES_DATA_LABEL,
     TRANSPORT_TLS_SECRET,
     Manifest,
@@ -78,12 +79,16 @@ def health_command(settings: Settings) -> list[str]:
     return ["sh", "-c", f"curl -fsS -o /dev/null {auth}'{url}'"]
 
 
+def config_files(settings: Settings) -> dict[str, str]:
+    """The ConfigMap's files; Elasticsearch reads them only at start."""
+    return {"elasticsearch.yml": yaml.safe_dump(elasticsearch_yml(settings), sort_keys=True)}
+
+
 def render(settings: Settings) -> list[Manifest]:
     ns = settings.namespace
     return [
         service_account(NAME, ns),
-        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns,
-            data={"elasticsearch.yml": yaml.safe_dump(elasticsearch_yml(settings), sort_keys=True)}),
+        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=config_files(settings)),
         obj("v1", "Service", DISCOVERY_SERVICE, NAME, ns, spec={
             "clusterIP": "None",
             "publishNotReadyAddresses": True,  # nodes must find each other before they are ready
@@ -156,6 +161,9 @@ def statefulset(settings: Settings) -> Manifest:
         if es.storage_class:
             claim["storageClassName"] = es.storage_class
         extra["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
-    return workload("StatefulSet", NAME, ns, pod, serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
-                    podManagementPolicy="Parallel",  # all masters must start together to elect one
-                    **extra)
+    sts = workload("StatefulSet", NAME, ns, pod, config_files(settings),
+                   serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
+                   podManagementPolicy="Parallel",  # all masters must start together to elect one
+                   **extra)
+    sts["metadata"]["annotations"] = {ES_VERSION_ANNOTATION: es.version}
+    return sts

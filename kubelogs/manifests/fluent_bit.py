@@ -77,6 +77,7 @@ def config(settings: Settings) -> str:
 def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
     """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
     ns, role = settings.namespace, cluster_role_name(settings.namespace)
+    files = {"fluent-bit.conf": config(settings)}
     env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if settings.elasticsearch.security_enabled:
         env += [secret_env("ES_USER", CREDENTIALS_SECRET, "username"),
@@ -117,6 +118,6 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
         cluster_obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", role, NAME, ns,
                     roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                     subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]),
-        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data={"fluent-bit.conf": config(settings)}),
-        workload("DaemonSet", NAME, ns, pod),
+        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=files),
+        workload("DaemonSet", NAME, ns, pod, files),  # Fluent Bit reads its configuration only at start
     ]

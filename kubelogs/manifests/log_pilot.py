@@ -55,4 +55,5 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
         }],
         "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
     }
+    # Configured by env only (in the template already): no configuration files to hash.
     return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod)]
