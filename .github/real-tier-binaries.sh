@@ -1,43 +1,35 @@
 #!/usr/bin/env bash
-# Download the official release binaries the real test tier runs: kube-apiserver, kube-controller-manager,
-# kube-scheduler (Kubernetes VERSION) and etcd (ETCD_VERSION), into DEST; print DEST.
-# Each download is checked against the SHA-256 its project publishes beside it, and against the pins in
-# .github/real-tier-checksums.txt when that file has a line for it (a mismatch fails; a missing pin is
-# printed so that it can be added).
-# Usage: real-tier-binaries.sh VERSION DEST   (e.g. 1.37.1 /tmp/k8s-bin)
+# Download the official release binaries the real test tier runs into DEST and print DEST:
+# kube-apiserver, kube-controller-manager and kube-scheduler from the Kubernetes VERSION server tarball,
+# and etcd ETCD_VERSION from its release tarball.
+# The server tarball is checked against SERVER_SHA512 (the pin: the sha512 the release's CHANGELOG
+# publishes), or, for a version not pinned yet, against the .sha512 published beside it (printed, so
+# the pin can be added). etcd is checked against the release's SHA256SUMS.
+# Usage: SERVER_SHA512=<sha512> real-tier-binaries.sh VERSION DEST   (e.g. 1.36.0 /tmp/k8s-bin)
 set -euo pipefail
-version=${1:?Kubernetes version, e.g. 1.37.1}
+version=${1:?Kubernetes version, e.g. 1.36.0}
 dest=${2:?destination directory}
 etcd_version=${ETCD_VERSION:-3.6.15}
-pins=$(cd "$(dirname "$0")" && pwd)/real-tier-checksums.txt
 mkdir -p "$dest"
 cd "$dest"
 
-check_pin() { # file sum
-  local pinned
-  pinned=$(awk -v f="$1" '$2 == f {print $1}' "$pins" 2>/dev/null || true)
-  if [ -z "$pinned" ]; then
-    echo "no pin for $1 in $pins; its published SHA-256 is: $2  $1" >&2
-  elif [ "$pinned" != "$2" ]; then
-    echo "checksum of $1 differs from its pin ($2, pinned $pinned)" >&2
-    exit 1
-  fi
-}
-
-for binary in kube-apiserver kube-controller-manager kube-scheduler; do
-  url=https://dl.k8s.io/release/v$version/bin/linux/amd64/$binary
-  curl -fsSLo "$binary" "$url"
-  sum=$(curl -fsSL "$url.sha256")
-  echo "$sum  $binary" | sha256sum --check --quiet
-  check_pin "kubernetes-v$version/$binary" "$sum"
-  chmod 755 "$binary"
-done
+server=kubernetes-server-linux-amd64.tar.gz
+curl -fsSLo "$server" "https://dl.k8s.io/v$version/$server"
+if [ -n "${SERVER_SHA512:-}" ]; then
+  echo "$SERVER_SHA512  $server" | sha512sum --check --quiet
+else
+  published=$(curl -fsSL "https://dl.k8s.io/v$version/$server.sha512")
+  echo "$published  $server" | sha512sum --check --quiet
+  echo "no pin for Kubernetes $version; the published sha512 of $server is $published" >&2
+fi
+tar -xzf "$server" --strip-components=3 \
+  kubernetes/server/bin/kube-apiserver kubernetes/server/bin/kube-controller-manager kubernetes/server/bin/kube-scheduler
+rm -f "$server"
 
 tarball=etcd-v$etcd_version-linux-amd64.tar.gz
 base=https://github.com/etcd-io/etcd/releases/download/v$etcd_version
 curl -fsSLo "$tarball" "$base/$tarball"
 curl -fsSL "$base/SHA256SUMS" | grep " $tarball\$" | sha256sum --check --quiet
-check_pin "$tarball" "$(sha256sum "$tarball" | cut -d' ' -f1)"
 tar -xzf "$tarball" --strip-components=1 "etcd-v$etcd_version-linux-amd64/etcd"
 rm -f "$tarball"
 pwd
