@@ -27,6 +27,7 @@ CONFIG_MAP = "fluent-bit-config"
 CONFIG_DIR = "/fluent-bit/etc/kubelogs"
 STATE_DIR = "/var/lib/fluent-bit"  # prepared by the node stage (compatibility.AGENTS)
 HEALTH_PORT = 2020
+STORAGE_LIMIT = "512M"  # per node: Fluent Bit's filesystem buffer for Elasticsearch, under STATE_DIR
 # Fluent Bit's record accessor for the pod's log-name annotation.
 LOG_NAME_FIELD = f"$kubernetes['annotations']['{LOG_NAME_ANNOTATION}']"
 LOG_NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"  # also keeps log-pilot's rule: no '_' in names
@@ -51,6 +52,10 @@ def config(settings: Settings) -> str:
         ("Logstash_DateFormat", "%Y.%m.%d"),
         ("Replace_Dots", "On"),  # label/annotation keys with dots collide in Elasticsearch mappings
         ("Retry_Limit", "False"), ("Trace_Error", "On"),
+        # Read the whole bulk answer: a cut-off one fails the request, which is resent (duplicates).
+        ("Buffer_Size", "False"),
+        # Chunks waiting for Elasticsearch stay on the node's disk, up to this much (then the oldest go).
+        ("storage.total_limit_size", STORAGE_LIMIT),
     ]
     if es.security_enabled:
         output += [("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}")]
@@ -61,9 +66,17 @@ def config(settings: Settings) -> str:
     sections = [
         _section("SERVICE", [("Flush", 1), ("Log_Level", "info"), ("Daemon", "Off"),
                              ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"), ("HTTP_Port", HEALTH_PORT),
-                             ("Health_Check", "On")]),
+                             ("Health_Check", "On"),
+                             # Buffers survive a restart of the agent (an outage of Elasticsearch included).
+                             ("storage.path", f"{STATE_DIR}/storage"), ("storage.sync", "normal"),
+                             ("storage.backlog.mem_limit", "16MB"),
+                             # Retries back off at most 30 s: delivery resumes soon after an outage.
+                             ("scheduler.cap", 30)]),
+        # Read_from_Head: lines written before the agent's first start are shipped too; the position
+        # database (DB) keeps a restart from reading them twice.
         _section("INPUT", [("Name", "tail"), ("Tag", "kube.*"), ("Path", "/var/log/containers/*.log"),
                            ("multiline.parser", "docker, cri"), ("DB", f"{STATE_DIR}/tail.db"),
+                           ("Read_from_Head", "On"), ("storage.type", "filesystem"),
                            ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"), ("Refresh_Interval", 5)]),
         _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
                             ("Annotations", "On"), ("Labels", "On"), ("K8S-Logging.Exclude", "On")]),

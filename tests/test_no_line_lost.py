@@ -1,0 +1,78 @@
+"""No log line lost between a container and Elasticsearch, with the real Fluent Bit on the real tier: lines
+written before the agent's first start, and an agent restarted (SIGTERM or SIGKILL) while Elasticsearch
+refuses every bulk request, arrive once each."""
+
+from __future__ import annotations
+
+import datetime
+import signal
+
+import pytest
+
+from kubelogs.manifests.common import LOG_NAME_ANNOTATION
+from tests.api_helpers import deploy, settings_for
+from tests.kubelet import write_container_log
+
+pytestmark = pytest.mark.fluent_bit
+
+
+def app_pod(api, name: str, node: str, log_name: str) -> dict:
+    """An application pod that declares a log (the contract), played Running by the test kubelet."""
+    return api.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": name, "namespace": api.namespace, "annotations": {LOG_NAME_ANNOTATION: log_name}},
+        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "busybox:1.36",
+                                                   "env": [{"name": f"aliyun_logs_{log_name}", "value": "stdout"}]}]}})
+
+
+def index_of(log_name: str) -> str:
+    return f"{log_name}-{datetime.datetime.now(datetime.timezone.utc):%Y.%m.%d}"
+
+
+def messages(es, log_name: str) -> list[str]:
+    return [d.get("log", "") for d in es.indices.get(index_of(log_name), [])]
+
+
+def test_lines_written_before_the_agents_first_start_arrive_once(api):
+    es = api.serve_elasticsearch(major=6)
+    api.admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}})
+    node = api.tier.kubelet.nodes[api.nodes[0].node]
+    pod = app_pod(api, "early", node.name, "early-app")
+    lines = [f"early line {i}" for i in range(5)]
+    write_container_log(node, pod, "app", lines)
+    deploy(api, settings_for(api))  # Fluent Bit starts only now
+    api.wait_for("the early lines", lambda: len(messages(es, "early-app")) >= len(lines), timeout=40)
+    # A restart of the agent reads its position database: nothing is sent twice.
+    agent = next(p for p in api.pods("fluent-bit") if p["spec"]["nodeName"] == node.name)
+    api.admin.delete("Pod", agent["metadata"]["name"], api.namespace)
+    api.wait_for("a new Fluent Bit on the node", lambda: any(
+        p["spec"]["nodeName"] == node.name and p["metadata"]["uid"] != agent["metadata"]["uid"]
+        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
+    write_container_log(node, pod, "app", ["after the restart"])  # a marker: the new agent is shipping
+    api.wait_for("the marker line", lambda: "after the restart" in messages(es, "early-app"), timeout=40)
+    assert sorted(messages(es, "early-app")) == sorted([*lines, "after the restart"])
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_agent_restarted_during_an_elasticsearch_outage_loses_nothing(api, stop):
+    es = api.serve_elasticsearch(major=6)
+    deploy(api, settings_for(api))
+    node = api.tier.kubelet.nodes[api.nodes[0].node]
+    pod = app_pod(api, "during-outage", node.name, "outage-app")
+    es.bulk_status = 503  # Elasticsearch refuses every bulk request
+    calls = len(es.calls)
+    lines = [f"outage line {i}" for i in range(20)]
+    write_container_log(node, pod, "app", lines)
+    api.wait_for("Fluent Bit to try and fail", lambda: any(
+        method == "POST" for method, _ in es.calls[calls:]), timeout=40)
+    played = next(p for p in api.tier.kubelet.pods.values()
+                  if p.node is node and p.process is not None and not p.stopped)
+    if stop == signal.SIGKILL:
+        played.process.kill()  # no chance to flush anything
+    agent = next(p for p in api.pods("fluent-bit") if p["spec"]["nodeName"] == node.name)
+    api.admin.delete("Pod", agent["metadata"]["name"], api.namespace)  # SIGTERM, if still running
+    api.wait_for("a new Fluent Bit on the node", lambda: any(
+        p["spec"]["nodeName"] == node.name and p["metadata"]["uid"] != agent["metadata"]["uid"]
+        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
+    es.bulk_status = None  # Elasticsearch is back
+    api.wait_for("every line", lambda: len(messages(es, "outage-app")) >= len(lines), timeout=90)
+    assert sorted(messages(es, "outage-app")) == sorted(lines)  # each once
