@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Elasticsearch majors the templates know how to configure (discovery settings differ per major).
-ES_MAJORS: tuple[int, ...] = (5, 6, 7, 8)
+ES_MAJORS: tuple[int, ...] = (5, 6, 7, 8, 9)
 ES_IMAGE_REPOSITORY = "docker.elastic.co/elasticsearch/elasticsearch"
 # The official image runs as this uid/gid; hostPath data must be owned by it (fsGroup does not apply).
 ES_UID = 1000
@@ -25,7 +25,13 @@ FREE_SECURITY_FROM: dict[int, tuple[int, int, int]] = {
     6: (6, 8, 0),
     7: (7, 1, 0),
     8: (8, 0, 0),
+    9: (9, 0, 0),
 }
+
+# End of maintenance of each Elasticsearch major (Elastic's product end-of-life table,
+# elastic.co/support/eol, as mirrored by endoflife.date): the plan warns about a version past it.
+# 5.x: None, ended at a date not found here (Elastic's 5.6 docs: "has passed its EOL date"); 9.x: none set yet.
+END_OF_LIFE: dict[int, str | None] = {5: None, 6: "2022-02-10", 7: "2026-01-15", 8: "2027-07-15"}
 
 
 # Version changes Elasticsearch supports: a rolling upgrade to major N starts from at least this version
@@ -58,7 +64,7 @@ AGENTS: dict[str, Agent] = {
     "fluent-bit": Agent(
         name="fluent-bit",
         runtimes=("docker", "containerd", "cri-o"),  # json-file and CRI log formats, via /var/log/containers
-        es_majors=(6, 7, 8),
+        es_majors=(6, 7, 8, 9),  # 8.x and 9.x: untyped bulk requests (Suppress_Type_Name)
         state_dirs=("/var/lib/fluent-bit",),
         image="cr.fluentbit.io/fluent/fluent-bit:3.2.10",
     ),
@@ -102,6 +108,19 @@ def version_change_problem(running: str, wanted: str) -> str:
         return (f"{want[0]}.x upgrades only from {since[0]}.{since[1]}: upgrade to the newest "
                 f"{since[0]}.{since[1]}.x first, then to {wanted}")
     return ""
+
+
+def end_of_life_warning(es_version: str, today: str) -> str:
+    """A warning when the version's major is past its end of life on ``today`` (ISO date), else ''."""
+    major = parse_version(es_version)[0]
+    if major not in END_OF_LIFE:
+        return ""
+    ended = END_OF_LIFE[major]
+    if ended is not None and today < ended:
+        return ""
+    when = f"on {ended}" if ended else "already"
+    return (f"Elasticsearch {major}.x reached its end of life {when} (elastic.co/support/eol): no more "
+            "security fixes. Plan an upgrade (see the README's day-2 changes)")
 
 
 def free_security_available(es_version: str) -> bool:

@@ -20,7 +20,7 @@ from tests.test_manifests import runtimes_of
 README = Path(__file__).resolve().parent.parent / "README.md"
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
 MODES = [(collector, version) for collector in compat.COLLECTOR_CHOICES
-         for version in ("5.6.16", "6.8.23", "7.17.25", "8.15.3")
+         for version in ("5.6.16", "6.8.23", "7.17.25", "8.15.3", "8.19.26", "9.5.7")
          if collector == "auto" or compat.parse_version(version)[0] in compat.AGENTS[collector].es_majors]
 
 
@@ -69,6 +69,7 @@ def test_fluent_bit_reads_both_log_formats_and_writes_named_daily_indices():
 
 
 @pytest.mark.parametrize("version, present, absent", [
+    ("9.5.7", "Suppress_Type_Name On", "Type _doc"),
     ("8.15.3", "Suppress_Type_Name On", "Type _doc"),
     ("7.17.25", None, "Suppress_Type_Name"),
     ("6.8.23", "Type _doc", "Suppress_Type_Name"),

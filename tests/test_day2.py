@@ -50,6 +50,16 @@ def test_version_rules_allow_patch_minor_and_supported_major_upgrades(running, w
     assert compat.version_change_problem(running, wanted) == ""
 
 
+@pytest.mark.parametrize("version, today, words", [
+    ("6.8.23", "2026-11-27", "Elasticsearch 6.x reached its end of life on 2022-02-10"),
+    ("7.17.26", "2026-11-27", "Elasticsearch 7.x reached its end of life on 2026-01-15"),
+    ("5.6.16", "2026-11-27", "Elasticsearch 5.x reached its end of life already"),
+    ("7.17.26", "2025-12-31", ""), ("8.19.26", "2026-11-27", ""), ("9.5.7", "2026-11-27", "")])
+def test_end_of_life_warning_by_date(version, today, words):
+    warning = compat.end_of_life_warning(version, today)
+    assert (words in warning and warning) if words else warning == ""
+
+
 def test_downgrade_and_skipped_major_are_refused_before_anything_is_applied(api):
     deploy(api, settings_for(api))  # the default, 6.8.23
     before, versions = len(api.mutations()), api.resource_versions()

@@ -1,4 +1,4 @@
-"""Every rendered Fluent Bit configuration started for real, for each Elasticsearch major it writes to,
+"""Every rendered Fluent Bit configuration started for real, for each Elasticsearch major it writes to (6 to 9),
 security on and off.
 
 The test kubelet runs the real binary of the image's version with the pod's command and its ConfigMap, so
@@ -18,7 +18,7 @@ from tests.api_helpers import deploy, kube, settings_for
 
 pytestmark = pytest.mark.fluent_bit
 
-VERSIONS = {6: "6.8.23", 7: "7.17.26", 8: "8.15.3"}
+VERSIONS = {6: "6.8.23", 7: "7.17.26", 8: "8.19.26", 9: "9.5.7"}
 
 
 @pytest.mark.parametrize("security", [True, False], ids=["security", "open"])

@@ -24,6 +24,8 @@ PROFILES = {
     "7.x single replica": {"elasticsearch": {"version": "7.17.25", "replicas": 1}},
     "8.x three replicas": {"elasticsearch": {"version": "8.15.3"}},
     "8.16 pvc no security": {"elasticsearch": {"version": "8.16.1", "storage": "pvc", "security": False}},
+    "9.x three replicas": {"elasticsearch": {"version": "9.5.7"}},
+    "9.x single replica, no security": {"elasticsearch": {"version": "9.5.7", "replicas": 1, "security": False}},
 }
 
 

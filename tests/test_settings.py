@@ -23,7 +23,7 @@ BAD_INPUTS = [
     ({"namespace": "-logging"}, "kubelogs.namespace", "DNS-1123 label"),
     ({"namespace": 7}, "kubelogs.namespace", "must be a string"),
     ({"elasticsearch": {"version": "6.8"}}, "kubelogs.elasticsearch.version", "full Elasticsearch version"),
-    ({"elasticsearch": {"version": "9.0.0"}}, "kubelogs.elasticsearch.version", "major version 9 is not supported"),
+    ({"elasticsearch": {"version": "10.0.0"}}, "kubelogs.elasticsearch.version", "major version 10 is not supported"),
     ({"elasticsearch": {"version": "2.4.6"}}, "kubelogs.elasticsearch.version", "supported: 5.x, 6.x, 7.x, 8.x"),
     ({"elasticsearch": {"replicas": 0}}, "kubelogs.elasticsearch.replicas", "greater than or equal to 1"),
     ({"elasticsearch": {"replicas": "3"}}, "kubelogs.elasticsearch.replicas", "must be a whole number, not str"),

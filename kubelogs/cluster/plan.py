@@ -68,6 +68,7 @@ class Plan:
     workloads: list[tuple[str, str, str]]  # (kind, namespace, name) to wait for
     pending_rollouts: list[str] = field(default_factory=list)
     kept_data: list[str] = field(default_factory=list)  # nodes left with Elasticsearch data no pod serves
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> list[Step]:
@@ -85,7 +86,8 @@ class Plan:
     def lines(self) -> list[str]:
         return [f"cluster plan: {self.summary()}", *(f"  {s.describe()}" for s in self.steps),
                 *(f"  waiting   {m}" for m in self.pending_rollouts),
-                *(f"  keeps     {m}" for m in self.kept_data)]
+                *(f"  keeps     {m}" for m in self.kept_data),
+                *(f"  warning   {m}" for m in self.warnings)]
 
 
 def comparable(obj: dict) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 
 from kubelogs import compatibility as compat
@@ -24,7 +25,10 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
-    return make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+    result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+    eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())
+    result.warnings += [eol] if eol else []
+    return result
 
 
 def uncovered_nodes(settings: Settings, nodes: list[NodeTarget]) -> str:
