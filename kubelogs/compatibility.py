@@ -40,6 +40,8 @@ END_OF_LIFE: dict[int, str | None] = {5: None, 6: "2022-02-10", 7: "2026-01-15",
 # 7.x from 6.8 (reference/7.17/setup-upgrade.html), 8.x from 7.17 (reference/8.19/rolling-upgrades.html),
 # 9.x from 8.19 (docs "Upgrade Elasticsearch": 9.1+ from 8.19; 8.18 -> 9.0 only).
 UPGRADE_FROM: dict[int, tuple[int, int]] = {6: (5, 6), 7: (6, 8), 8: (7, 17), 9: (8, 19)}
+# A first minor released before the previous major's last one: reached only from this minor.
+UPGRADE_ONLY_FROM: dict[tuple[int, int], tuple[int, int]] = {(9, 0): (8, 18)}
 
 
 @dataclass(frozen=True)
@@ -104,7 +106,12 @@ def version_change_problem(running: str, wanted: str) -> str:
         step = UPGRADE_FROM.get(have[0] + 2)  # the last minor of the next major, from which the one after is reached
         first = f"the newest {step[0]}.{step[1]}.x" if step else f"{have[0] + 1}.x"
         return f"{running} -> {wanted} skips a major version: upgrade to {first} first, then to {wanted}"
-    if want[0] == have[0] + 1 and (since := UPGRADE_FROM.get(want[0])) and have[:2] < since:
+    if want[0] == have[0] + 1 and (only := UPGRADE_ONLY_FROM.get(want[:2])) and have[:2] != only:
+        step = (f"upgrade to a later {want[0]}.x instead" if have[:2] > only
+                else f"upgrade to the newest {only[0]}.{only[1]}.x first")
+        return f"{want[0]}.{want[1]} upgrades only from {only[0]}.{only[1]}: from {running}, {step}"
+    if want[0] == have[0] + 1 and want[:2] not in UPGRADE_ONLY_FROM and (since := UPGRADE_FROM.get(want[0])) \
+            and have[:2] < since:
         return (f"{want[0]}.x upgrades only from {since[0]}.{since[1]}: upgrade to the newest "
                 f"{since[0]}.{since[1]}.x first, then to {wanted}")
     return ""

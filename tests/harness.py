@@ -108,10 +108,12 @@ class KindLikeCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.remove()
-        if self.api is not None:
-            self.api.cleanup(wait_for_namespaces=True)  # the next cluster uses the same namespace
-        self._dir.cleanup()
+        try:
+            if self.api is not None:  # first: its pods use the containers' filesystems
+                self.api.cleanup(wait_for_namespaces=True)  # the next cluster uses the same namespace
+        finally:
+            self.remove()
+            self._dir.cleanup()
 
     def add(self, role: str, runtime_endpoint: str = CONTAINERD_ENDPOINT, tmpfs_data: bool = False) -> Node:
         """Start a container with kind's labels; role "worker" is numbered like kind numbers them."""

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
-from kubelogs.cluster.api import ApiError, Kube
+from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import RESOURCES
 from tests.control_plane import die_with_parent
 from tests.loopback import serve_tls
@@ -52,8 +52,7 @@ from tests.pod_sandbox import Mount, Sandbox
 
 SYNC_SECONDS = 0.3
 READY_TIMEOUT = 30.0
-LOG_PILOT_ENV_PREFIX = "aliyun_logs_"
-KUBERNETES_SERVICE_ADDRESS = "127.0.1.1"  # the sandbox's address of the first Service, the kubernetes one  # the application contract, spelled out here on purpose
+LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # the application contract, spelled out here on purpose
 
 
 def now() -> str:
@@ -72,15 +71,24 @@ class AdminApi(Kube):
         return self._call("PATCH", RESOURCES[kind].path(namespace, name), body=body,
                           content_type="application/merge-patch+json")
 
-    def patch_status(self, kind: str, name: str, namespace: str | None, status: dict) -> dict:
-        return self._call("PATCH", RESOURCES[kind].path(namespace, name) + "/status", body={"status": status},
-                          content_type="application/merge-patch+json")
+    def patch_status(self, kind: str, name: str, namespace: str | None, status: dict, uid: str | None = None) -> dict:
+        """Merge-patch the status; with ``uid``, only of that object (a replacement of the same name is left alone)."""
+        body: dict = {"status": status}
+        if uid:
+            body["metadata"] = {"uid": uid}
+        try:
+            return self._call("PATCH", RESOURCES[kind].path(namespace, name) + "/status", body=body,
+                              content_type="application/merge-patch+json")
+        except ClusterError:
+            if uid:  # gone, or replaced: nothing to report for it any more
+                return {}
+            raise
 
     def delete_now(self, kind: str, name: str, namespace: str | None, uid: str | None = None) -> None:
         body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
         if uid:
             body["preconditions"] = {"uid": uid}
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(ClusterError):
             self._call("DELETE", RESOURCES[kind].path(namespace, name), body=body, content_type="application/json")
 
     def token(self, namespace: str, service_account: str, pod: dict, audiences: list[str], seconds: int) -> str:
@@ -96,7 +104,7 @@ class AdminApi(Kube):
 class PlayedNode:
     name: str
     runtime: str  # containerd | docker | cri-o
-    root: Path  # the node's filesystem, as reached from here (/proc/<pid>/root of its container)
+    root: Path  # the node's filesystem, as reached from here (its container's overlay2 merged directory)
 
 
 @dataclass
@@ -133,7 +141,7 @@ class Kubelet:
         self.pods: dict[str, PlayedPod] = {}  # uid -> pod
         self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> log, kept after the pod is gone
         self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._terminating: set[str] = set()  # pods being stopped before their deletion is confirmed
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> Kubelet:
@@ -196,7 +204,7 @@ class Kubelet:
         for played in [p for p in self.pods.values() if p.node.name == name]:
             self._stop_pod(played)
         self.nodes.pop(name, None)
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(ClusterError):
             self.api.delete("Node", name)
 
     def serve(self, namespace: str, service: str, ports: dict[int, str]) -> None:
@@ -223,15 +231,23 @@ class Kubelet:
             seen.add(uid)
             played = self.pods.get(uid)
             if meta.get("deletionTimestamp"):
-                if played is not None:
-                    self._stop_pod(played)
-                    self.pods.pop(uid, None)
-                self.api.delete_now("Pod", meta["name"], meta["namespace"], uid)
+                if uid not in self._terminating:  # stop the containers, then confirm the deletion
+                    self._terminating.add(uid)
+                    threading.Thread(target=self._terminate, args=(self.pods.pop(uid, None), meta),
+                                     daemon=True).start()
             elif played is None:
                 played = self.pods[uid] = PlayedPod(pod, node)
                 threading.Thread(target=self._run_pod, args=(played,), daemon=True).start()
         for uid in set(self.pods) - seen:
-            self._stop_pod(self.pods.pop(uid))
+            threading.Thread(target=self._stop_pod, args=(self.pods.pop(uid),), daemon=True).start()
+
+    def _terminate(self, played: PlayedPod | None, meta: dict) -> None:
+        try:
+            if played is not None:
+                self._stop_pod(played)
+            self.api.delete_now("Pod", meta["name"], meta["namespace"], meta["uid"])
+        finally:
+            self._terminating.discard(meta["uid"])
 
     def _run_pod(self, played: PlayedPod) -> None:
         pod = played.pod
@@ -249,9 +265,12 @@ class Kubelet:
                 self._run_fluent_bit(played)
             else:  # Elasticsearch, log-pilot, anything else: a started, ready container
                 self._status(played, "Running", ready=True)
-        except Exception as e:  # shown where kubectl would show it
+        except BaseException as e:  # shown where kubectl would show it (pytest's outcomes included)
             with contextlib.suppress(Exception):
                 self._status(played, "Pending", ready=False, waiting=("CreateContainerError", str(e)[:500]))
+        finally:
+            if played.stopped:  # stopped while starting: what started after the stop goes now
+                self._stop_pod(played)
 
     def _status(self, played: PlayedPod, phase: str, ready: bool, waiting: tuple[str, str] | None = None,
                 exit_code: int | None = None) -> None:
@@ -271,13 +290,14 @@ class Kubelet:
                              "restartCount": 0, "started": "running" in state, "state": state,
                              "containerID": f"{played.node.runtime}://{pod['metadata']['uid'].replace('-', '')}"})
         flag = "True" if ready else "False"
-        self.api.patch_status("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], {
+        self.api.patch_status("Pod", pod["metadata"]["name"], pod["metadata"]["namespace"], uid=pod["metadata"]["uid"], status={
             "phase": phase, "hostIP": "127.0.0.1", "podIP": played.ip, "podIPs": [{"ip": played.ip}], "startTime": stamp,
             "conditions": [{"type": t, "status": s, "lastTransitionTime": stamp} for t, s in (
                 ("PodScheduled", "True"), ("Initialized", "True"), ("ContainersReady", flag), ("Ready", flag))],
             "containerStatuses": statuses})
 
     def _stop_pod(self, played: PlayedPod) -> None:
+        """Stop the pod's process and sandbox (again, harmlessly, if its runner already did)."""
         played.stopped = True
         if played.process and played.process.poll() is None:
             played.process.send_signal(signal.SIGTERM)
@@ -288,7 +308,7 @@ class Kubelet:
                 played.process.wait()
         if played.log_file and played.log_file.exists():
             self.logs[played.key] = played.log_file.read_text(errors="replace")
-        if played.sandbox:
+        if played.sandbox and not played.sandbox.closed:
             played.sandbox.close()
 
     # -- what a container needs: env, volumes, a sandbox ------------------------------------------------
@@ -296,13 +316,15 @@ class Kubelet:
         secret = self.api.get("Secret", name, namespace) or {}
         return base64.b64decode((secret.get("data") or {})[key]).decode()
 
-    def env(self, pod: dict, container: dict) -> dict[str, str]:
+    def env(self, pod: dict, container: dict, sandbox: Sandbox | None = None) -> dict[str, str]:
         meta, ns = pod["metadata"], pod["metadata"]["namespace"]
         fields = {"metadata.name": meta["name"], "metadata.namespace": ns, "spec.nodeName": pod["spec"]["nodeName"],
                   "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
                   "status.hostIP": "127.0.0.1", "status.podIP": "10.244.0.2"}
         env = {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "HOSTNAME": meta["name"],
-               "KUBERNETES_SERVICE_HOST": KUBERNETES_SERVICE_ADDRESS, "KUBERNETES_SERVICE_PORT": "443"}
+               "KUBERNETES_SERVICE_PORT": "443"}
+        if sandbox is not None:  # what a kubelet injects for the kubernetes Service: its address in the pod
+            env["KUBERNETES_SERVICE_HOST"] = sandbox.addresses["kubernetes.default.svc"]
         for e in container.get("env") or []:
             source = e.get("valueFrom") or {}
             if "secretKeyRef" in source:
@@ -381,7 +403,8 @@ class Kubelet:
         played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
         played.log_file = directory / "container.log"
         with open(played.log_file, "wb") as log:
-            played.process = subprocess.Popen(played.sandbox.command(argv, mounts), env=self.env(pod, container),
+            played.process = subprocess.Popen(played.sandbox.command(argv, mounts),
+                                              env=self.env(pod, container, played.sandbox),
                                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                               preexec_fn=die_with_parent)
         probe = container.get("readinessProbe", {}).get("httpGet")
@@ -417,7 +440,7 @@ class Kubelet:
         assert argv[:2] == ["sh", "-c"], argv
         # The canary prints, then sleeps until the verify stage removes it: the sleep is not played.
         result = subprocess.run(["sh", "-c", "sleep() { :; }; " + argv[2]], capture_output=True, text=True,
-                                timeout=30, env=self.env(pod, container))
+                                timeout=30, env=self.env(pod, container), preexec_fn=die_with_parent)
         self.logs[played.key] = result.stdout
         self._status(played, "Running", ready=True)
         lines = result.stdout.splitlines()
@@ -458,12 +481,14 @@ class Kubelet:
         played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
         self._status(played, "Running", ready=True)
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            env = {**self.env(pod, container), "TMPDIR": "/tmp"}
-            result = subprocess.run(played.sandbox.command(argv, [Mount(tmp, "/tmp")]), env=env,
-                                    capture_output=True, text=True, timeout=900)
-        self.logs[played.key] = result.stdout + result.stderr
-        self._status(played, "Succeeded" if result.returncode == 0 else "Failed", ready=False,
-                     exit_code=result.returncode)
+            env = {**self.env(pod, container, played.sandbox), "TMPDIR": "/tmp"}
+            played.process = subprocess.Popen(played.sandbox.command(argv, [Mount(tmp, "/tmp")]), env=env, text=True,
+                                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                              stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+            output = played.process.communicate()[0]
+        self.logs[played.key] = output
+        self._status(played, "Succeeded" if played.process.returncode == 0 else "Failed", ready=False,
+                     exit_code=played.process.returncode)
         played.sandbox.close()
         shutil.rmtree(directory, ignore_errors=True)
 

@@ -27,6 +27,16 @@ from pathlib import Path
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
+NETNS_PREFIX = "kubelogs-pod-"  # then the test process's pid: sweep_stale() knows whose they are
+
+
+def sweep_stale() -> None:
+    """Delete the network namespaces of sandboxes whose test process is gone (a killed test run)."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    for name in (line.split()[0] for line in listing.splitlines() if line.startswith(NETNS_PREFIX)):
+        pid = name[len(NETNS_PREFIX):].split("-")[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            subprocess.run(["ip", "netns", "delete", name], capture_output=True)
 
 
 @contextlib.contextmanager
@@ -61,7 +71,7 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 @dataclass
 class Mount:
-    source: str  # a path on the host (a node's filesystem is reached through /proc/<pid>/root)
+    source: str  # a path on the host (a node container's filesystem: its overlay2 merged directory)
     target: str  # the path inside the pod
     read_only: bool = False
 
@@ -71,7 +81,7 @@ class Sandbox:
     an address of its own in the pod's 127.0.0.0/8 (its "cluster IP"), listed in ``addresses``."""
 
     def __init__(self, workdir: Path, services: list[tuple[list[str], dict[int, str]]]):
-        self.netns = f"kl-{uuid.uuid4().hex[:10]}"
+        self.netns = f"{NETNS_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.dir = workdir
         self.services = services
         self._listeners: list[socket.socket] = []
@@ -80,6 +90,14 @@ class Sandbox:
     def open(self) -> Sandbox:
         self.dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(["ip", "netns", "add", self.netns], check=True, capture_output=True)
+        try:
+            self._plumb()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _plumb(self) -> None:
         subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
         self.addresses: dict[str, str] = {}
         hosts = ["127.0.0.1 localhost"]
@@ -90,7 +108,6 @@ class Sandbox:
             for port, backend in ports.items():
                 self._forward(address, port, backend)
         (self.dir / "hosts").write_text("\n".join(hosts) + "\n")
-        return self
 
     def _forward(self, address: str, port: int, backend: str) -> None:
         with _in_netns(self.netns):

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubelogs.cluster.api import ApiError, Kube, load_client
+from kubelogs import compatibility as compat
+from kubelogs.cluster.api import ApiError, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.resources import RESOURCES
 from kubelogs.cluster.rollout import pod_problem
@@ -24,6 +25,7 @@ from tests.api_proxy import ApiProxy
 from tests.control_plane import ControlPlane
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.kubelet import AdminApi, Kubelet
+from tests.pod_sandbox import sweep_stale
 
 # Kinds whose resourceVersion a no-op re-run must not change (everything the deploy writes).
 TRACKED_KINDS = ("Secret", "ConfigMap", "ServiceAccount", "Service", "PodDisruptionBudget", "StatefulSet",
@@ -48,12 +50,18 @@ class Tier:
         return path
 
     def stop(self) -> None:
-        self.kubelet.stop()
-        self.proxy.stop()
-        self.control_plane.stop()
+        try:
+            self.kubelet.stop()
+            self.proxy.stop()
+        finally:
+            self.control_plane.stop()
 
 
 def start_tier(workdir: Path) -> Tier:
+    # Every deploy runs the default image's Fluent Bit: without its binary, skip (or fail) here, not
+    # with a rollout timeout later.
+    real_tools.fluent_bit_binary(compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[-1])
+    sweep_stale()
     control_plane = ControlPlane(real_tools.k8s_bin_dir(), workdir / "control-plane").start()
     try:
         settings = validate_settings({"kubernetes": {"kubeconfig": str(control_plane.kubeconfig)}})
@@ -178,18 +186,20 @@ class ClusterView:
         for ns in namespaces:  # no need to wait for the namespace controller to get to them
             for pod in self.admin.list("Pod", ns):
                 self.admin.delete_now("Pod", pod["metadata"]["name"], ns)
-        self.wait_for("the test's pods to be deleted",
-                      lambda: not any(self.admin.list("Pod", ns) for ns in namespaces), timeout=90)
-        if wait_for_namespaces:
-            self.wait_for("the test's namespaces to be deleted",
-                          lambda: all(self.admin.get("Namespace", ns) is None for ns in namespaces), timeout=120)
-        for name in self.node_names:
-            self.tier.kubelet.remove_node(name)
-        for server in self._servers:
-            server.stop()
-        for ns in namespaces:
-            self.tier.kubelet.backends.pop((ns, "elasticsearch"), None)
-        self._dir.cleanup()
+        try:
+            self.wait_for("the test's pods to be deleted",
+                          lambda: not any(self.admin.list("Pod", ns) for ns in namespaces), timeout=90)
+            if wait_for_namespaces:
+                self.wait_for("the test's namespaces to be deleted",
+                              lambda: all(self.admin.get("Namespace", ns) is None for ns in namespaces), timeout=120)
+        finally:  # whatever happened, no node of this test may take the next test's pods
+            for name in self.node_names:
+                self.tier.kubelet.remove_node(name)
+            for server in self._servers:
+                server.stop()
+            for ns in namespaces:
+                self.tier.kubelet.backends.pop((ns, "elasticsearch"), None)
+            self._dir.cleanup()
 
 
 def node_targets(view: ClusterView, specs: list[tuple[str, str, bool]]) -> list[NodeTarget]:
@@ -200,7 +210,3 @@ def node_targets(view: ClusterView, specs: list[tuple[str, str, bool]]) -> list[
         view.add_node(name, runtime)
         targets.append(NodeTarget(f"@docker/{name}", name, runtime, holds_data))
     return targets
-
-
-def kube_for(view: ClusterView, settings) -> Kube:
-    return Kube(load_client(settings), retry_delays=(0.01, 0.01))

@@ -250,6 +250,7 @@ def test_transient_api_errors_are_retried(api):
     plan, done, _ = deploy(api, settings_for(api))
     assert done["created"] == plan.counts()["create"]
     assert api.get("StatefulSet", "elasticsearch", api.namespace) is not None
+    assert [f.times for f in api.tier.proxy.faults] == [0, 0]  # every injected fault was met, and retried
 
 
 def test_unreachable_api_is_a_clear_error(api, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from kubelogs import compatibility as compat
+from kubelogs.cluster import upgrades
 from kubelogs.cluster.api import ClusterError
 from tests.api_helpers import deploy, settings_for
 
@@ -38,6 +39,8 @@ def test_config_only_change_rolls_the_pods_that_read_it(api):
     ("5.5.3", "6.8.23", "6.x upgrades only from 5.6"),
     ("7.16.3", "8.15.3", "8.x upgrades only from 7.17"),
     ("8.18.2", "9.1.0", "9.x upgrades only from 8.19"),
+    ("8.19.3", "9.0.2", "9.0 upgrades only from 8.18: from 8.19.3, upgrade to a later 9.x instead"),
+    ("8.17.0", "9.0.2", "upgrade to the newest 8.18.x first"),
 ])
 def test_version_rules_refuse_with_the_step_to_take(running, wanted, words):
     assert words in compat.version_change_problem(running, wanted)
@@ -45,7 +48,7 @@ def test_version_rules_refuse_with_the_step_to_take(running, wanted, words):
 
 @pytest.mark.parametrize("running, wanted", [
     ("6.8.23", "6.8.23"), ("6.8.22", "6.8.23"), ("5.6.16", "6.8.23"), ("6.8.0", "7.17.26"),
-    ("7.17.0", "8.15.3"), ("8.19.0", "9.1.0"), ("8.15.3", "8.19.5")])
+    ("7.17.0", "8.15.3"), ("8.19.0", "9.1.0"), ("8.18.1", "9.0.2"), ("8.15.3", "8.19.5")])
 def test_version_rules_allow_patch_minor_and_supported_major_upgrades(running, wanted):
     assert compat.version_change_problem(running, wanted) == ""
 
@@ -58,6 +61,19 @@ def test_version_rules_allow_patch_minor_and_supported_major_upgrades(running, w
 def test_end_of_life_warning_by_date(version, today, words):
     warning = compat.end_of_life_warning(version, today)
     assert (words in warning and warning) if words else warning == ""
+
+
+@pytest.mark.parametrize("image, version", [
+    ("docker.elastic.co/elasticsearch/elasticsearch:6.8.23", "6.8.23"),
+    ("registry.example:5000/es/elasticsearch:7.17.26", "7.17.26"),
+    ("registry.example:5000/es/elasticsearch:7.17.26@sha256:" + "a" * 64, "7.17.26"),
+    ("registry.example/es/elasticsearch@sha256:" + "a" * 64, None),
+    ("registry.example/es/elasticsearch:custom-build", None),
+])
+def test_running_version_from_an_unannotated_statefulset_is_its_image_tag(image, version):
+    # StatefulSets deployed before the version annotation existed.
+    live = {"metadata": {}, "spec": {"template": {"spec": {"containers": [{"image": image}]}}}}
+    assert upgrades.running_version(live) == version
 
 
 def test_downgrade_and_skipped_major_are_refused_before_anything_is_applied(api):
