@@ -71,14 +71,8 @@ class ApiProxy:
                         "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": fault.status,
                         "reason": "InjectedFault", "message": f"injected fault {fault.status}"}).encode()
                 else:
-                    host, port = owner.upstream.rsplit(":", 1)
-                    connection = http.client.HTTPSConnection(host, int(port), context=upstream_context, timeout=60)
                     forwarded = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "authorization")}
-                    connection.request(self.command, self.path, body=body or None, headers=forwarded)
-                    response = connection.getresponse()
-                    status, data = response.status, response.read()
-                    headers = {"Content-Type": response.getheader("Content-Type", "application/json")}
-                    connection.close()
+                    status, headers, data = owner._forward(self.command, self.path, body, forwarded)
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -91,8 +85,31 @@ class ApiProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
+        self._upstream_context, self._idle = upstream_context, []
         self._server = serve_tls(Handler, self.pki.path("api-proxy.crt"), self.pki.path("api-proxy.key"))
         return self
+
+    def _forward(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, dict, bytes]:
+        """One request to the real server, on a kept-alive connection (a TLS handshake per request
+        would cost the tests more than the requests do)."""
+        for attempt in (1, 2):
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                host, port = self.upstream.rsplit(":", 1)
+                connection = http.client.HTTPSConnection(host, int(port), context=self._upstream_context, timeout=60)
+            try:
+                connection.request(method, path, body=body or None, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                if attempt == 2:  # a fresh connection failed too: the server is down
+                    raise
+                continue  # an idle connection the server had closed: once more on a new one
+            self._idle.append(connection)
+            return response.status, {"Content-Type": response.getheader("Content-Type", "application/json")}, data
+        raise AssertionError("unreachable")
 
     @property
     def address(self) -> str:
