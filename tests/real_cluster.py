@@ -105,8 +105,7 @@ class ClusterView:
         ns = namespace or self.namespace
 
         def credentials() -> tuple[str, str] | None:
-            secret = self.admin.get("Secret", CREDENTIALS_SECRET, ns)
-            data = {k: base64.b64decode(v).decode() for k, v in (secret or {}).get("data", {}).items()}
+            data = self.secret_data(CREDENTIALS_SECRET, ns)
             return (data["username"], data["password"]) if data else None
 
         es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: sum(
@@ -136,8 +135,8 @@ class ClusterView:
             versions[("Node", name)] = self.get("Node", name)["metadata"]["resourceVersion"]
         return versions
 
-    def secret_data(self, name: str) -> dict[str, str] | None:
-        secret = self.get("Secret", name, self.namespace)
+    def secret_data(self, name: str, namespace: str | None = None) -> dict[str, str] | None:
+        secret = self.get("Secret", name, namespace or self.namespace)
         return None if secret is None else {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
 
     def pods(self, component: str) -> list[dict]:

@@ -19,13 +19,12 @@ def uids(api, component: str) -> set[str]:
 def test_config_only_change_rolls_the_pods_that_read_it(api):
     # elasticsearch.yml and fluent-bit.conf are read only at start: a change must restart the pods.
     deploy(api, settings_for(api))
-    before = {p["metadata"]["uid"] for p in api.pods("elasticsearch")}
-    agents = {p["metadata"]["uid"] for p in api.pods("fluent-bit")}
+    before, agents = uids(api, "elasticsearch"), uids(api, "fluent-bit")
     plan, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "cluster_name": "renamed"}))
     ns = api.namespace
     assert sorted(s.ref for s in plan.changes) == [f"ConfigMap {ns}/elasticsearch-config", f"StatefulSet {ns}/elasticsearch"]
-    assert not before & {p["metadata"]["uid"] for p in api.pods("elasticsearch")}  # every pod restarted
-    assert agents == {p["metadata"]["uid"] for p in api.pods("fluent-bit")}  # the agents did not
+    assert not before & uids(api, "elasticsearch")  # every pod restarted
+    assert agents == uids(api, "fluent-bit")  # the agents did not
     again, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "cluster_name": "renamed"}))
     assert again.changes == []
 

@@ -32,6 +32,13 @@ def messages(es, log_name: str) -> list[str]:
     return [d.get("log", "") for d in es.indices.get(index_of(log_name), [])]
 
 
+def wait_for_replacement(api, node: str, agent: dict) -> None:
+    """Until the DaemonSet controller's new Fluent Bit pod on ``node`` is ready."""
+    api.wait_for("a new Fluent Bit on the node", lambda: any(
+        p["spec"]["nodeName"] == node and p["metadata"]["uid"] != agent["metadata"]["uid"]
+        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
+
+
 def test_lines_written_before_the_agents_first_start_arrive_once(api):
     es = api.serve_elasticsearch(major=6)
     api.admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}})
@@ -44,9 +51,7 @@ def test_lines_written_before_the_agents_first_start_arrive_once(api):
     # A restart of the agent reads its position database: nothing is sent twice.
     agent = next(p for p in api.pods("fluent-bit") if p["spec"]["nodeName"] == node.name)
     api.admin.delete("Pod", agent["metadata"]["name"], api.namespace)
-    api.wait_for("a new Fluent Bit on the node", lambda: any(
-        p["spec"]["nodeName"] == node.name and p["metadata"]["uid"] != agent["metadata"]["uid"]
-        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
+    wait_for_replacement(api, node.name, agent)
     write_container_log(node, pod, "app", ["after the restart"])  # a marker: the new agent is shipping
     api.wait_for("the marker line", lambda: "after the restart" in messages(es, "early-app"), timeout=40)
     assert sorted(messages(es, "early-app")) == sorted([*lines, "after the restart"])
@@ -70,9 +75,7 @@ def test_agent_restarted_during_an_elasticsearch_outage_loses_nothing(api, stop)
         played.process.kill()  # no chance to flush anything
     agent = next(p for p in api.pods("fluent-bit") if p["spec"]["nodeName"] == node.name)
     api.admin.delete("Pod", agent["metadata"]["name"], api.namespace)  # SIGTERM, if still running
-    api.wait_for("a new Fluent Bit on the node", lambda: any(
-        p["spec"]["nodeName"] == node.name and p["metadata"]["uid"] != agent["metadata"]["uid"]
-        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
+    wait_for_replacement(api, node.name, agent)
     es.bulk_status = None  # Elasticsearch is back
     api.wait_for("every line", lambda: len(messages(es, "outage-app")) >= len(lines), timeout=90)
     # A marker written now arrives after anything still buffered: duplicates would show up before it.
