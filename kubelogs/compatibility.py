@@ -44,6 +44,15 @@ UPGRADE_FROM: dict[int, tuple[int, int]] = {6: (5, 6), 7: (6, 8), 8: (7, 17), 9:
 UPGRADE_ONLY_FROM: dict[tuple[int, int], tuple[int, int]] = {(9, 0): (8, 18)}
 
 
+# First versions with the index-management APIs the cluster stage uses (Elastic's reference, "Index
+# lifecycle management" added in 6.6; "Composable index templates" and voting exclusions by
+# ?node_names= added in 7.8). Older versions: daily indices are deleted by a CronJob, templates are
+# legacy (_template; 5.x names its pattern `template`), exclusions are by path.
+ILM_FROM: tuple[int, int, int] = (6, 6, 0)
+COMPOSABLE_TEMPLATES_FROM: tuple[int, int, int] = (7, 8, 0)
+VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
+
+
 @dataclass(frozen=True)
 class Agent:
     """A node log agent: where it can run and what it can write to."""
@@ -128,6 +137,10 @@ def end_of_life_warning(es_version: str, today: str) -> str:
     when = f"on {ended}" if ended else "already"
     return (f"Elasticsearch {major}.x reached its end of life {when} (elastic.co/support/eol): no more "
             "security fixes. Plan an upgrade (see the README's day-2 changes)")
+
+
+def has_ilm(es_version: str) -> bool:
+    return parse_version(es_version) >= ILM_FROM
 
 
 def free_security_available(es_version: str) -> bool:

@@ -175,6 +175,9 @@ class ElasticsearchSettings(_Model):
     security: bool | None = Field(
         None, description="Authentication and transport TLS; empty means on where the version's free licence has it (6.8+, 7.1+, 8.x).")
     cluster_name: DnsLabel = Field("kubelogs", description="Elasticsearch `cluster.name`.")
+    retention_days: int = Field(
+        14, ge=0, le=3650,
+        description="Days a daily log index is kept before it is deleted (an ILM policy from 6.6, a daily CronJob before); 0 keeps them forever.")
 
     @property
     def major(self) -> int:
@@ -217,7 +220,7 @@ class KubernetesSettings(_Model):
 
 class VerifySettings(_Model):
     image: Image = Field(
-        "curlimages/curl:8.11.1", description="Image of the canary and verifier pods (needs sh and curl).")
+        "curlimages/curl:8.11.1", description="Image of the pods that call Elasticsearch from inside the cluster (canaries, verifier, the cluster stage's calls, retention; needs sh and curl).")
     timeout: int = Field(
         300, ge=10, le=3600, description="Seconds to wait for every canary line to become searchable.")
 

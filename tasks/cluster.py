@@ -23,9 +23,9 @@ def apply_cluster(settings: Settings) -> None:
     function, kwargs = None, {}
     if CONTROL_HOST in host.groups:
         kube, plan = plan_cluster(settings)
-        if plan.changes or plan.pending_rollouts:
+        if plan.has_work:
             function = _execute
-            kwargs = {"kube": kube, "plan": plan, "rollout_timeout": settings.kubernetes.rollout_timeout}
+            kwargs = {"kube": kube, "plan": plan, "settings": settings}
     run_after_node_stage(name="Apply Kubernetes objects, wait for rollouts", function=function, **kwargs)
 
 
@@ -52,12 +52,12 @@ def node_targets() -> list[NodeTarget]:
     return targets
 
 
-def _execute(state: State, host: Host, kube: Kube, plan: Plan, rollout_timeout: int) -> bool:
+def _execute(state: State, host: Host, kube: Kube, plan: Plan, settings: Settings) -> bool:
     # Called by pyinfra with (state, host) at execution time, after every node-stage operation; the
     # return value is the operation's status, so a cluster error fails it without a traceback.
     failed = frozenset(h.name for h in state.failed_hosts)
     try:
-        done = stage.execute(kube, plan, rollout_timeout, lambda line: logger.info(f"{host.print_prefix}{line}"),
+        done = stage.execute(kube, plan, settings, lambda line: logger.info(f"{host.print_prefix}{line}"),
                              skip_hosts=failed)
     except ClusterError as e:
         logger.error(f"{host.print_prefix}cluster stage failed: {e}")

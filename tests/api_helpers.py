@@ -22,8 +22,12 @@ def kube(settings) -> Kube:
 
 
 def deploy(api: ClusterView, settings, nodes=None, skip_hosts=frozenset()):
+    """Plan and execute, as the pyinfra run does; Elasticsearch is the fake of the settings' major unless the
+    test served one."""
+    if settings.namespace not in api.elasticsearch:
+        api.serve_elasticsearch(settings.elasticsearch.major, settings.namespace)
     client = kube(settings)
     plan = stage.plan(client, settings, api.nodes if nodes is None else nodes)
     log: list[str] = []
-    done = stage.execute(client, plan, settings.kubernetes.rollout_timeout, log.append, skip_hosts)
+    done = stage.execute(client, plan, settings, log.append, skip_hosts)
     return plan, done, log

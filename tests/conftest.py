@@ -59,11 +59,11 @@ def tier():
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
     """In-process stages poll the real cluster every 0.3 s instead of every 2 s (the pace for users)."""
-    from kubelogs.cluster import rollout
+    from kubelogs.cluster import es_tasks, restarts, rollout
     from kubelogs.verify import pods
 
-    monkeypatch.setattr(rollout, "POLL_SECONDS", 0.3)
-    monkeypatch.setattr(pods, "POLL_SECONDS", 0.3)
+    for module in (rollout, pods, es_tasks, restarts):
+        monkeypatch.setattr(module, "POLL_SECONDS", 0.3)
 
 
 @pytest.fixture

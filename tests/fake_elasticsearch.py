@@ -6,7 +6,14 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
   and ``GET /<index>/_count?q="<token>"`` (404 ``index_not_found_exception``): the verify stage's script;
 - ``POST /_bulk`` and ``POST /<index>/_bulk`` (NDJSON, ``create``/``index``): what Fluent Bit's ``es``
   output sends. 8.x/9.x reject ``_type`` in a metadata line, 6.x requires it, 7.x takes both;
-- ``GET /`` and ``HEAD /``: the version document some clients probe first.
+- ``GET /`` and ``HEAD /``: the version document some clients probe first;
+- what the cluster stage's in-cluster pods call (``files/es-admin.sh``, ``files/es-retention.sh``): cluster
+  settings (6.x refuses a ``minimum_master_nodes`` above its node count, as Zen discovery does), ``_flush``,
+  voting configuration exclusions (7.x+), ILM policies (6.6+), index templates (legacy ``_template`` with
+  5.x's ``template`` key or ``index_patterns``; composable ``_index_template``), ``_cat/indices`` and index
+  deletion. A template's ``number_of_replicas`` reaches the indices created after it, and with
+  ``status=None`` the health is derived from them as Elasticsearch does: yellow while some index wants more
+  replicas than the other nodes can hold.
 
 Faults for tests: ``bulk_status`` fails every bulk request as a whole, ``reject`` fails single documents
 (a partial reject, ``errors: true``). ``calls`` records each request once its answer is decided, so a test
@@ -16,6 +23,7 @@ that sees a call also sees the state that call left.
 from __future__ import annotations
 
 import base64
+import fnmatch
 import gzip
 import json
 import os
@@ -30,7 +38,8 @@ from tests.loopback import JsonHandler, LoopbackServer
 _RANK = {"red": 0, "yellow": 1, "green": 2}
 
 # major -> (version number, Lucene version, minimum wire compatibility, minimum index compatibility)
-_VERSIONS = {6: ("6.8.23", "7.7.3", "5.6.0", "5.0.0"),
+_VERSIONS = {5: ("5.6.16", "6.6.1", "5.0.0", "2.0.0"),
+             6: ("6.8.23", "7.7.3", "5.6.0", "5.0.0"),
              7: ("7.17.28", "8.11.3", "6.8.0", "6.0.0-beta1"),
              8: ("8.19.0", "9.12.2", "7.17.0", "7.0.0"),
              9: ("9.1.0", "10.2.2", "8.19.0", "8.0.0")}
@@ -125,7 +134,7 @@ def _parse_bulk(body: bytes, default_index: str | None, major: int) -> list[_Op]
     # The request's validation: all problems of all items at once, before anything is written.
     problems = []
     for op in ops:
-        problems += ["index is missing"] * (op.index is None) + ["type is missing"] * (major == 6 and op.type is None) \
+        problems += ["index is missing"] * (op.index is None) + ["type is missing"] * (major <= 6 and op.type is None) \
             + ["source is missing"] * (not op.source.strip())
     if not ops:
         problems.append("no requests added")
@@ -137,7 +146,7 @@ def _parse_bulk(body: bytes, default_index: str | None, major: int) -> list[_Op]
 
 @dataclass
 class FakeElasticsearch(LoopbackServer):
-    status: str = "green"
+    status: str | None = "green"  # None: derived from the indices' replicas and the node count
     number_of_nodes: int | Callable[[], int] = 1  # a callable follows e.g. the pods that exist
     credentials: Callable[[], tuple[str, str] | None] = lambda: None
     indices: dict[str, list[dict]] = field(default_factory=dict)  # index -> document sources, in order
@@ -145,6 +154,11 @@ class FakeElasticsearch(LoopbackServer):
     bulk_status: int | None = None  # every bulk request fails with this HTTP status (e.g. 429, 503)
     reject: Callable[[dict], str | None] | None = None  # a reason fails that document (400 mapper_parsing)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path with query), answered ones
+    cluster_settings: dict[str, object] = field(default_factory=dict)  # persistent, flat keys
+    policies: dict[str, dict] = field(default_factory=dict)  # ILM policy name -> {"policy": ...}
+    templates: dict[str, dict] = field(default_factory=dict)  # template name -> body (legacy or composable)
+    voting_exclusions: list[str] = field(default_factory=list)
+    index_replicas: dict[str, int] = field(default_factory=dict)  # index -> number_of_replicas at creation
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -153,6 +167,8 @@ class FakeElasticsearch(LoopbackServer):
 
     def index(self, name: str, doc: dict) -> None:
         with self._lock:
+            if name not in self.indices:
+                self.index_replicas[name] = self._replicas_for(name)
             self.indices.setdefault(name, []).append(doc)
 
     def record(self, method: str, path: str) -> None:
@@ -170,10 +186,10 @@ class FakeElasticsearch(LoopbackServer):
         if method in ("GET", "HEAD") and not parts:
             return 200, self._root()
         if method == "GET" and parts == ["_cluster", "health"]:
-            wanted = query.get("wait_for_status", "red")
-            timed_out = _RANK[self.status] < _RANK[wanted]
-            nodes = self.number_of_nodes() if callable(self.number_of_nodes) else self.number_of_nodes
-            return (408 if timed_out else 200), {"cluster_name": "kubelogs", "status": self.status,
+            nodes, status = self.nodes(), self.health()
+            timed_out = _RANK[status] < _RANK[query.get("wait_for_status", "red")] \
+                or not _nodes_match(query.get("wait_for_nodes", ""), nodes)
+            return (408 if timed_out else 200), {"cluster_name": "kubelogs", "status": status,
                                                  "timed_out": timed_out, "number_of_nodes": nodes}
         if method == "GET" and len(parts) == 2 and parts[1] == "_count":
             with self._lock:
@@ -186,7 +202,113 @@ class FakeElasticsearch(LoopbackServer):
                 return 200, {"count": sum(phrase in json.dumps(d) for d in docs)}
         if method in ("POST", "PUT") and parts[-1:] == ["_bulk"] and len(parts) <= 2:
             return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type)
-        return 400, {"error": f"not implemented by the fake: {method} {path}"}
+        with self._lock:
+            answer = self._admin(method, parts, query, body)
+        return answer or (400, {"error": f"not implemented by the fake: {method} {path}"})
+
+    def nodes(self) -> int:
+        return self.number_of_nodes() if callable(self.number_of_nodes) else self.number_of_nodes
+
+    def health(self) -> str:
+        if self.status is not None:
+            return self.status
+        nodes = self.nodes()
+        if not nodes:
+            return "red"
+        return "yellow" if any(r > nodes - 1 for r in self.index_replicas.values()) else "green"
+
+    def _admin(self, method: str, parts: list[str], query: dict[str, str], body: bytes) -> tuple[int, object] | None:
+        """Cluster administration calls (under the lock); None for a call the fake does not know."""
+        try:
+            doc = json.loads(body) if body.strip() else {}
+        except ValueError as exc:
+            return error(400, "x_content_parse_exception", str(exc))
+        if parts == ["_cluster", "settings"]:
+            if method == "GET":
+                return 200, {"persistent": dict(self.cluster_settings), "transient": {}}
+            if method == "PUT":
+                return self._put_settings(doc.get("persistent") or {})
+        if parts == ["_flush"] and method == "POST":
+            total = sum(1 + r for r in self.index_replicas.values())
+            return 200, {"_shards": {"total": total, "successful": total, "failed": 0}}
+        if parts == ["_cluster", "voting_config_exclusions"] and self.major >= 7:
+            if method == "POST" and query.get("node_names"):
+                self.voting_exclusions += query["node_names"].split(",")
+                return 200, ""
+            if method == "DELETE":
+                self.voting_exclusions.clear()
+                return 200, ""
+        if parts[:2] == ["_ilm", "policy"] and len(parts) == 3 and self.major >= 6:
+            name = parts[2]
+            if method == "PUT":
+                if set(doc) != {"policy"} or "phases" not in doc["policy"]:
+                    return error(400, "parse_exception", "policy must have phases")
+                self.policies[name] = doc
+                return 200, {"acknowledged": True}
+            if method == "GET":
+                if name not in self.policies:
+                    return error(404, "resource_not_found_exception", f"Lifecycle policy not found: {name}")
+                return 200, {name: {"version": 1, "modified_date": "2026-01-01T00:00:00.000Z", **self.policies[name]}}
+        if parts[:1] in (["_template"], ["_index_template"]) and len(parts) == 2:
+            legacy, name = parts[0] == "_template", parts[1]
+            if method == "PUT":
+                key = "template" if legacy and self.major == 5 else "index_patterns"
+                if key not in doc or (not legacy and self.major < 7):
+                    return error(400, "action_request_validation_exception", f"Validation Failed: 1: {key} is missing;")
+                self.templates[name] = doc
+                return 200, {"acknowledged": True}
+            if method == "GET" and name in self.templates:
+                return 200, {name: self.templates[name]}
+            if method == "GET":
+                return 404, {}
+        if len(parts) == 2 and parts[1] == "_settings" and method == "PUT":
+            replicas = _flatten(doc).get("index.number_of_replicas")
+            for name in [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]:
+                if replicas is not None:
+                    self.index_replicas[name] = int(replicas)
+            return 200, {"acknowledged": True}
+        if parts == ["_cat", "indices"] and method == "GET":
+            return 200, "".join(f"{name}\n" for name in sorted(self.indices))
+        if len(parts) == 1 and not parts[0].startswith("_") and method == "DELETE":
+            if parts[0] not in self.indices:
+                return error(404, "index_not_found_exception", f"no such index [{parts[0]}]")
+            del self.indices[parts[0]]
+            self._ids.pop(parts[0], None)
+            self.index_replicas.pop(parts[0], None)
+            return 200, {"acknowledged": True}
+        return None
+
+    def _put_settings(self, persistent: dict) -> tuple[int, object]:
+        flat = _flatten(persistent)
+        quorum = flat.get("discovery.zen.minimum_master_nodes")
+        if quorum is not None and self.major <= 6 and int(quorum) > self.nodes():
+            return error(400, "illegal_argument_exception", "illegal value can't update "
+                         f"[discovery.zen.minimum_master_nodes] from [{self.cluster_settings.get('discovery.zen.minimum_master_nodes', 1)}] "
+                         f"to [{quorum}]", caused_by={"type": "illegal_argument_exception", "reason": (
+                             f"cannot set discovery.zen.minimum_master_nodes to more than the current master nodes count [{self.nodes()}]")})
+        if quorum is not None and self.major >= 7:
+            return error(400, "illegal_argument_exception", "persistent setting [discovery.zen.minimum_master_nodes], not recognized")
+        for key, value in flat.items():
+            if value is None:
+                self.cluster_settings.pop(key, None)
+            else:
+                self.cluster_settings[key] = str(value).lower() if isinstance(value, bool) else str(value)
+        return 200, {"acknowledged": True, "persistent": persistent, "transient": {}}
+
+    def _replicas_for(self, index: str) -> int:
+        """number_of_replicas of a new index: the matching template of highest priority/order, else 1."""
+        best: tuple[int, int] | None = None
+        for body in self.templates.values():
+            patterns = body.get("index_patterns") or body.get("template")
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            if not isinstance(patterns, list) or not any(fnmatch.fnmatchcase(index, p) for p in patterns):
+                continue
+            settings = _flatten((body.get("template") if isinstance(body.get("template"), dict) else body).get("settings") or {})
+            replicas = settings.get("number_of_replicas", settings.get("index.number_of_replicas"))
+            rank = int(body.get("priority", body.get("order", 0)))
+            if replicas is not None and (best is None or rank >= best[0]):
+                best = (rank, int(replicas))
+        return 1 if best is None else best[1]
 
     def _root(self) -> dict:
         number, lucene, wire, index = _VERSIONS[self.major]
@@ -234,6 +356,8 @@ class FakeElasticsearch(LoopbackServer):
         reason = self.reject(doc) if self.reject else None  # called under the lock: must not call the fake
         if reason:
             return failed(400, "mapper_parsing_exception", reason)
+        if name not in self.indices:
+            self.index_replicas[name] = self._replicas_for(name)
         docs, ids = self.indices.setdefault(name, []), self._ids.setdefault(name, {})
         if doc_id in ids and op.action == "create":
             return failed(409, "version_conflict_engine_exception",
@@ -251,13 +375,34 @@ class FakeElasticsearch(LoopbackServer):
                 "status": 201 if version == 1 else 200}
 
 
+def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
+    """Elasticsearch settings in flat form: {"a": {"b": 1}} and {"a.b": 1} are the same setting."""
+    flat: dict[str, object] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _nodes_match(condition: str, nodes: int) -> bool:
+    """``wait_for_nodes``: N, >=N, <=N, >N or <N (empty: any)."""
+    if not condition:
+        return True
+    for op, test in ((">=", int.__ge__), ("<=", int.__le__), (">", int.__gt__), ("<", int.__lt__)):
+        if condition.startswith(op):
+            return test(nodes, int(condition[len(op):]))
+    return nodes == int(condition)
+
+
 class _Handler(JsonHandler):
     owner: FakeElasticsearch
 
     def do_GET(self) -> None:
         self._serve()
 
-    do_HEAD = do_POST = do_PUT = do_GET
+    do_HEAD = do_POST = do_PUT = do_DELETE = do_GET
 
     def _serve(self) -> None:
         split = urlsplit(self.path)

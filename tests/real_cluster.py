@@ -87,9 +87,11 @@ class ClusterView:
     def __post_init__(self) -> None:
         self.tier.proxy.requests.clear()
         self.tier.proxy.clear_faults()
+        self.tier.kubelet.on_terminate = None
         self._dir = tempfile.TemporaryDirectory(prefix="kubelogs-view-", dir=self.tier.workdir)
         self.kubeconfig = self.tier.kubeconfig(Path(self._dir.name) / "kubeconfig")
         self._servers: list[FakeElasticsearch] = []
+        self.elasticsearch: dict[str, FakeElasticsearch] = {}  # namespace -> the fake behind its Service
 
     # -- nodes --------------------------------------------------------------------------------------------
     def add_node(self, name: str, runtime: str, root: Path | None = None, labels: dict[str, str] | None = None) -> None:
@@ -105,14 +107,17 @@ class ClusterView:
         ns = namespace or self.namespace
 
         def credentials() -> tuple[str, str] | None:
+            # Security as the configuration says (a full cluster restart applies it to every node at once).
+            config = ((self.get("ConfigMap", "elasticsearch-config", ns) or {}).get("data") or {}).get("elasticsearch.yml", "")
             data = self.secret_data(CREDENTIALS_SECRET, ns)
-            return (data["username"], data["password"]) if data else None
+            return (data["username"], data["password"]) if data and "xpack.security.enabled: true" in config else None
 
         es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: sum(
             not pod_problem(p) for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")))
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})
         self._servers.append(es)
+        self.elasticsearch[ns] = es
         return es
 
     # -- reading the cluster --------------------------------------------------------------------------------

@@ -23,9 +23,13 @@ def labels_of(api, node: str) -> dict[str, str]:
 def test_first_apply_creates_in_order_with_server_side_apply(api):
     plan, done, _ = deploy(api, settings_for(api))
     assert plan.counts()["create"] == done["created"] > 10
-    patches = api.mutations()
-    assert {(r.method, r.content_type, r.query["fieldManager"], r.query["force"]) for r in patches} == {
-        ("PATCH", "application/apply-patch+yaml", "kubelogs", "true")}
+    # Objects by server-side apply; then the Elasticsearch-call pod (applied, deleted) and the mark that
+    # the index settings were sent (a merge patch under its own field manager).
+    writes = [r for r in api.mutations() if "/pods" not in r.path]
+    patches = [r for r in writes if r.content_type == "application/apply-patch+yaml"]
+    assert {(r.method, r.query["fieldManager"], r.query["force"]) for r in patches} == {("PATCH", "kubelogs", "true")}
+    assert [(r.method, r.path.rsplit("/", 1)[-1], r.query["fieldManager"]) for r in writes if r not in patches] == [
+        ("PATCH", "elasticsearch-index-settings", "kubelogs-elasticsearch")]
     order = [r.path.rsplit("/", 2)[-2] for r in patches]
     assert order[:2] == ["namespaces", "secrets"]  # namespace, then the ApplySet parent
     first_workload = min(order.index("statefulsets"), order.index("daemonsets"))
@@ -68,7 +72,7 @@ def test_reapply_changes_nothing(api):
     assert plan.changes == [] and plan.pending_rollouts == []
     assert api.resource_versions() == versions
     assert len(api.mutations()) == mutations
-    assert done == {"created": 0, "updated": 0, "pruned": 0, "skipped": 0}
+    assert done == {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
 
 
 def test_settings_change_updates_only_what_it_shapes_and_rolls_the_pods(api):
@@ -79,7 +83,8 @@ def test_settings_change_updates_only_what_it_shapes_and_rolls_the_pods(api):
     sts = api.get("StatefulSet", "elasticsearch", api.namespace)
     assert {"name": "ES_JAVA_OPTS", "value": "-Xms256m -Xmx256m"} in sts["spec"]["template"]["spec"]["containers"][0]["env"]
     # The real StatefulSet controller replaced every pod before the rollout wait returned.
-    assert sts["status"]["currentRevision"] == sts["status"]["updateRevision"]
+    assert {p["metadata"]["labels"]["controller-revision-hash"] for p in api.pods("elasticsearch")} == {
+        sts["status"]["updateRevision"]}
     assert not before & {p["metadata"]["uid"] for p in api.pods("elasticsearch")}
 
 
@@ -228,8 +233,16 @@ def test_rerun_waits_for_a_rollout_still_in_progress(api):
       "spec": {"replicas": 3, "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}},
       "status": {"observedGeneration": 2, "readyReplicas": 3, "updatedReplicas": 1,
                  "currentRevision": "a", "updateRevision": "b"}}, True, "3 pods ready"),
-    ({"kind": "StatefulSet", "metadata": {"name": "s", "generation": 1}, "spec": {"updateStrategy": {"type": "OnDelete"}},
+    ({"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1}, "spec": {"updateStrategy": {"type": "OnDelete"}},
       "status": {}}, True, "not a rolling update"),
+    # OnDelete StatefulSets (Elasticsearch): kubelogs restarts outdated pods itself; here only readiness.
+    ({"kind": "StatefulSet", "metadata": {"name": "s", "generation": 2},
+      "spec": {"replicas": 3, "updateStrategy": {"type": "OnDelete"}},
+      "status": {"observedGeneration": 2, "replicas": 3, "readyReplicas": 3, "updatedReplicas": 0,
+                 "currentRevision": "a", "updateRevision": "b"}}, True, "3 pods ready"),
+    ({"kind": "StatefulSet", "metadata": {"name": "s", "generation": 2},
+      "spec": {"replicas": 1, "updateStrategy": {"type": "OnDelete"}},
+      "status": {"observedGeneration": 2, "replicas": 3, "readyReplicas": 3}}, False, "3 of 1 pods ready"),
     ({"kind": "DaemonSet", "metadata": {"name": "d", "generation": 1}, "spec": {},
       "status": {"observedGeneration": 1, "desiredNumberScheduled": 3, "updatedNumberScheduled": 2}}, False,
      "2 of 3 pods updated"),

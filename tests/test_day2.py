@@ -89,8 +89,10 @@ def test_downgrade_and_skipped_major_are_refused_before_anything_is_applied(api)
 
 
 def test_allowed_upgrade_rolls_every_elasticsearch_pod(api):
+    es = api.serve_elasticsearch(6)
     deploy(api, settings_for(api))
     before = uids(api, "elasticsearch")
+    es.major = 7  # what the upgraded pods answer
     plan, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": "7.17.26"}))
     sts = api.get("StatefulSet", "elasticsearch", api.namespace)
     assert sts["metadata"]["annotations"]["kubelogs.io/elasticsearch-version"] == "7.17.26"
@@ -108,3 +110,170 @@ def test_scaling_down_keeps_the_data_and_says_where(api):
     assert f"  keeps     {plan.kept_data[0]}" in plan.lines()
     api.wait_for("the StatefulSet controller to remove elasticsearch-1", lambda: [
         p["metadata"]["name"] for p in api.pods("elasticsearch")] == ["elasticsearch-0"])
+
+
+# -- health-aware restarts, quorum, retention: the fake Elasticsearch records every call, and the test
+# kubelet adds each Elasticsearch pod deletion to the same record, so the order is asserted.
+
+ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_template/", "/*-20*/")
+
+
+def record_restarts(api, es) -> None:
+    def seen(meta: dict) -> None:
+        if meta["name"].startswith("elasticsearch-"):
+            es.record("DELETE-POD", f"{meta['name']} allocation={es.cluster_settings.get('cluster.routing.allocation.enable', 'all')}")
+    api.tier.kubelet.on_terminate = seen
+
+
+def timeline(es) -> list[str]:
+    """The calls around restarts and settings (not the agents' bulk requests), queries cut."""
+    return [f"{m} {p.split('?')[0]}" for m, p in es.calls if m == "DELETE-POD" or p.startswith(ADMIN_PATHS)]
+
+
+def test_upgrade_restarts_one_pod_at_a_time_each_after_green(api):
+    es = api.serve_elasticsearch(6)
+    deploy(api, settings_for(api))
+    before = uids(api, "elasticsearch")
+    es.major, es.calls[:] = 7, []  # what the upgraded pods answer
+    record_restarts(api, es)
+    plan, done, log = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": "7.17.26"}))
+    prepare = ["PUT /_cluster/settings", "GET /_cluster/health", "PUT /_cluster/settings", "POST /_flush"]
+    assert timeline(es) == [
+        *prepare, "DELETE-POD elasticsearch-1 allocation=primaries",
+        *prepare, "DELETE-POD elasticsearch-0 allocation=primaries",
+        "PUT /_cluster/settings", "GET /_cluster/health",  # allocation back on, green again
+        "GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_index_template/kubelogs-logs",
+        "PUT /*-20*/_settings"]
+    *restart_health, send_health = [p for m, p in es.calls if p.startswith("/_cluster/health")]
+    assert all("wait_for_status=green" in p for p in restart_health)
+    assert "wait_for_status=yellow" in send_health  # the index settings need the primaries only
+    assert "cluster.routing.allocation.enable" not in es.cluster_settings  # back to its default
+    assert done["restarted"] == 2 and not before & uids(api, "elasticsearch")
+    again, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": "7.17.26"}))
+    assert not again.has_work
+
+
+def test_no_pod_restarts_while_the_cluster_is_not_green_and_a_rerun_resumes(api):
+    es = api.serve_elasticsearch(6)
+    deploy(api, settings_for(api))
+    before = uids(api, "elasticsearch")
+    es.status = "yellow"
+    renamed = {"replicas": 2, "cluster_name": "renamed"}
+    with pytest.raises(ClusterError) as failed:
+        deploy(api, settings_for(api, elasticsearch=renamed, kubernetes={"rollout_timeout": 4}))
+    message = str(failed.value)
+    assert "could not prepare to restart elasticsearch-1 once the cluster is green" in message
+    assert "waited 4s for green" in message and "re-run" in message
+    assert uids(api, "elasticsearch") == before and ("POST", "/_flush") not in es.calls
+    es.status = "green"
+    plan, done, _ = deploy(api, settings_for(api, elasticsearch=renamed))
+    assert plan.changes == [] and plan.elasticsearch.restarts_pending == [
+        "StatefulSet elasticsearch: 2 pod(s) at an older revision (elasticsearch-1, elasticsearch-0); restarted one at a time"]
+    assert done["restarted"] == 2 and not before & uids(api, "elasticsearch")
+    assert not deploy(api, settings_for(api, elasticsearch=renamed))[0].has_work
+
+
+def test_zen1_quorum_follows_replicas_through_the_settings_api_without_restarts(api):
+    es = api.serve_elasticsearch(6)
+    deploy(api, settings_for(api, elasticsearch={"replicas": 1}))
+    first = uids(api, "elasticsearch")
+    record_restarts(api, es)
+    es.calls[:] = []
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2}))
+    # Raised after the new node joined: the fake, like 6.x, refuses a quorum above the nodes it has.
+    assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "2"
+    quorum_wait = [p for m, p in es.calls if p.startswith("/_cluster/health")][0]
+    assert "wait_for_nodes=%3E%3D2" in quorum_wait or "wait_for_nodes=>=2" in quorum_wait
+    assert first <= uids(api, "elasticsearch")  # the running pod was not restarted
+    es.calls[:] = []
+    deploy(api, settings_for(api, elasticsearch={"replicas": 1}))
+    # Lowered before the StatefulSet removed the second node, so the one left can still elect itself.
+    index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_template/kubelogs-logs",
+                      "PUT /*-20*/_settings"]  # one node: its indices get no replica
+    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "DELETE-POD elasticsearch-1 allocation=all",
+                            *index_settings]
+    assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "1"
+    assert first <= uids(api, "elasticsearch")
+
+
+def test_7x_scale_down_excludes_the_leaving_nodes_from_voting_first(api):
+    es = api.serve_elasticsearch(7)
+    settings = {"version": "7.17.26"}
+    deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 1}))
+    first = uids(api, "elasticsearch")
+    deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 2}))
+    assert first <= uids(api, "elasticsearch")  # growing keeps the bootstrap list: nothing restarts
+    es.calls[:] = []
+    record_restarts(api, es)
+    deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 1}))
+    assert timeline(es)[:4] == ["GET /_cluster/health", "POST /_cluster/voting_config_exclusions",
+                                "DELETE-POD elasticsearch-1 allocation=all", "DELETE /_cluster/voting_config_exclusions"]
+    assert es.voting_exclusions == []
+    assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-1") in es.calls
+
+
+@pytest.mark.parametrize("version, template", [
+    ("6.8.23", "_template"), ("7.17.26", "_index_template"), ("8.19.26", "_index_template"),
+    ("9.5.7", "_index_template")])
+def test_retention_is_an_ilm_policy_with_a_template_for_the_log_indices(api, version, template):
+    es = api.serve_elasticsearch(compat.parse_version(version)[0])
+    deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": version}))
+    assert es.policies == {"kubelogs-logs": {"policy": {"phases": {"delete": {
+        "min_age": "14d", "actions": {"delete": {}}}}}}}
+    body = es.templates["kubelogs-logs"]
+    settings = body["template"]["settings"] if template == "_index_template" else body["settings"]
+    assert settings == {"index": {"lifecycle.name": "kubelogs-logs", "number_of_replicas": 1}}
+    assert ("PUT", f"/{template}/kubelogs-logs") in es.calls
+    assert api.get("CronJob", "elasticsearch-retention", api.namespace) is None
+    sent = len(es.calls)
+    assert not deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": version}))[0].has_work
+    assert len([c for c in es.calls[sent:] if c[1].startswith(ADMIN_PATHS)]) == 0  # nothing sent again
+    deploy(api, settings_for(api, elasticsearch={"replicas": 2, "version": version, "retention_days": 0}))
+    assert es.policies["kubelogs-logs"]["policy"]["phases"] == {"hot": {"min_age": "0ms", "actions": {}}}
+
+
+def test_retention_before_ilm_is_a_cronjob_that_deletes_old_daily_indices(api):
+    es = api.serve_elasticsearch(6)
+    version = {"replicas": 2, "version": "6.5.4"}  # ILM came with 6.6
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch=version))
+    assert es.policies == {} and es.templates["kubelogs-logs"]["index_patterns"] == ["*-20*"]
+    cron = api.get("CronJob", "elasticsearch-retention", api.namespace)
+    assert cron is not None and f"CronJob {api.namespace}/elasticsearch-retention" in [s.ref for s in plan.steps]
+    # Run it once, as the CronJob controller would: a Job from its template, played by the test kubelet.
+    import datetime
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    old, recent = (f"app-{today - datetime.timedelta(days=d):%Y.%m.%d}" for d in (15, 13))
+    for index in (old, recent, "not-a-daily-index"):
+        es.index(index, {"message": "x"})
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "retention-now", "namespace": api.namespace},
+           "spec": cron["spec"]["jobTemplate"]["spec"]}
+    api.admin._call("POST", f"/apis/batch/v1/namespaces/{api.namespace}/jobs", body=job, content_type="application/json")
+    api.wait_for("the retention job to delete the old index", lambda: old not in es.indices)
+    assert recent in es.indices and "not-a-daily-index" in es.indices
+    # Retention off: the CronJob is pruned.
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch={**version, "retention_days": 0}))
+    assert f"CronJob {api.namespace}/elasticsearch-retention" in [s.ref for s in plan.steps if s.action == "prune"]
+
+
+def test_one_node_cluster_is_green_its_log_indices_have_no_replicas(api):
+    es = api.serve_elasticsearch(8)
+    es.status = None  # derived: yellow while an index wants a replica no other node can hold
+    es.index("app-2026.11.01", {"message": "written before the deploy"})  # replicas 1: the default
+    deploy(api, settings_for(api, elasticsearch={"replicas": 1, "version": "8.19.26"}))
+    assert es.index_replicas == {"app-2026.11.01": 0} and es.health() == "green"
+    es.index("app-2026.11.27", {"message": "a new day"})
+    assert es.index_replicas["app-2026.11.27"] == 0 and es.health() == "green"
+
+
+def test_a_security_change_restarts_every_pod_together(api):
+    # Nodes with and without security cannot form one cluster: a full cluster restart, prepared the same way.
+    es = api.serve_elasticsearch(6)
+    deploy(api, settings_for(api))  # 6.8.23: security on
+    es.calls[:] = []
+    record_restarts(api, es)
+    plan, done, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2, "security": False}))
+    steps = timeline(es)
+    assert steps[:4] == ["PUT /_cluster/settings", "GET /_cluster/health", "PUT /_cluster/settings", "POST /_flush"]
+    assert sorted(steps[4:6]) == ["DELETE-POD elasticsearch-0 allocation=primaries",
+                                  "DELETE-POD elasticsearch-1 allocation=primaries"]
+    assert steps[6:8] == ["PUT /_cluster/settings", "GET /_cluster/health"] and done["restarted"] == 2

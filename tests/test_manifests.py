@@ -10,7 +10,7 @@ import yaml
 
 from kubelogs import compatibility as compat
 from kubelogs.manifest_checks import check, schema_problems, semantic_problems
-from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests import GeneratedSecrets, elasticsearch, render_all
 from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, applyset_id
 from kubelogs.settings import validate_settings
 
@@ -72,8 +72,26 @@ def test_seed_hosts_and_initial_masters_for_7_and_8():
     assert config["discovery.seed_hosts"] == ["elasticsearch-discovery"]
     assert config["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
     assert "discovery.zen.minimum_master_nodes" not in config
+    # Never single-node discovery: a one-node cluster can grow later.
     single = _es_yml(_render({"elasticsearch": {"version": "7.17.25", "replicas": 1}}))
-    assert single["discovery.type"] == "single-node" and "cluster.initial_master_nodes" not in single
+    assert "discovery.type" not in single and single["cluster.initial_master_nodes"] == ["elasticsearch-0"]
+
+
+def test_an_existing_cluster_keeps_its_bootstrap_list():
+    # Pods added later must never be able to bootstrap a second cluster: the list is the one it formed with.
+    settings = validate_settings({"elasticsearch": {"version": "8.19.3", "replicas": 5}})
+    grown = elasticsearch.elasticsearch_yml(settings, ("elasticsearch-0", "elasticsearch-1", "elasticsearch-2"))
+    assert grown["cluster.initial_master_nodes"] == ["elasticsearch-0", "elasticsearch-1", "elasticsearch-2"]
+    upgraded_from_6 = elasticsearch.elasticsearch_yml(settings, ())  # formed by zen1: no list at all
+    assert "cluster.initial_master_nodes" not in upgraded_from_6
+
+
+def test_minimum_master_nodes_does_not_restart_pods():
+    # It is set through the cluster settings API on a replicas change; only new pods read the file's value.
+    three, five = (_render({"elasticsearch": {"replicas": n}}) for n in (3, 5))
+    sts = [next(o for o in objs if o["kind"] == "StatefulSet") for objs in (three, five)]
+    hashes = [s["spec"]["template"]["metadata"]["annotations"]["kubelogs.io/config-hash"] for s in sts]
+    assert hashes[0] == hashes[1] and _es_yml(three) != _es_yml(five)
 
 
 def test_statefulset_is_governed_by_its_headless_service():

@@ -21,9 +21,11 @@ def cluster(api):
     yield api, es, api.tier.kubelet
 
 
-def verify(api, **sections):
+def verify(api, then=lambda: None, **sections):
+    """Deploy, do ``then`` (a fault the verify stage must see), verify."""
     settings = settings_for(api, verify={"timeout": 15}, **sections)
     deploy(api, settings)
+    then()
     lines: list[str] = []
     report = stage.run(Kube(load_client(settings)), settings, lines.append)
     return report, lines
@@ -45,7 +47,7 @@ def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     n1, n2, n3 = (n.node for n in api.nodes)
     report, lines = verify(api)
     assert report.ok, lines
-    assert lines[0] == "Elasticsearch: green, 2 of 2 nodes"
+    assert lines[0] == "Elasticsearch: green, 2 of 2 nodes; retention: indices deleted after 14d (ILM policy kubelogs-logs)"
     assert lines[1].split(" | ") == ["node"+" " * (len(n1) - 4), "agent     ", "token found", "seconds to searchable"]
     assert {node: row[:2] for node, row in rows_of(lines).items()} == {
         n1: ["fluent-bit", "yes"], n2: ["fluent-bit", "yes"], n3: ["log-pilot", "yes"]}
@@ -79,8 +81,7 @@ def test_single_replica_yellow_passes_and_says_why(cluster):
 
 def test_yellow_with_several_replicas_fails(cluster):
     api, es, _ = cluster
-    es.status = "yellow"
-    report, lines = verify(api)
+    report, lines = verify(api, then=lambda: setattr(es, "status", "yellow"))
     assert "Elasticsearch health is yellow (timed out waiting for green)" in report.problems
 
 
@@ -121,9 +122,8 @@ def test_a_node_without_its_agent_is_named(cluster):
 
 def test_canaries_that_cannot_start_fail_with_the_reason_and_are_removed(cluster):
     api, _, kubelet = cluster
-    kubelet.pull_failures.add(settings_for(api).verify.image)
     try:
-        report, _ = verify(api)
+        report, _ = verify(api, then=lambda: kubelet.pull_failures.add(settings_for(api).verify.image))
     finally:
         kubelet.pull_failures.clear()
     assert any("did not start within 15 s: container canary waiting: ImagePullBackOff" in p
@@ -133,7 +133,6 @@ def test_canaries_that_cannot_start_fail_with_the_reason_and_are_removed(cluster
 
 def test_unreachable_elasticsearch_fails_clearly(cluster):
     api, es, _ = cluster
-    es.stop()
-    report, _ = verify(api)
+    report, _ = verify(api, then=es.stop)
     assert any(p.startswith("Elasticsearch did not answer the verifier") for p in report.problems), report.problems
     assert leftover_pods(api) == []

@@ -141,6 +141,13 @@ class Kube:
         return self._call("PATCH", resource.path(meta.get("namespace"), meta["name"]), query,
                           body=manifest, content_type="application/apply-patch+yaml")
 
+    def merge_patch(self, kind: str, name: str, namespace: str | None, patch: dict,
+                    field_manager: str | None = None) -> dict:
+        """A JSON merge patch, under its own field manager (server-side apply leaves its fields alone)."""
+        query = [("fieldManager", field_manager)] if field_manager else []
+        return self._call("PATCH", RESOURCES[kind].path(namespace, name), query,
+                          body=patch, content_type="application/merge-patch+json")
+
     def pod_log(self, name: str, namespace: str) -> str:
         return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log", text=True)
 

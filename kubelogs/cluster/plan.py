@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from kubelogs import compatibility as compat
 from kubelogs.cluster import applyset, immutable, rollout, upgrades
 from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
 
@@ -69,10 +70,16 @@ class Plan:
     pending_rollouts: list[str] = field(default_factory=list)
     kept_data: list[str] = field(default_factory=list)  # nodes left with Elasticsearch data no pod serves
     warnings: list[str] = field(default_factory=list)
+    elasticsearch: ElasticsearchWork = field(default_factory=ElasticsearchWork)
 
     @property
     def changes(self) -> list[Step]:
         return [s for s in self.steps if s.action != "unchanged"]
+
+    @property
+    def has_work(self) -> bool:
+        """Whether executing it does anything (a no-op re-run does not)."""
+        return bool(self.changes or self.pending_rollouts or self.elasticsearch.any)
 
     def counts(self) -> dict[str, int]:
         counts = {a: 0 for a in ("create", "update", "prune", "unchanged")}
@@ -86,6 +93,7 @@ class Plan:
     def lines(self) -> list[str]:
         return [f"cluster plan: {self.summary()}", *(f"  {s.describe()}" for s in self.steps),
                 *(f"  waiting   {m}" for m in self.pending_rollouts),
+                *self.elasticsearch.lines(),
                 *(f"  keeps     {m}" for m in self.kept_data),
                 *(f"  warning   {m}" for m in self.warnings)]
 

@@ -43,6 +43,7 @@ RESOURCES: dict[str, Resource] = {r.kind: r for r in (
     Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", True),
     Resource("apps/v1", "StatefulSet", "statefulsets", True),
     Resource("apps/v1", "DaemonSet", "daemonsets", True),
+    Resource("batch/v1", "CronJob", "cronjobs", True),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
 )}

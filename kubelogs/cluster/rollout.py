@@ -15,11 +15,17 @@ def status(obj: dict) -> tuple[bool, str]:
     """(done, message) for a StatefulSet or DaemonSet, as kubectl's status viewers decide it."""
     spec, st = obj.get("spec", {}), obj.get("status") or {}
     kind, name = obj["kind"], obj["metadata"]["name"]
-    if (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") != "RollingUpdate":
+    on_delete = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "OnDelete"
+    if on_delete and kind != "StatefulSet":
         return True, f"{kind} {name}: not a rolling update; nothing to wait for"
     generation, observed = obj["metadata"].get("generation", 0), st.get("observedGeneration", 0)
     if not observed or generation > observed:
         return False, f"{kind} {name}: waiting for the spec update to be observed"
+    if on_delete:  # kubelogs restarts outdated pods itself (restarts.py): here every pod only has to be ready
+        replicas = spec.get("replicas", 1)
+        if st.get("readyReplicas", 0) < replicas or st.get("replicas", 0) > replicas:
+            return False, f"{kind} {name}: {st.get('readyReplicas', 0)} of {replicas} pods ready"
+        return True, f"{kind} {name}: {replicas} pods ready"
     if kind == "StatefulSet":
         replicas = spec.get("replicas", 1)
         if st.get("readyReplicas", 0) < replicas:

@@ -6,11 +6,14 @@ import datetime
 from collections.abc import Callable
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import credentials, rollout
+from kubelogs.cluster import credentials, es_tasks, restarts, rollout
 from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.es_plan import APPLIED_ANNOTATION, APPLIED_FIELD_MANAGER, plan_elasticsearch, send_task
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
 from kubelogs.manifest_checks import check
-from kubelogs.manifests import render_all
+from kubelogs.manifests import index_settings, render_all
+from kubelogs.manifests.common import config_hash
+from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
 from kubelogs.settings import Settings
 
 
@@ -20,12 +23,14 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     if uncovered:
         raise ClusterError(uncovered)
     secrets, generated = credentials.existing_or_new(kube, settings)
-    objects = render_all(settings, secrets)
+    # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
+    objects = render_all(settings, secrets, initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)))
     problems = check(objects)
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
     result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+    result.elasticsearch = plan_elasticsearch(kube, settings, result.steps)
     eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())
     result.warnings += [eol] if eol else []
     return result
@@ -45,10 +50,14 @@ def uncovered_nodes(settings: Settings, nodes: list[NodeTarget]) -> str:
             "nothing was applied.")
 
 
-def execute(kube: Kube, plan: Plan, rollout_timeout: float, log: Callable[[str], None],
+def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], None],
             skip_hosts: frozenset[str] = frozenset()) -> dict[str, int]:
-    """Apply the plan's changes; ``skip_hosts`` are nodes whose node stage failed (left unlabelled)."""
-    done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0}
+    """Apply the plan's changes; ``skip_hosts`` are nodes whose node stage failed (left unlabelled).
+    Then wait for the rollouts, restart outdated Elasticsearch pods one at a time and make the
+    Elasticsearch calls the plan lists."""
+    done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
+    for task in plan.elasticsearch.before:
+        es_tasks.run(kube, settings, task, log)
     for step in plan.steps:
         if step.action == "unchanged":
             continue
@@ -66,5 +75,15 @@ def execute(kube: Kube, plan: Plan, rollout_timeout: float, log: Callable[[str],
         log(step.describe())
     if plan.searched_parent != plan.final_parent:
         kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
-    rollout.wait(kube, plan.workloads, rollout_timeout, log)
+    rollout.wait(kube, plan.workloads, settings.kubernetes.rollout_timeout, log)
+    done["restarted"] = restarts.restart_outdated(kube, settings, log)
+    for task in plan.elasticsearch.after:
+        es_tasks.run(kube, settings, task, log)
+    if plan.elasticsearch.send_index_settings:
+        es_tasks.run(kube, settings, send_task(), log)
+        sent = next(s.manifest for s in plan.steps if s.manifest["kind"] == "ConfigMap"
+                    and s.manifest["metadata"]["name"] == index_settings.NAME)
+        kube.merge_patch("ConfigMap", index_settings.NAME, settings.namespace,
+                         {"metadata": {"annotations": {APPLIED_ANNOTATION: config_hash(sent["data"])}}},
+                         APPLIED_FIELD_MANAGER)
     return done

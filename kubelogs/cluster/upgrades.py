@@ -27,6 +27,12 @@ def refusal(live: dict, desired: dict) -> str:
     running = running_version(live)
     wanted = desired["metadata"]["annotations"][ES_VERSION_ANNOTATION]
     problem = compat.version_change_problem(running, wanted) if running else ""
+    replicas = (live["spec"].get("replicas", 1), desired["spec"]["replicas"])
+    if not problem and running and compat.parse_version(running)[0] != compat.parse_version(wanted)[0] \
+            and replicas[0] != replicas[1]:
+        # The quorum calls around scaling are made in one version's terms (zen1 or voting exclusions).
+        problem = (f"a major upgrade and a replicas change ({replicas[0]} -> {replicas[1]}) in one run are refused: "
+                   "upgrade with the current replicas first, then change replicas in a second run")
     if not problem:
         return ""
     meta = desired["metadata"]

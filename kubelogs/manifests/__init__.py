@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, fluent_bit, log_pilot
+from kubelogs.manifests import elasticsearch, fluent_bit, index_settings, log_pilot
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     PART_OF,
@@ -64,9 +64,12 @@ AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...]], list[Manifest]]]
 }
 
 
-def render_all(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
-    """Namespace and Secrets first, then workloads: the order they must be applied in."""
-    objects = [namespace(settings), *secrets(settings, generated), *elasticsearch.render(settings)]
+def render_all(settings: Settings, generated: GeneratedSecrets,
+               initial_masters: tuple[str, ...] | None = None) -> list[Manifest]:
+    """Namespace and Secrets first, then workloads: the order they must be applied in.
+    ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
+    objects = [namespace(settings), *secrets(settings, generated),
+               *elasticsearch.render(settings, initial_masters), *index_settings.render(settings)]
     for agent, builder in AGENT_BUILDERS.items():
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)
         if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent

@@ -7,6 +7,7 @@ import yaml
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
+    ES_SECURITY_ANNOTATION,
     ES_VERSION_ANNOTATION,
     NODE_ES_DATA_LABEL,
     TRANSPORT_TLS_SECRET,
@@ -36,8 +37,17 @@ def pod_names(settings: Settings) -> list[str]:
     return [f"{NAME}-{i}" for i in range(settings.elasticsearch.replicas)]
 
 
-def elasticsearch_yml(settings: Settings) -> dict:
-    """elasticsearch.yml for the version's discovery mechanism and security."""
+# Applied live through the cluster settings API when `replicas` changes (kubelogs/cluster/quorum.py), so
+# the file's value only matters to a node's first start: a change to it restarts nothing.
+LIVE_SETTINGS = ("discovery.zen.minimum_master_nodes",)
+
+
+def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> dict:
+    """elasticsearch.yml for the version's discovery mechanism and security.
+
+    ``initial_masters``: the bootstrap list of a cluster that already exists (read back from its
+    ConfigMap; empty if it formed without one); None for a new installation, which gets every pod.
+    """
     es = settings.elasticsearch
     config: dict = {
         "cluster.name": es.cluster_name,
@@ -49,12 +59,14 @@ def elasticsearch_yml(settings: Settings) -> dict:
         # Zen discovery: a quorum of master-eligible nodes prevents split brain.
         config["discovery.zen.ping.unicast.hosts"] = DISCOVERY_SERVICE
         config["discovery.zen.minimum_master_nodes"] = es.replicas // 2 + 1
-    elif es.replicas == 1:
-        config["discovery.type"] = "single-node"
     else:
+        # Never `discovery.type: single-node`: such a node cannot be joined later, so growing from one
+        # replica would need a new cluster. The bootstrap list is written once and then kept: pods added
+        # later are not on it, so they can only join the cluster that exists, never form a second one.
         config["discovery.seed_hosts"] = [DISCOVERY_SERVICE]
-        # Only read when the cluster forms for the first time; harmless afterwards.
-        config["cluster.initial_master_nodes"] = pod_names(settings)
+        masters = pod_names(settings) if initial_masters is None else list(initial_masters)
+        if masters:
+            config["cluster.initial_master_nodes"] = masters
     # Always explicit: 5.x images bundle X-Pack with security on, 8.x turns it on by default.
     config["xpack.security.enabled"] = es.security_enabled
     if es.security_enabled:
@@ -79,16 +91,29 @@ def health_command(settings: Settings) -> list[str]:
     return ["sh", "-c", f"curl -fsS -o /dev/null {auth}'{url}'"]
 
 
-def config_files(settings: Settings) -> dict[str, str]:
-    """The ConfigMap's files; Elasticsearch reads them only at start."""
-    return {"elasticsearch.yml": yaml.safe_dump(elasticsearch_yml(settings), sort_keys=True)}
+def config_files(settings: Settings, initial_masters: tuple[str, ...] | None = None,
+                 live: bool = True) -> dict[str, str]:
+    """The ConfigMap's files; Elasticsearch reads them only at start. ``live=False`` leaves out the settings
+    applied through the API (for the hash that decides restarts)."""
+    config = elasticsearch_yml(settings, initial_masters)
+    if not live:
+        config = {k: v for k, v in config.items() if k not in LIVE_SETTINGS}
+    return {"elasticsearch.yml": yaml.safe_dump(config, sort_keys=True)}
 
 
-def render(settings: Settings) -> list[Manifest]:
+def initial_masters_of(config_map: dict | None) -> tuple[str, ...] | None:
+    """The bootstrap list in a live ConfigMap (empty when it has none); None when there is no ConfigMap."""
+    if config_map is None:
+        return None
+    config = yaml.safe_load(((config_map.get("data") or {}).get("elasticsearch.yml")) or "") or {}
+    return tuple(config.get("cluster.initial_master_nodes") or ())
+
+
+def render(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> list[Manifest]:
     ns = settings.namespace
     return [
         service_account(NAME, ns),
-        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=config_files(settings)),
+        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=config_files(settings, initial_masters)),
         obj("v1", "Service", DISCOVERY_SERVICE, NAME, ns, spec={
             "clusterIP": "None",
             "publishNotReadyAddresses": True,  # nodes must find each other before they are ready
@@ -102,11 +127,11 @@ def render(settings: Settings) -> list[Manifest]:
         obj("policy/v1", "PodDisruptionBudget", NAME, NAME, ns, spec={
             "maxUnavailable": 1, "selector": {"matchLabels": selector(NAME)},
         }),
-        statefulset(settings),
+        statefulset(settings, initial_masters),
     ]
 
 
-def statefulset(settings: Settings) -> Manifest:
+def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> Manifest:
     es, ns = settings.elasticsearch, settings.namespace
     env = [
         {"name": "ES_JAVA_OPTS", "value": f"-Xms{es.heap} -Xmx{es.heap}"},
@@ -161,9 +186,13 @@ def statefulset(settings: Settings) -> Manifest:
         if es.storage_class:
             claim["storageClassName"] = es.storage_class
         extra["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
-    sts = workload("StatefulSet", NAME, ns, pod, config_files(settings),
+    sts = workload("StatefulSet", NAME, ns, pod, config_files(settings, initial_masters, live=False),
                    serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
                    podManagementPolicy="Parallel",  # all masters must start together to elect one
                    **extra)
+    # kubelogs restarts the pods itself, one at a time and only while Elasticsearch is healthy
+    # (kubelogs/cluster/restarts.py): the controller's rolling update would follow readiness only.
+    sts["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    sts["spec"]["template"]["metadata"]["annotations"][ES_SECURITY_ANNOTATION] = str(es.security_enabled).lower()
     sts["metadata"]["annotations"] = {ES_VERSION_ANNOTATION: es.version}
     return sts

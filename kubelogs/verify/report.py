@@ -20,6 +20,7 @@ class Report:
     health: str = "unknown"
     es_nodes: int | None = None
     replicas: int = 0
+    retention: str = ""  # what deletes old log indices, as found in the cluster
     nodes: list[NodeResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -37,6 +38,7 @@ class Report:
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
         table = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         table.insert(1, "-+-".join("-" * w for w in widths))
-        head = f"Elasticsearch: {self.health}, {self.es_nodes if self.es_nodes is not None else '?'} of {self.replicas} nodes"
+        head = f"Elasticsearch: {self.health}, {self.es_nodes if self.es_nodes is not None else '?'} of {self.replicas} nodes" \
+            + (f"; retention: {self.retention}" if self.retention else "")
         verdict = ["verify: OK"] if self.ok else ["verify: FAILED", *(f"- {p}" for p in self.problems)]
         return [head, *self.notes, *table, *verdict]

@@ -9,9 +9,10 @@ import time
 from collections.abc import Callable
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import rollout
+from kubelogs.cluster import es_tasks, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.manifests.common import NODE_RUNTIME_LABEL
+from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
 from kubelogs.settings import Settings
 from kubelogs.verify import pods
 from kubelogs.verify.report import NodeResult, Report
@@ -27,6 +28,8 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
     report = Report(replicas=settings.elasticsearch.replicas)
     created: list[str] = []
     try:
+        if not compat.has_ilm(settings.elasticsearch.version):
+            retention_without_ilm(kube, settings, report)
         report.nodes = agent_coverage(kube, settings)
         for r in report.nodes:
             if r.agent == "none":
@@ -47,7 +50,7 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
         index = pods.index_for(datetime.datetime.now(datetime.timezone.utc).date())
         kube.apply(pods.verifier(settings, verifier, running, index))
         created.append(verifier)
-        output = wait_output(kube, ns, verifier, settings.verify.timeout + 90, clock, sleep)
+        _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, clock, sleep)
         read_output(output, report, started, index)
     except ClusterError as e:
         report.problems.append(str(e))
@@ -93,18 +96,6 @@ def wait_running(kube: Kube, ns: str, name: str, timeout: float, clock: Callable
         sleep(pods.POLL_SECONDS)
 
 
-def wait_output(kube: Kube, ns: str, name: str, timeout: float, clock: Callable[[], float],
-                sleep: Callable[[float], None]) -> str:
-    deadline = clock() + timeout
-    while True:
-        phase = ((kube.get("Pod", name, ns) or {}).get("status") or {}).get("phase")
-        if phase in ("Succeeded", "Failed"):
-            return kube.pod_log(name, ns)
-        if clock() >= deadline:
-            raise ClusterError(f"the verifier pod {name} did not finish within {timeout:g} s (phase {phase})")
-        sleep(pods.POLL_SECONDS)
-
-
 def read_output(output: str, report: Report, started: dict[str, float], index: str) -> None:
     """Fill the report from the verifier's lines (see files/verify-canaries.sh)."""
     by_node = {r.node: r for r in report.nodes}
@@ -114,6 +105,8 @@ def read_output(output: str, report: Report, started: dict[str, float], index: s
             report.problems.append(f"Elasticsearch did not answer the verifier: {rest[:300]}")
         elif word == "health":
             read_health(rest, report)
+        elif word == "policy":
+            read_policy(rest, report)
         elif word == "found":
             node, epoch = rest.split()
             by_node[node].found = True
@@ -138,6 +131,34 @@ def read_health(text: str, report: Report) -> None:
                                + (" (timed out waiting for green)" if health.get("timed_out") else ""))
     if report.es_nodes != report.replicas:
         report.problems.append(f"Elasticsearch has {report.es_nodes} nodes, expected {report.replicas} (replicas)")
+
+
+def read_policy(text: str, report: Report) -> None:
+    """The retention the ILM policy sets, as the verifier read it from Elasticsearch."""
+    try:
+        found = json.loads(text).get(POLICY_NAME)
+    except (ValueError, AttributeError):
+        found = None
+    if not isinstance(found, dict):
+        report.retention = "no policy"
+        report.problems.append(f"ILM policy {POLICY_NAME} not found in Elasticsearch ({text[:200]}); the cluster "
+                               "stage sends it after the rollout: re-run the deploy")
+        return
+    delete = ((found.get("policy") or {}).get("phases") or {}).get("delete")
+    report.retention = (f"indices deleted after {delete.get('min_age', '?')} (ILM policy {POLICY_NAME})" if delete
+                        else f"indices kept forever (ILM policy {POLICY_NAME})")
+
+
+def retention_without_ilm(kube: Kube, settings: Settings, report: Report) -> None:
+    """Versions without ILM: the CronJob that deletes old indices, if the settings want one."""
+    days = settings.elasticsearch.retention_days
+    if not days:
+        report.retention = "indices kept forever"
+    elif kube.get("CronJob", RETENTION_JOB, settings.namespace):
+        report.retention = f"indices older than {days} days deleted daily (CronJob {RETENTION_JOB})"
+    else:
+        report.retention = "none"
+        report.problems.append(f"CronJob {RETENTION_JOB} is missing; re-run the deploy to create it")
 
 
 def _epoch(timestamp: str) -> float:

@@ -1,0 +1,56 @@
+# Runs inside the cluster, in a short-lived pod of the cluster stage (any image with sh and curl): the
+# Elasticsearch calls around restarts, replica changes and index settings, so credentials never leave it.
+# In:  ES_URL, AUTH (files/es-auth.sh, run first), ACTIONS (space-separated, run in order),
+#      TIMEOUT and INTERVAL (seconds), and what the actions below read.
+# Actions:
+#   allocation_all        cluster.routing.allocation.enable back to its default (all shards)
+#   allocation_primaries  only primaries are allocated while a node restarts (Elastic's rolling restart)
+#   flush                 flush every index, so a restarted node recovers from its own files
+#   health                wait for HEALTH_WAIT (green|yellow) and, if set, NODES_WAIT (e.g. ">=3") nodes
+#   minimum_masters       discovery.zen.minimum_master_nodes = MINIMUM_MASTER_NODES (6.x, persistent)
+#   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
+#   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
+#   index_settings        send INDEX_REQUESTS: lines "METHOD PATH BODY" (kubelogs/manifests/index_settings.py)
+# Out: "ok <action>" per action done; "failed <action>: <HTTP status> <answer>" and exit 1 on the first failure.
+answer="${TMPDIR:-/tmp}/es-answer"
+# call METHOD PATH [BODY]: sets $status (000 when Elasticsearch did not answer)
+call() {
+  if [ $# -ge 3 ]; then
+    status=$(curl -sS -m 70 -K "$AUTH" -o "$answer" -w '%{http_code}' -X "$1" \
+      -H 'Content-Type: application/json' --data-binary "$3" "$ES_URL/$2" 2>"$answer.err") || status=000
+  else
+    status=$(curl -sS -m 70 -K "$AUTH" -o "$answer" -w '%{http_code}' -X "$1" \
+      "$ES_URL/$2" 2>"$answer.err") || status=000
+  fi
+}
+fail() { echo "failed $1: $status $(cat "$answer" "$answer.err" 2>/dev/null | head -c 600)"; exit 1; }
+must() { what=$1; shift; call "$@"; case "$status" in 2??) ;; *) fail "$what" ;; esac; }
+setting() { must "$1" PUT _cluster/settings "{\"persistent\":{\"$2\":$3}}"; }
+
+deadline=$(( $(date +%s) + TIMEOUT ))
+for action in $ACTIONS; do
+  case "$action" in
+    allocation_all) setting "$action" cluster.routing.allocation.enable null ;;
+    allocation_primaries) setting "$action" cluster.routing.allocation.enable '"primaries"' ;;
+    flush) must "$action" POST _flush ;;
+    health)
+      query="wait_for_status=$HEALTH_WAIT&timeout=30s"
+      [ -n "${NODES_WAIT:-}" ] && query="$query&wait_for_nodes=$NODES_WAIT"
+      while :; do
+        call GET "_cluster/health?$query"
+        case "$status" in 200) break ;; esac
+        [ "$(date +%s)" -ge "$deadline" ] && fail "$action (waited ${TIMEOUT}s for $HEALTH_WAIT${NODES_WAIT:+ with $NODES_WAIT nodes})"
+        sleep "$INTERVAL"
+      done ;;
+    minimum_masters) setting "$action" discovery.zen.minimum_master_nodes "$MINIMUM_MASTER_NODES" ;;
+    exclude_voting) for path in $VOTING_EXCLUSIONS; do must "$action" POST "$path"; done ;;
+    clear_voting) must "$action" DELETE _cluster/voting_config_exclusions ;;
+    index_settings)
+      printf '%s' "$INDEX_REQUESTS" | while read -r method path body; do
+        [ -n "$method" ] || continue
+        must "$action $path" "$method" "$path" "$body"
+      done || exit 1 ;;
+    *) echo "failed $action: unknown action"; exit 1 ;;
+  esac
+  echo "ok $action"
+done

@@ -1,0 +1,75 @@
+"""Elasticsearch calls the cluster stage makes, each batch from a short-lived in-cluster pod running
+files/es-admin.sh (the credentials stay in the cluster, as for the verify stage)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.rollout import pod_problem
+from kubelogs.manifests import client_pods, index_settings
+from kubelogs.manifests.common import Manifest
+from kubelogs.settings import Settings
+
+POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One run of files/es-admin.sh: its actions in order, what they read, and why (for the log)."""
+
+    why: str
+    actions: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def health_wanted(settings: Settings) -> str:
+    """The health a restart or a replica change waits for: green, or yellow with one node (its replicas
+    of indices created before kubelogs' template cannot be assigned anywhere)."""
+    return "yellow" if settings.elasticsearch.replicas == 1 else "green"
+
+
+def pod(settings: Settings, name: str, task: Task) -> Manifest:
+    values = {"ACTIONS": " ".join(task.actions), "HEALTH_WAIT": health_wanted(settings),
+              "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{POLL_SECONDS:g}", **task.env}
+    env = [*client_pods.es_env(settings), *({"name": k, "value": v} for k, v in values.items())]
+    if "index_settings" in task.actions:  # the requests exactly as applied in the ConfigMap
+        env.append({"name": "INDEX_REQUESTS", "valueFrom": {"configMapKeyRef": {
+            "name": index_settings.NAME, "key": index_settings.REQUESTS_KEY}}})
+    return client_pods.pod(settings, name, {index_settings.TASK_LABEL: "es-admin"}, client_pods.container(
+        settings, "es-admin", command=client_pods.script_command("es-admin.sh"), env=env))
+
+
+def run(kube: Kube, settings: Settings, task: Task, log: Callable[[str], None],
+        clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> str:
+    """Run the task's pod to completion and remove it; its output, or ClusterError saying what failed."""
+    ns, name = settings.namespace, f"kubelogs-es-admin-{secrets.token_hex(4)}"
+    log(f"elasticsearch: {task.why} ({', '.join(task.actions)})")
+    kube.apply(pod(settings, name, task))
+    try:
+        phase, output = wait_finished(kube, ns, name, settings.kubernetes.rollout_timeout + 60, clock, sleep)
+    finally:
+        kube.delete("Pod", name, ns)
+    if phase != "Succeeded":
+        failed = [line for line in output.splitlines() if line.startswith("failed ")] or [output.strip()[-600:]]
+        raise ClusterError(f"could not {task.why}: Elasticsearch call {failed[-1]}\nNothing after this step was "
+                           "done; fix the cause and re-run (the run resumes from here).")
+    return output
+
+
+def wait_finished(kube: Kube, ns: str, name: str, timeout: float, clock: Callable[[], float],
+                  sleep: Callable[[float], None]) -> tuple[str, str]:
+    """(phase, log) of a pod that runs once, when it has finished; ClusterError on timeout."""
+    deadline = clock() + timeout
+    while True:
+        pod_status = (kube.get("Pod", name, ns) or {}).get("status") or {}
+        phase = pod_status.get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return phase, kube.pod_log(name, ns)
+        if clock() >= deadline:
+            problem = pod_problem({"status": pod_status}) or f"phase {phase}"
+            raise ClusterError(f"pod {name} did not finish within {timeout:g} s ({problem})")
+        sleep(POLL_SECONDS)

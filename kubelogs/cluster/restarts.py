@@ -1,0 +1,114 @@
+"""Health-aware restarts of Elasticsearch pods, one at a time, as Elastic's rolling restart describes it.
+
+The StatefulSet's update strategy is OnDelete, so a template change (configuration, image, version)
+restarts nothing by itself. This module restarts every pod still at an older revision, highest ordinal
+first: only once Elasticsearch is healthy, with replica allocation limited to primaries and the indices
+flushed; then it waits for the new pod and re-enables allocation. A failure stops at a pod boundary; the
+next run finds the pods still at the older revision and resumes.
+
+Turning security on or off is the exception: nodes with and without it cannot form one cluster, so all
+outdated pods restart together (Elastic's full cluster restart), after the same preparation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kubelogs.cluster import es_tasks, rollout
+from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.es_tasks import Task
+from kubelogs.manifests.common import ES_SECURITY_ANNOTATION
+from kubelogs.manifests.elasticsearch import NAME
+from kubelogs.settings import Settings
+
+REVISION_LABEL = "controller-revision-hash"  # set on each pod by the StatefulSet controller
+POLL_SECONDS = 2.0
+
+
+def _ordinal(pod: dict) -> int:
+    suffix = pod["metadata"]["name"].rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def outdated(kube: Kube, namespace: str) -> list[dict]:
+    """Elasticsearch pods not at the StatefulSet's update revision, highest ordinal first."""
+    sts = kube.get("StatefulSet", NAME, namespace)
+    revision = ((sts or {}).get("status") or {}).get("updateRevision")
+    if not sts or not revision:
+        return []
+    match = sts["spec"]["selector"]["matchLabels"]
+    pods = kube.list("Pod", namespace, ",".join(f"{k}={v}" for k, v in sorted(match.items())))
+    old = [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision
+           and not p["metadata"].get("deletionTimestamp")]
+    return sorted(old, key=_ordinal, reverse=True)
+
+
+def needs_full_restart(kube: Kube, namespace: str, pods: list[dict]) -> bool:
+    """Whether some outdated pod runs with another security setting than the template (pods from before
+    the annotation existed are taken to match)."""
+    sts = kube.get("StatefulSet", NAME, namespace) or {}
+    wanted = (((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations", {}).get(ES_SECURITY_ANNOTATION)
+    running = {(p["metadata"].get("annotations") or {}).get(ES_SECURITY_ANNOTATION) for p in pods} - {None}
+    return bool(wanted and running - {wanted})
+
+
+def pending_message(pods: list[dict]) -> str:
+    names = ", ".join(p["metadata"]["name"] for p in pods)
+    return f"StatefulSet {NAME}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
+
+
+def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
+                     clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
+    """Restart every outdated Elasticsearch pod, health-aware; the number restarted."""
+    ns, timeout = settings.namespace, settings.kubernetes.rollout_timeout
+    pods = outdated(kube, ns)
+    if not pods:
+        return 0
+    health = es_tasks.health_wanted(settings)
+    if needs_full_restart(kube, ns, pods):
+        es_tasks.run(kube, settings, Task(f"prepare a full cluster restart (security changes) once the cluster is {health}",
+                                          ("allocation_all", "health", "allocation_primaries", "flush")), log, clock, sleep)
+        for pod in pods:
+            kube.delete("Pod", pod["metadata"]["name"], ns)
+        for pod in pods:
+            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, clock, sleep)
+            log(f"restarted pod {pod['metadata']['name']}")
+        es_tasks.run(kube, settings, Task(f"re-enable shard allocation and wait for {health}",
+                                          ("allocation_all", "health")), log, clock, sleep)
+        return len(pods)
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
+        es_tasks.run(kube, settings, Task(f"prepare to restart {name} once the cluster is {health}",
+                                          ("allocation_all", "health", "allocation_primaries", "flush")), log, clock, sleep)
+        kube.delete("Pod", name, ns)
+        wait_replaced(kube, ns, name, pod["metadata"]["uid"], timeout, clock, sleep)
+        log(f"restarted pod {name}")
+    es_tasks.run(kube, settings, Task(f"re-enable shard allocation and wait for {health}",
+                                      ("allocation_all", "health")), log, clock, sleep)
+    return len(pods)
+
+
+def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float,
+                  clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+    """Wait until pod ``name`` is a new pod at the update revision, and ready."""
+    deadline, state = clock() + timeout, "not recreated yet"
+    while True:
+        pod = kube.get("Pod", name, ns)
+        sts = kube.get("StatefulSet", NAME, ns) or {}
+        revision = (sts.get("status") or {}).get("updateRevision")
+        if pod and pod["metadata"]["uid"] != old_uid and not pod["metadata"].get("deletionTimestamp"):
+            problem = rollout.pod_problem(pod)
+            if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
+                state = "recreated at an older revision"
+            elif not problem:
+                return
+            else:
+                state = problem
+        if clock() >= deadline:
+            raise ClusterError(
+                f"pod {name} was restarted but is not ready after {timeout:g} s "
+                f"(kubelogs.kubernetes.rollout_timeout): {state}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state)}\n"
+                "Shard allocation is still limited to primaries; re-run once the cause is fixed to resume.")
+        sleep(POLL_SECONDS)

@@ -1,0 +1,96 @@
+"""What kubelogs keeps inside Elasticsearch for the log indices: retention and index settings.
+
+The requests are rendered as data into a ConfigMap (``kubectl get configmap elasticsearch-index-settings``
+shows exactly what is sent); the cluster stage sends them from an in-cluster pod when they change. Versions
+without ILM (before 6.6) get a daily CronJob that deletes old indices instead of a policy.
+"""
+
+from __future__ import annotations
+
+import json
+
+from kubelogs import compatibility as compat
+from kubelogs.manifests import client_pods
+from kubelogs.manifests.common import Manifest, obj
+from kubelogs.settings import Settings
+
+NAME = "elasticsearch-index-settings"
+POLICY_NAME = TEMPLATE_NAME = "kubelogs-logs"
+# The agents write <log name>-YYYY.MM.DD; the Elasticsearch cluster is this deploy's own.
+INDEX_PATTERN = "*-20*"
+REQUESTS_KEY = "requests"
+RETENTION_JOB = "elasticsearch-retention"
+RETENTION_SCHEDULE = "17 1 * * *"  # daily, off the hour
+TASK_LABEL = "kubelogs.io/task"  # pods that call Elasticsearch for the cluster stage or on a schedule
+
+
+def replicas_per_index(settings: Settings) -> int:
+    """One replica where another node can hold it; none on a one-node cluster, so that it is green."""
+    return 0 if settings.elasticsearch.replicas == 1 else 1
+
+
+def index_level_settings(settings: Settings) -> dict[str, object]:
+    values: dict[str, object] = {"number_of_replicas": replicas_per_index(settings)}
+    if compat.has_ilm(settings.elasticsearch.version):
+        values["lifecycle.name"] = POLICY_NAME
+    return {"index": values}
+
+
+def policy(settings: Settings) -> dict:
+    """Delete an index ``retention_days`` after it was created; 0 keeps it (the policy stays, empty, so
+    indices that already follow it stop being deleted)."""
+    days = settings.elasticsearch.retention_days
+    if not days:
+        return {"policy": {"phases": {"hot": {"min_age": "0ms", "actions": {}}}}}
+    return {"policy": {"phases": {"delete": {"min_age": f"{days}d", "actions": {"delete": {}}}}}}
+
+
+def template(settings: Settings) -> tuple[str, dict]:
+    """(path, body) of the index template for the log indices, in the form the version has."""
+    version, index = compat.parse_version(settings.elasticsearch.version), index_level_settings(settings)
+    if version >= compat.COMPOSABLE_TEMPLATES_FROM:
+        # Above the built-in templates (priority 100, e.g. logs-*-*), so a log named logs-x stays an index.
+        return f"_index_template/{TEMPLATE_NAME}", {"index_patterns": [INDEX_PATTERN], "priority": 200,
+                                                    "template": {"settings": index}}
+    patterns: dict = {"template": INDEX_PATTERN} if version[0] == 5 else {"index_patterns": [INDEX_PATTERN]}
+    return f"_template/{TEMPLATE_NAME}", {**patterns, "order": 10, "settings": index}
+
+
+def requests(settings: Settings) -> list[tuple[str, str, dict]]:
+    """(method, path, body) in order: the policy, the template for new indices, the same settings for the
+    indices that exist (a one-node cluster turns green, and older indices follow the retention)."""
+    calls: list[tuple[str, str, dict]] = []
+    if compat.has_ilm(settings.elasticsearch.version):
+        calls.append(("PUT", f"_ilm/policy/{POLICY_NAME}", policy(settings)))
+    calls.append(("PUT", *template(settings)))
+    calls.append(("PUT", f"{INDEX_PATTERN}/_settings", index_level_settings(settings)))
+    return calls
+
+
+def requests_text(settings: Settings) -> str:
+    """One request per line, ``METHOD PATH BODY`` (compact JSON), as files/es-admin.sh reads them."""
+    return "".join(f"{m} {p} {json.dumps(b, separators=(',', ':'), sort_keys=True)}\n" for m, p, b in requests(settings))
+
+
+def render(settings: Settings) -> list[Manifest]:
+    ns = settings.namespace
+    objects = [obj("v1", "ConfigMap", NAME, "elasticsearch", ns, data={REQUESTS_KEY: requests_text(settings)})]
+    if settings.elasticsearch.retention_days and not compat.has_ilm(settings.elasticsearch.version):
+        objects.append(retention_cronjob(settings))
+    return objects
+
+
+def retention_cronjob(settings: Settings) -> Manifest:
+    """Deletes daily log indices older than ``retention_days`` where Elasticsearch has no ILM."""
+    env = [*client_pods.es_env(settings),
+           {"name": "RETENTION_DAYS", "value": str(settings.elasticsearch.retention_days)}]
+    pod = client_pods.pod(settings, RETENTION_JOB, {TASK_LABEL: "retention"}, client_pods.container(
+        settings, "retention", command=client_pods.script_command("es-retention.sh"), env=env))
+    return obj("batch/v1", "CronJob", RETENTION_JOB, "elasticsearch", settings.namespace, spec={
+        "schedule": RETENTION_SCHEDULE,
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
+            "metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}}},
+    })
