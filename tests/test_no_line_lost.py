@@ -35,7 +35,7 @@ def messages(es, log_name: str) -> list[str]:
 def wait_for_replacement(api, node: str, agent: dict) -> None:
     """Until the DaemonSet controller's new Fluent Bit pod on ``node`` is ready."""
     api.wait_for("a new Fluent Bit on the node", lambda: any(
-        p["spec"]["nodeName"] == node and p["metadata"]["uid"] != agent["metadata"]["uid"]
+        p["spec"].get("nodeName") == node and p["metadata"]["uid"] != agent["metadata"]["uid"]
         and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
 
 

@@ -115,7 +115,7 @@ def test_a_node_without_its_agent_is_named(cluster):
     agent = next(p for p in kubelet.pods.values() if p.node.name == n1 and p.process is not None)
     agent.process.kill()  # the real Fluent Bit dies; the kubelet reports the container crashed
     api.wait_for("the pod to turn not ready", lambda: any(
-        p["spec"]["nodeName"] == n1 and not p["status"]["containerStatuses"][0]["ready"] for p in api.pods("fluent-bit")))
+        p["spec"].get("nodeName") == n1 and not p["status"]["containerStatuses"][0]["ready"] for p in api.pods("fluent-bit")))
     report = stage.run(Kube(load_client(settings)), settings, lambda line: None)
     assert f"node {n1}: should run fluent-bit, but no ready fluent-bit pod is there" in report.problems
 
