@@ -4,11 +4,14 @@ upgrade rules: downgrades and skipped steps are refused before anything is appli
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import upgrades
 from kubelogs.cluster.api import ClusterError
+from kubelogs.cluster.plan import NodeTarget
 from tests.api_helpers import deploy, settings_for
 
 
@@ -232,15 +235,20 @@ def test_retention_is_an_ilm_policy_with_a_template_for_the_log_indices(api, ver
     assert es.policies["kubelogs-logs"]["policy"]["phases"] == {"hot": {"min_age": "0ms", "actions": {}}}
 
 
-def test_retention_before_ilm_is_a_cronjob_that_deletes_old_daily_indices(api):
-    es = api.serve_elasticsearch(6)
-    version = {"replicas": 2, "version": "6.5.4"}  # ILM came with 6.6
-    plan, _, _ = deploy(api, settings_for(api, elasticsearch=version))
-    assert es.policies == {} and es.templates["kubelogs-logs"]["index_patterns"] == ["*-20*"]
+@pytest.mark.parametrize("version, patterns", [("6.5.4", {"index_patterns": ["*-20*"]}), ("5.6.16", {"template": "*-20*"})])
+def test_retention_before_ilm_is_a_cronjob_that_deletes_old_daily_indices(api, version, patterns):
+    # ILM came with 6.6. 5.x has an agent only on Docker nodes (log-pilot): these nodes all run Docker.
+    es = api.serve_elasticsearch(compat.parse_version(version)[0])
+    version = {"replicas": 2, "version": version}
+    nodes = [NodeTarget(n.host, n.node, "docker", n.holds_data) for n in api.nodes]
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch=version), nodes)
+    template = es.templates["kubelogs-logs"]
+    assert es.policies == {} and {k: template[k] for k in patterns} == patterns
+    assert template["settings"] == {"index": {"number_of_replicas": 1}}
     cron = api.get("CronJob", "elasticsearch-retention", api.namespace)
     assert cron is not None and f"CronJob {api.namespace}/elasticsearch-retention" in [s.ref for s in plan.steps]
     # Run it once, as the CronJob controller would: a Job from its template, played by the test kubelet.
-    import datetime
+
     today = datetime.datetime.now(datetime.timezone.utc).date()
     old, recent = (f"app-{today - datetime.timedelta(days=d):%Y.%m.%d}" for d in (15, 13))
     for index in (old, recent, "not-a-daily-index"):
@@ -251,7 +259,7 @@ def test_retention_before_ilm_is_a_cronjob_that_deletes_old_daily_indices(api):
     api.wait_for("the retention job to delete the old index", lambda: old not in es.indices)
     assert recent in es.indices and "not-a-daily-index" in es.indices
     # Retention off: the CronJob is pruned.
-    plan, _, _ = deploy(api, settings_for(api, elasticsearch={**version, "retention_days": 0}))
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch={**version, "retention_days": 0}), nodes)
     assert f"CronJob {api.namespace}/elasticsearch-retention" in [s.ref for s in plan.steps if s.action == "prune"]
 
 
