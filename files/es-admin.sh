@@ -7,6 +7,9 @@
 #   allocation_primaries  only primaries are allocated while a node restarts (Elastic's rolling restart)
 #   flush                 flush every index, so a restarted node recovers from its own files
 #   health                wait for HEALTH_WAIT (green|yellow) and, if set, NODES_WAIT (e.g. ">=3") nodes
+#   allocation_exclude    no shard on the nodes in LEAVING (comma-separated names), before they are removed
+#   drained               wait until the nodes in LEAVING hold no shard
+#   allocation_exclude_clear  the exclusion back to its default (after those nodes are gone)
 #   minimum_masters       discovery.zen.minimum_master_nodes = MINIMUM_MASTER_NODES (6.x, persistent)
 #   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
@@ -24,7 +27,16 @@ call() {
   fi
 }
 fail() { echo "failed $1: $status $(cat "$answer" "$answer.err" 2>/dev/null | head -c 600)"; exit 1; }
-must() { what=$1; shift; call "$@"; case "$status" in 2??) ;; *) fail "$what" ;; esac; }
+# must WHAT METHOD PATH [BODY]: the call must succeed; no answer, 408, 429 and 5xx are retried (a node that
+# has just restarted may still be joining), up to 5 tries
+must() {
+  what=$1; shift
+  for try in 1 2 3 4 5; do
+    call "$@"
+    case "$status" in 2??) return 0 ;; 000|408|429|5??) sleep "$INTERVAL" ;; *) break ;; esac
+  done
+  fail "$what"
+}
 setting() { must "$1" PUT _cluster/settings "{\"persistent\":{\"$2\":$3}}"; }
 
 deadline=$(( $(date +%s) + TIMEOUT ))
@@ -41,6 +53,18 @@ for action in $ACTIONS; do
         case "$status" in 200) break ;; esac
         [ "$(date +%s)" -ge "$deadline" ] && fail "$action (waited ${TIMEOUT}s for $HEALTH_WAIT${NODES_WAIT:+ with $NODES_WAIT nodes})"
         sleep "$INTERVAL"
+      done ;;
+    allocation_exclude) setting "$action" cluster.routing.allocation.exclude._name "\"$LEAVING\"" ;;
+    allocation_exclude_clear) setting "$action" cluster.routing.allocation.exclude._name null ;;
+    drained)
+      for node in $(echo "$LEAVING" | tr ',' ' '); do
+        while :; do
+          must "$action $node" GET "_cat/allocation/$node?h=shards"
+          shards=$(tr -d ' \n' < "$answer")
+          [ -z "$shards" ] || [ "$shards" = 0 ] && break  # empty: the node is not in the cluster
+          [ "$(date +%s)" -ge "$deadline" ] && fail "$action (waited ${TIMEOUT}s for the shards to leave $node)"
+          sleep "$INTERVAL"
+        done
       done ;;
     minimum_masters) setting "$action" discovery.zen.minimum_master_nodes "$MINIMUM_MASTER_NODES" ;;
     exclude_voting) for path in $VOTING_EXCLUSIONS; do must "$action" POST "$path"; done ;;

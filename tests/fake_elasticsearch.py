@@ -263,10 +263,17 @@ class FakeElasticsearch(LoopbackServer):
                 return 404, {}
         if len(parts) == 2 and parts[1] == "_settings" and method == "PUT":
             replicas = _flatten(doc).get("index.number_of_replicas")
-            for name in [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]:
+            matched = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]
+            if not matched and query.get("allow_no_indices") != "true":  # the default is false here
+                return error(404, "index_not_found_exception", f"no such index [{parts[0]}]")
+            for name in matched:
                 if replicas is not None:
                     self.index_replicas[name] = int(replicas)
             return 200, {"acknowledged": True}
+        if parts[:2] == ["_cat", "allocation"] and len(parts) == 3 and method == "GET":
+            # Shards move off a node as soon as it is excluded by name (relocation is instant here).
+            excluded = str(self.cluster_settings.get("cluster.routing.allocation.exclude._name", "")).split(",")
+            return 200, "".join("0\n" if n in excluded else f"{len(self.indices) + 1}\n" for n in parts[2].split(","))
         if parts == ["_cat", "indices"] and method == "GET":
             return 200, "".join(f"{name}\n" for name in sorted(self.indices))
         if len(parts) == 1 and not parts[0].startswith("_") and method == "DELETE":

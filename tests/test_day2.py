@@ -118,7 +118,7 @@ def test_scaling_down_keeps_the_data_and_says_where(api):
 # -- health-aware restarts, quorum, retention: the fake Elasticsearch records every call, and the test
 # kubelet adds each Elasticsearch pod deletion to the same record, so the order is asserted.
 
-ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_template/", "/*-20*/")
+ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_template/", "/*-20*/", "/_cat/allocation")
 
 
 def record_restarts(api, es) -> None:
@@ -168,6 +168,10 @@ def test_no_pod_restarts_while_the_cluster_is_not_green_and_a_rerun_resumes(api)
     assert "could not prepare to restart elasticsearch-1 once the cluster is green" in message
     assert "waited 4s for green" in message and "re-run" in message
     assert uids(api, "elasticsearch") == before and ("POST", "/_flush") not in es.calls
+    # A version or replicas change must wait until those restarts are done (the pods' version is not known).
+    with pytest.raises(ClusterError, match="not finished by an earlier run. Keep kubelogs.elasticsearch.version = "
+                                           "'6.8.23' and replicas = 2 for one more run"):
+        deploy(api, settings_for(api, elasticsearch={**renamed, "version": "7.17.26"}))
     es.status = "green"
     plan, done, _ = deploy(api, settings_for(api, elasticsearch=renamed))
     assert plan.changes == [] and plan.elasticsearch.restarts_pending == [
@@ -193,8 +197,11 @@ def test_zen1_quorum_follows_replicas_through_the_settings_api_without_restarts(
     # Lowered before the StatefulSet removed the second node, so the one left can still elect itself.
     index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_template/kubelogs-logs",
                       "PUT /*-20*/_settings"]  # one node: its indices get no replica
-    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "DELETE-POD elasticsearch-1 allocation=all",
-                            *index_settings]
+    # Its shards moved off first (allocation exclusion, then none left on it), the quorum lowered, then removed.
+    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
+                            "PUT /_cluster/settings", "DELETE-POD elasticsearch-1 allocation=all",
+                            "PUT /_cluster/settings", *index_settings]
+    assert "cluster.routing.allocation.exclude._name" not in es.cluster_settings  # cleared after
     assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "1"
     assert first <= uids(api, "elasticsearch")
 
@@ -209,8 +216,9 @@ def test_7x_scale_down_excludes_the_leaving_nodes_from_voting_first(api):
     es.calls[:] = []
     record_restarts(api, es)
     deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 1}))
-    assert timeline(es)[:4] == ["GET /_cluster/health", "POST /_cluster/voting_config_exclusions",
-                                "DELETE-POD elasticsearch-1 allocation=all", "DELETE /_cluster/voting_config_exclusions"]
+    assert timeline(es)[:7] == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
+                                "POST /_cluster/voting_config_exclusions", "DELETE-POD elasticsearch-1 allocation=all",
+                                "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"]
     assert es.voting_exclusions == []
     assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-1") in es.calls
 
@@ -285,3 +293,31 @@ def test_a_security_change_restarts_every_pod_together(api):
     assert sorted(steps[4:6]) == ["DELETE-POD elasticsearch-0 allocation=primaries",
                                   "DELETE-POD elasticsearch-1 allocation=primaries"]
     assert steps[6:8] == ["PUT /_cluster/settings", "GET /_cluster/health"] and done["restarted"] == 2
+
+
+def test_allocation_left_limited_by_a_failed_run_is_re_enabled_by_the_next(api):
+    # The last restarted pod cannot come back in this run (its image cannot be pulled): allocation stays at
+    # primaries. The next run has no pod left to restart, and must still turn allocation back on.
+    es = api.serve_elasticsearch(6)
+    deploy(api, settings_for(api))
+    kubelet, image = api.tier.kubelet, settings_for(api).elasticsearch.image_ref
+
+    def last_restart(meta: dict) -> None:
+        if meta["name"] == "elasticsearch-0":
+            kubelet.pull_failures.add(image)
+    kubelet.on_terminate = last_restart
+    renamed = {"replicas": 2, "cluster_name": "renamed"}
+    try:
+        with pytest.raises(ClusterError, match="pod elasticsearch-0 was restarted but is not ready"):
+            deploy(api, settings_for(api, elasticsearch=renamed, kubernetes={"rollout_timeout": 4}))
+        assert es.cluster_settings["cluster.routing.allocation.enable"] == "primaries"
+    finally:
+        kubelet.on_terminate = None
+        kubelet.pull_failures.discard(image)
+    # The registry is back: the kubelet's next pull works (played here by replacing the stuck pod).
+    api.admin.delete("Pod", "elasticsearch-0", api.namespace)
+    plan, done, _ = deploy(api, settings_for(api, elasticsearch=renamed))
+    assert plan.changes == [] and done["restarted"] == 0
+    assert [t.why for t in plan.elasticsearch.after] == ["re-enable shard allocation and wait for green"]
+    assert "cluster.routing.allocation.enable" not in es.cluster_settings
+    assert not deploy(api, settings_for(api, elasticsearch=renamed))[0].has_work

@@ -25,6 +25,13 @@ class Task:
     actions: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
 
+    def as_data(self) -> dict:
+        return {"why": self.why, "actions": list(self.actions), "env": self.env}
+
+    @classmethod
+    def from_data(cls, data: dict) -> Task:
+        return cls(str(data["why"]), tuple(data["actions"]), dict(data.get("env") or {}))
+
 
 def health_wanted(settings: Settings) -> str:
     """The health a restart or a replica change waits for: green, or yellow with one node (its replicas

@@ -6,6 +6,8 @@ StatefulSet's scaling, in the order that never leaves the cluster without a safe
   joined (6.x refuses a value above the nodes it has). New pods read the new value from their file.
 - 7.x+: the voting configuration shrinks by itself only when nodes leave one at a time; the StatefulSet
   removes them together, so they are excluded from voting before, and the exclusions cleared after.
+- Every version: the leaving nodes' shards are moved away first (allocation exclusion by name, then a wait
+  until they hold none), as Elastic's "decommission a node" describes; the exclusion is cleared after.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ def quorum(replicas: int) -> int:
 def before_scaling(version: str, live: int, wanted: int) -> Task | None:
     if wanted >= live:
         return None
-    if compat.parse_version(version)[0] <= 6:
-        return Task(f"lower minimum_master_nodes to {quorum(wanted)} before scaling down to {wanted}",
-                    ("health", "minimum_masters"), {"MINIMUM_MASTER_NODES": str(quorum(wanted))})
     leaving = [f"{NAME}-{i}" for i in range(wanted, live)]
+    # Health of the cluster as it is now (green from two nodes on), then its shards off the leaving nodes.
+    env = {"HEALTH_WAIT": "green" if live > 1 else "yellow", "NODES_WAIT": f">={live}", "LEAVING": ",".join(leaving)}
+    drain = ("health", "allocation_exclude", "drained")
+    if compat.parse_version(version)[0] <= 6:
+        return Task(f"move the shards off {', '.join(leaving)} and lower minimum_master_nodes to {quorum(wanted)} "
+                    f"before scaling down to {wanted}", (*drain, "minimum_masters"),
+                    {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))})
     if compat.parse_version(version) >= compat.VOTING_EXCLUSIONS_BY_QUERY_FROM:
         paths = [f"_cluster/voting_config_exclusions?node_names={','.join(leaving)}"]
     else:
         paths = [f"_cluster/voting_config_exclusions/{n}" for n in leaving]
-    return Task(f"exclude {', '.join(leaving)} from voting before scaling down to {wanted}",
-                ("health", "exclude_voting"), {"VOTING_EXCLUSIONS": " ".join(paths)})
+    return Task(f"move the shards off {', '.join(leaving)} and exclude them from voting before scaling down to {wanted}",
+                (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)})
 
 
 def after_scaling(version: str, live: int, wanted: int) -> Task | None:
@@ -39,10 +45,11 @@ def after_scaling(version: str, live: int, wanted: int) -> Task | None:
         return None
     if compat.parse_version(version)[0] <= 6:
         if wanted < live:
-            return None
+            return Task("clear the allocation exclusion of the removed nodes", ("allocation_exclude_clear",))
         return Task(f"raise minimum_master_nodes to {quorum(wanted)} once {wanted} nodes have joined",
                     ("health", "minimum_masters"),
                     {"MINIMUM_MASTER_NODES": str(quorum(wanted)), "NODES_WAIT": f">={wanted}"})
     if wanted < live:
-        return Task("clear the voting exclusions of the removed nodes", ("clear_voting",))
+        return Task("clear the allocation and voting exclusions of the removed nodes",
+                    ("allocation_exclude_clear", "clear_voting"))
     return None

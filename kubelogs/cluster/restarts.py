@@ -18,7 +18,6 @@ from collections.abc import Callable
 from kubelogs.cluster import es_tasks, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_tasks import Task
-from kubelogs.manifests.common import ES_SECURITY_ANNOTATION
 from kubelogs.manifests.elasticsearch import NAME
 from kubelogs.settings import Settings
 
@@ -44,13 +43,16 @@ def outdated(kube: Kube, namespace: str) -> list[dict]:
     return sorted(old, key=_ordinal, reverse=True)
 
 
+def _secured(pod_spec: dict) -> bool:
+    """Whether a pod (spec) runs Elasticsearch with security: only then does it get the password."""
+    return any(e.get("name") == "ELASTIC_PASSWORD" for c in pod_spec.get("containers") or [] for e in c.get("env") or [])
+
+
 def needs_full_restart(kube: Kube, namespace: str, pods: list[dict]) -> bool:
-    """Whether some outdated pod runs with another security setting than the template (pods from before
-    the annotation existed are taken to match)."""
+    """Whether some outdated pod runs with another security setting than the template."""
     sts = kube.get("StatefulSet", NAME, namespace) or {}
-    wanted = (((sts.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("annotations", {}).get(ES_SECURITY_ANNOTATION)
-    running = {(p["metadata"].get("annotations") or {}).get(ES_SECURITY_ANNOTATION) for p in pods} - {None}
-    return bool(wanted and running - {wanted})
+    wanted = _secured(((sts.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return any(_secured(p.get("spec") or {}) != wanted for p in pods)
 
 
 def pending_message(pods: list[dict]) -> str:
@@ -58,35 +60,45 @@ def pending_message(pods: list[dict]) -> str:
     return f"StatefulSet {NAME}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
 
 
+def reenable_task(settings: Settings) -> Task:
+    health = es_tasks.health_wanted(settings)
+    return Task(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"),
+                {"NODES_WAIT": f">={settings.elasticsearch.replicas}"})
+
+
 def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
+                     before_limiting: Callable[[Task], None] = lambda task: None,
                      clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
-    """Restart every outdated Elasticsearch pod, health-aware; the number restarted."""
+    """Restart every outdated Elasticsearch pod, health-aware; the number restarted. ``before_limiting`` gets
+    the task that undoes the allocation limit, before it is set (to be recorded for a re-run)."""
     ns, timeout = settings.namespace, settings.kubernetes.rollout_timeout
     pods = outdated(kube, ns)
     if not pods:
         return 0
     health = es_tasks.health_wanted(settings)
+    # Every node joined (ready is not enough: readiness asks the node alone) and the colour reached.
+    joined = {"NODES_WAIT": f">={settings.elasticsearch.replicas}"}
+    before_limiting(reenable_task(settings))
     if needs_full_restart(kube, ns, pods):
         es_tasks.run(kube, settings, Task(f"prepare a full cluster restart (security changes) once the cluster is {health}",
-                                          ("allocation_all", "health", "allocation_primaries", "flush")), log, clock, sleep)
+                                          ("allocation_all", "health", "allocation_primaries", "flush"), joined), log, clock, sleep)
         for pod in pods:
             kube.delete("Pod", pod["metadata"]["name"], ns)
         for pod in pods:
             wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, clock, sleep)
             log(f"restarted pod {pod['metadata']['name']}")
-        es_tasks.run(kube, settings, Task(f"re-enable shard allocation and wait for {health}",
-                                          ("allocation_all", "health")), log, clock, sleep)
+        es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
         return len(pods)
     for pod in pods:
         name = pod["metadata"]["name"]
         # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
         es_tasks.run(kube, settings, Task(f"prepare to restart {name} once the cluster is {health}",
-                                          ("allocation_all", "health", "allocation_primaries", "flush")), log, clock, sleep)
+                                          ("allocation_all", "health", "allocation_primaries", "flush"), joined),
+                     log, clock, sleep)
         kube.delete("Pod", name, ns)
         wait_replaced(kube, ns, name, pod["metadata"]["uid"], timeout, clock, sleep)
         log(f"restarted pod {name}")
-    es_tasks.run(kube, settings, Task(f"re-enable shard allocation and wait for {health}",
-                                      ("allocation_all", "health")), log, clock, sleep)
+    es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
     return len(pods)
 
 
@@ -110,5 +122,6 @@ def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float,
             raise ClusterError(
                 f"pod {name} was restarted but is not ready after {timeout:g} s "
                 f"(kubelogs.kubernetes.rollout_timeout): {state}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state)}\n"
-                "Shard allocation is still limited to primaries; re-run once the cause is fixed to resume.")
+                "Shard allocation is still limited to primaries; the next run re-enables it and resumes once the "
+                "cause is fixed.")
         sleep(POLL_SECONDS)

@@ -8,7 +8,13 @@ from collections.abc import Callable
 from kubelogs import compatibility as compat
 from kubelogs.cluster import credentials, es_tasks, restarts, rollout
 from kubelogs.cluster.api import ClusterError, Kube
-from kubelogs.cluster.es_plan import APPLIED_ANNOTATION, APPLIED_FIELD_MANAGER, plan_elasticsearch, send_task
+from kubelogs.cluster.es_plan import (
+    APPLIED_ANNOTATION,
+    APPLIED_FIELD_MANAGER,
+    plan_elasticsearch,
+    record_pending,
+    send_task,
+)
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
 from kubelogs.manifest_checks import check
 from kubelogs.manifests import index_settings, render_all
@@ -56,7 +62,11 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     Then wait for the rollouts, restart outdated Elasticsearch pods one at a time and make the
     Elasticsearch calls the plan lists."""
     done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
-    for task in plan.elasticsearch.before:
+    work, ns = plan.elasticsearch, settings.namespace
+    followups = list(work.after)
+    if followups:  # the StatefulSet exists (follow-ups come from a live one): record them before they are due
+        record_pending(kube, ns, followups)
+    for task in work.before:
         es_tasks.run(kube, settings, task, log)
     for step in plan.steps:
         if step.action == "unchanged":
@@ -76,10 +86,19 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     if plan.searched_parent != plan.final_parent:
         kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
     rollout.wait(kube, plan.workloads, settings.kubernetes.rollout_timeout, log)
-    done["restarted"] = restarts.restart_outdated(kube, settings, log)
-    for task in plan.elasticsearch.after:
+    recorded = bool(followups)
+
+    def before_limiting(undo: es_tasks.Task) -> None:
+        nonlocal recorded
+        record_pending(kube, ns, [*followups, undo])
+        recorded = True
+
+    done["restarted"] = restarts.restart_outdated(kube, settings, log, before_limiting)
+    for task in followups:
         es_tasks.run(kube, settings, task, log)
-    if plan.elasticsearch.send_index_settings:
+    if recorded:
+        record_pending(kube, ns, [])
+    if work.send_index_settings:
         es_tasks.run(kube, settings, send_task(), log)
         sent = next(s.manifest for s in plan.steps if s.manifest["kind"] == "ConfigMap"
                     and s.manifest["metadata"]["name"] == index_settings.NAME)

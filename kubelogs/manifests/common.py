@@ -29,10 +29,6 @@ CONFIG_HASH_ANNOTATION = "kubelogs.io/config-hash"
 # The Elasticsearch version a StatefulSet runs, for the version-change rules of the next run.
 ES_VERSION_ANNOTATION = "kubelogs.io/elasticsearch-version"
 
-# Elasticsearch pod template annotation: whether the pods run with security. Nodes with and without it
-# cannot form one cluster, so changing it needs a full cluster restart, not a rolling one.
-ES_SECURITY_ANNOTATION = "kubelogs.io/security"
-
 CREDENTIALS_SECRET = "elasticsearch-credentials"
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
 

@@ -7,7 +7,6 @@ import yaml
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
-    ES_SECURITY_ANNOTATION,
     ES_VERSION_ANNOTATION,
     NODE_ES_DATA_LABEL,
     TRANSPORT_TLS_SECRET,
@@ -193,6 +192,5 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
     # kubelogs restarts the pods itself, one at a time and only while Elasticsearch is healthy
     # (kubelogs/cluster/restarts.py): the controller's rolling update would follow readiness only.
     sts["spec"]["updateStrategy"] = {"type": "OnDelete"}
-    sts["spec"]["template"]["metadata"]["annotations"][ES_SECURITY_ANNOTATION] = str(es.security_enabled).lower()
     sts["metadata"]["annotations"] = {ES_VERSION_ANNOTATION: es.version}
     return sts

@@ -63,7 +63,10 @@ def requests(settings: Settings) -> list[tuple[str, str, dict]]:
     if compat.has_ilm(settings.elasticsearch.version):
         calls.append(("PUT", f"_ilm/policy/{POLICY_NAME}", policy(settings)))
     calls.append(("PUT", *template(settings)))
-    calls.append(("PUT", f"{INDEX_PATTERN}/_settings", index_level_settings(settings)))
+    # Update-settings answers 404 when a wildcard matches nothing, unless told otherwise; closed indices
+    # cannot take number_of_replicas before 7.2.
+    calls.append(("PUT", f"{INDEX_PATTERN}/_settings?allow_no_indices=true&expand_wildcards=open",
+                  index_level_settings(settings)))
     return calls
 
 
