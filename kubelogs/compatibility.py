@@ -10,6 +10,10 @@ from dataclasses import dataclass
 # Elasticsearch majors the templates know how to configure (discovery settings differ per major).
 ES_MAJORS: tuple[int, ...] = (5, 6, 7, 8, 9)
 ES_IMAGE_REPOSITORY = "docker.elastic.co/elasticsearch/elasticsearch"
+# The newest 9.x patch with a release tag upstream (elastic/elasticsearch tags, v9.5.7), when this was set.
+DEFAULT_ES_VERSION = "9.5.7"
+# The newest version log-pilot (Filebeat 6.1.1) can write to: the log-pilot recipe's version.
+LOG_PILOT_ES_VERSION = "6.8.23"
 # The official image runs as this uid/gid; hostPath data must be owned by it (fsGroup does not apply).
 ES_UID = 1000
 ES_GID = 1000
@@ -77,7 +81,7 @@ AGENTS: dict[str, Agent] = {
         runtimes=("docker", "containerd", "cri-o"),  # json-file and CRI log formats, via /var/log/containers
         es_majors=(6, 7, 8, 9),  # 8.x and 9.x: untyped bulk requests (Suppress_Type_Name)
         state_dirs=("/var/lib/fluent-bit",),
-        image="cr.fluentbit.io/fluent/fluent-bit:3.2.10",
+        image="cr.fluentbit.io/fluent/fluent-bit:5.1.1",
     ),
 }
 

@@ -155,7 +155,7 @@ class _Model(BaseModel):
 
 class ElasticsearchSettings(_Model):
     version: Annotated[str, AfterValidator(_es_version)] = Field(
-        "6.8.23", description="Elasticsearch version (5.x to 9.x). 6.8.23 is the newest log-pilot can write to; a version past its end of life gets a warning in the plan.")
+        compat.DEFAULT_ES_VERSION, description="Elasticsearch version (5.x to 9.x). log-pilot writes only to 5.x/6.x (see the log-pilot recipe); a version past its end of life gets a warning in the plan.")
     image: Image | None = Field(
         None, description="Image reference; empty means the official image of `version`.")
     replicas: int = Field(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubelogs import compatibility as compat
 from kubelogs.cluster import stage
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.settings import validate_settings
@@ -11,10 +12,22 @@ from tests.real_cluster import ClusterView
 NODE_SPECS = [("n1", "containerd", False), ("n2", "containerd", True), ("n3", "docker", True)]
 
 
+# The README's log-pilot recipe: the newest Elasticsearch log-pilot writes to, so the Docker node runs it.
+LOG_PILOT_RECIPE = {"version": compat.LOG_PILOT_ES_VERSION}
+
+
 def settings_for(api: ClusterView, **sections):
-    raw = {"namespace": api.namespace, "elasticsearch": {"replicas": 2}, **sections}
+    """Validated settings for the test's namespace: two Elasticsearch replicas, otherwise the defaults;
+    ``elasticsearch`` keys are merged into that."""
+    es = {"replicas": 2, **sections.pop("elasticsearch", {})}
+    raw = {"namespace": api.namespace, "elasticsearch": es, **sections}
     raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 30, **raw.get("kubernetes", {})}
     return validate_settings(raw)
+
+
+def log_pilot_settings_for(api: ClusterView, **sections):
+    """``settings_for``, starting from the log-pilot recipe (an explicit ``version`` wins)."""
+    return settings_for(api, **{**sections, "elasticsearch": {**LOG_PILOT_RECIPE, **sections.get("elasticsearch", {})}})
 
 
 def kube(settings) -> Kube:

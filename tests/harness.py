@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubelogs import compatibility as compat
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.real_cluster import ClusterView, Tier
 
@@ -92,7 +93,7 @@ class KindLikeCluster:
 
     tier: Tier | None = None
     namespace: str = "logging"  # the deploy's default
-    es_major: int = 6  # the default Elasticsearch version's
+    es_major: int = compat.parse_version(compat.DEFAULT_ES_VERSION)[0]  # of the settings' Elasticsearch version
     name: str = field(default_factory=lambda: f"kubelogs-test-{uuid.uuid4().hex[:8]}")
     nodes: list[Node] = field(default_factory=list)
 
@@ -186,22 +187,24 @@ def run_deploy(cluster: KindLikeCluster | str, settings: dict[str, Any] | None =
 
 
 def run_pyinfra(cluster: KindLikeCluster | str, *args: str, settings: dict[str, Any] | None = None,
-                timeout: float = 600, env: dict[str, str] | None = None) -> DeployRun:
+                timeout: float = 600, env: dict[str, str] | None = None,
+                inventory: str = "inventories/kind.py") -> DeployRun:
     """`pyinfra inventories/kind.py ARGS` from the repository root, for kind cluster ``cluster``
     (a KindLikeCluster, whose API server the run talks to, or just a cluster name)."""
     started = time.monotonic()
-    process = start_pyinfra(cluster, *args, settings=settings, env=env)
+    process = start_pyinfra(cluster, *args, settings=settings, env=env, inventory=inventory)
     stdout, stderr = process.communicate(timeout=timeout)
     return DeployRun(process.returncode, stdout, stderr, time.monotonic() - started)
 
 
 def start_pyinfra(cluster: KindLikeCluster | str, *args: str, settings: dict[str, Any] | None = None,
-                  env: dict[str, str] | None = None) -> subprocess.Popen:
+                  env: dict[str, str] | None = None, inventory: str = "inventories/kind.py") -> subprocess.Popen:
     """The same, started in the background (for tests that act on the nodes while it runs)."""
-    command = [sys.executable, "-m", "pyinfra", "inventories/kind.py", *args]
+    command = [sys.executable, "-m", "pyinfra", inventory, *args]
     if settings is not None:
         command += ["--data", f"kubelogs={json.dumps(settings)}"]
-    env = {**os.environ, "KIND_CLUSTER_NAME": cluster if isinstance(cluster, str) else cluster.name, **(env or {})}
+    name = cluster if isinstance(cluster, str) else cluster.name
+    env = {**os.environ, "KIND_CLUSTER_NAME": name, "MINIKUBE_PROFILE": name, **(env or {})}
     if not isinstance(cluster, str):
         env["KUBECONFIG"] = str(cluster.kubeconfig)
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

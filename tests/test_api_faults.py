@@ -9,7 +9,7 @@ import pytest
 from kubelogs.cluster import stage
 from kubelogs.cluster.api import ClusterError, Kube, load_client
 from kubelogs.manifests.common import CREDENTIALS_SECRET
-from tests.api_helpers import deploy, settings_for
+from tests.api_helpers import deploy, log_pilot_settings_for, settings_for
 
 
 @pytest.mark.parametrize("status", [409, 429, 500, 503])
@@ -58,8 +58,8 @@ def test_interrupted_cluster_stage_converges_on_rerun_with_the_same_credentials(
 
 
 def test_failed_prune_leaves_no_half_deleted_state_and_converges(api):
-    deploy(api, settings_for(api))
-    switch = settings_for(api, agents={"collector": "fluent-bit"})
+    deploy(api, log_pilot_settings_for(api))
+    switch = log_pilot_settings_for(api, agents={"collector": "fluent-bit"})
     api.fail_next("DELETE", "/daemonsets/log-pilot", 500, times=100)
     with pytest.raises(ClusterError, match="500"):
         deploy(api, switch)

@@ -12,7 +12,7 @@ from kubelogs.cluster.api import ClusterError, Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, CREDENTIALS_SECRET, TRANSPORT_TLS_SECRET, applyset_id
 from kubelogs.settings import validate_settings
-from tests.api_helpers import deploy, kube, settings_for
+from tests.api_helpers import deploy, kube, log_pilot_settings_for, settings_for
 
 
 def labels_of(api, node: str) -> dict[str, str]:
@@ -44,7 +44,7 @@ def test_first_apply_creates_in_order_with_server_side_apply(api):
 
 
 def test_namespace_passes_pod_security_admission_and_pods_are_admitted(api):
-    deploy(api, settings_for(api))
+    deploy(api, log_pilot_settings_for(api))
     labels = api.get("Namespace", api.namespace)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
     # The real admission let every agent and Elasticsearch pod in (log-pilot needs SYS_ADMIN, both hostPath).
@@ -120,7 +120,7 @@ def _daemonset(name: str, namespace: str, labels: dict[str, str] | None = None) 
 def test_prune_removes_only_owned_objects_never_data_or_credentials(api):
     ns = api.namespace
     nodes = [NodeTarget(n.host, n.node, "docker", n.holds_data) for n in api.nodes]  # log-pilot can serve them all
-    deploy(api, settings_for(api), nodes)
+    deploy(api, log_pilot_settings_for(api), nodes)
     owned = {APPLYSET_PART_OF_LABEL: applyset_id(ns)}
     api.admin.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                       "metadata": {"name": "data-elasticsearch-0", "namespace": ns, "labels": owned},
@@ -129,7 +129,7 @@ def test_prune_removes_only_owned_objects_never_data_or_credentials(api):
     api.admin.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {
         "name": "other-applyset", "namespace": ns, "labels": {APPLYSET_PART_OF_LABEL: "applyset-other-v1"}}})
     # Only log-pilot from now on: Fluent Bit's objects go, its cluster-scoped RBAC included.
-    plan, done, _ = deploy(api, settings_for(api, agents={"collector": "log-pilot"}), nodes)
+    plan, done, _ = deploy(api, log_pilot_settings_for(api, agents={"collector": "log-pilot"}), nodes)
     pruned = sorted(s.ref for s in plan.steps if s.action == "prune")
     assert pruned == [f"ClusterRole kubelogs-fluent-bit-{ns}", f"ClusterRoleBinding kubelogs-fluent-bit-{ns}",
                       f"ConfigMap {ns}/fluent-bit-config", f"DaemonSet {ns}/fluent-bit",
@@ -142,16 +142,16 @@ def test_prune_removes_only_owned_objects_never_data_or_credentials(api):
     kinds = api.get("Secret", "kubelogs-applyset", ns)["metadata"]["annotations"][
         "applyset.kubernetes.io/contains-group-kinds"]
     assert "ClusterRole" not in kinds  # the parent lists only what is still owned
-    again, _, _ = deploy(api, settings_for(api, agents={"collector": "log-pilot"}), nodes)
+    again, _, _ = deploy(api, log_pilot_settings_for(api, agents={"collector": "log-pilot"}), nodes)
     assert again.changes == []
 
 
 def test_collector_switch_prunes_the_agent_no_longer_wanted(api):
     ns = api.namespace
-    deploy(api, settings_for(api))
+    deploy(api, log_pilot_settings_for(api))
     assert api.get("DaemonSet", "log-pilot", ns)["status"]["desiredNumberScheduled"] == 1  # n3: docker
     assert api.get("DaemonSet", "fluent-bit", ns)["status"]["desiredNumberScheduled"] == 2
-    plan, _, _ = deploy(api, settings_for(api, agents={"collector": "fluent-bit"}))
+    plan, _, _ = deploy(api, log_pilot_settings_for(api, agents={"collector": "fluent-bit"}))
     assert sorted(s.ref for s in plan.steps if s.action == "prune") == [
         f"DaemonSet {ns}/log-pilot", f"ServiceAccount {ns}/log-pilot"]
     assert [s.ref for s in plan.steps if s.action == "update"] == [f"DaemonSet {ns}/fluent-bit"]
@@ -192,7 +192,7 @@ def test_missing_kubernetes_node_is_a_clear_error(api):
 def test_rollout_timeout_names_the_schedulers_reason_pull_errors_and_events(api):
     # Three replicas, two labelled data nodes: the real scheduler cannot place the third pod. And the
     # image of the agents cannot be pulled.
-    settings = settings_for(api, elasticsearch={"replicas": 3}, kubernetes={"rollout_timeout": 8})
+    settings = log_pilot_settings_for(api, elasticsearch={"replicas": 3}, kubernetes={"rollout_timeout": 8})
     api.tier.kubelet.pull_failures.add(settings.agents.log_pilot_image)
     try:
         with pytest.raises(ClusterError) as timed_out:

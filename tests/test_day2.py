@@ -12,7 +12,9 @@ from kubelogs import compatibility as compat
 from kubelogs.cluster import upgrades
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.plan import NodeTarget
-from tests.api_helpers import deploy, settings_for
+from tests.api_helpers import deploy
+# These scenarios start from a 6.8 installation (the seed's design) and change it.
+from tests.api_helpers import log_pilot_settings_for as settings_for
 
 
 def uids(api, component: str) -> set[str]:

@@ -29,6 +29,10 @@ PROFILES = {
 }
 
 
+# log-pilot writes only to 5.x/6.x: the recipe that keeps the seed's design (log-pilot on Docker nodes).
+LOG_PILOT = {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION}}
+
+
 def _render(raw):
     return render_all(validate_settings(raw), SECRETS)
 
@@ -61,7 +65,7 @@ def test_schemas_of_every_supported_minor_are_shipped():
 
 
 def test_zen_discovery_quorum_for_5_and_6():
-    config = _es_yml(_render({"elasticsearch": {"replicas": 3}}))
+    config = _es_yml(_render({"elasticsearch": {"version": "6.8.23", "replicas": 3}}))
     assert config["discovery.zen.ping.unicast.hosts"] == "elasticsearch-discovery"
     assert config["discovery.zen.minimum_master_nodes"] == 2
     assert _es_yml(_render({"elasticsearch": {"version": "5.6.16", "replicas": 1}}))["discovery.zen.minimum_master_nodes"] == 1
@@ -88,7 +92,7 @@ def test_an_existing_cluster_keeps_its_bootstrap_list():
 
 def test_minimum_master_nodes_does_not_restart_pods():
     # It is set through the cluster settings API on a replicas change; only new pods read the file's value.
-    three, five = (_render({"elasticsearch": {"replicas": n}}) for n in (3, 5))
+    three, five = (_render({"elasticsearch": {"version": "6.8.23", "replicas": n}}) for n in (3, 5))
     sts = [next(o for o in objs if o["kind"] == "StatefulSet") for objs in (three, five)]
     hashes = [s["spec"]["template"]["metadata"]["annotations"]["kubelogs.io/config-hash"] for s in sts]
     assert hashes[0] == hashes[1] and _es_yml(three) != _es_yml(five)
@@ -127,11 +131,11 @@ def test_heap_memory_and_image_come_from_settings():
     container = sts["spec"]["template"]["spec"]["containers"][0]
     assert {"name": "ES_JAVA_OPTS", "value": "-Xms1g -Xmx1g"} in container["env"]
     assert container["resources"]["limits"]["memory"] == "2Gi"
-    assert container["image"] == "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
+    assert container["image"] == f"docker.elastic.co/elasticsearch/elasticsearch:{compat.DEFAULT_ES_VERSION}"
 
 
 def test_security_uses_generated_secrets_and_transport_tls():
-    objects = _render({})
+    objects = _render(LOG_PILOT)
     credentials = _one(objects, "Secret", "elasticsearch-credentials")
     assert {k: base64.b64decode(v).decode() for k, v in credentials["data"].items()} == {
         "username": "elastic", "password": "generated"}
@@ -149,7 +153,7 @@ def test_without_security_no_secrets_and_security_off_explicitly():
 
 
 def test_log_pilot_runs_only_on_docker_nodes_with_what_it_needs():
-    ds = _one(_render({}), "DaemonSet", "log-pilot")
+    ds = _one(_render(LOG_PILOT), "DaemonSet", "log-pilot")
     pod = ds["spec"]["template"]["spec"]
     assert runtimes_of(ds) == ["docker"]
     container = pod["containers"][0]
@@ -169,7 +173,7 @@ def test_log_pilot_not_rendered_where_it_cannot_write():
 
 
 def test_namespace_service_accounts_and_ownership_labels():
-    objects = _render({})
+    objects = _render(LOG_PILOT)
     ns = objects[0]
     assert ns["kind"] == "Namespace" and ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
     # Only the agent that reads the Kubernetes API (Fluent Bit's kubernetes filter) gets a token.
@@ -182,7 +186,7 @@ def test_namespace_service_accounts_and_ownership_labels():
 
 
 def _broken(mutate):
-    objects = copy.deepcopy(_render({}))
+    objects = copy.deepcopy(_render(LOG_PILOT))
     mutate(objects)
     return objects
 

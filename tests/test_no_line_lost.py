@@ -9,9 +9,12 @@ import signal
 
 import pytest
 
+from kubelogs import compatibility as compat
 from kubelogs.manifests.common import LOG_NAME_ANNOTATION
 from tests.api_helpers import deploy, settings_for
 from tests.kubelet import write_container_log
+
+DEFAULT_MAJOR = compat.parse_version(compat.DEFAULT_ES_VERSION)[0]  # what the default settings deploy
 
 pytestmark = pytest.mark.fluent_bit
 
@@ -40,7 +43,7 @@ def wait_for_replacement(api, node: str, agent: dict) -> None:
 
 
 def test_lines_written_before_the_agents_first_start_arrive_once(api):
-    es = api.serve_elasticsearch(major=6)
+    es = api.serve_elasticsearch(major=DEFAULT_MAJOR)
     api.admin.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": api.namespace}})
     node = api.tier.kubelet.nodes[api.nodes[0].node]
     pod = app_pod(api, "early", node.name, "early-app")
@@ -59,7 +62,7 @@ def test_lines_written_before_the_agents_first_start_arrive_once(api):
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_agent_restarted_during_an_elasticsearch_outage_loses_nothing(api, stop):
-    es = api.serve_elasticsearch(major=6)
+    es = api.serve_elasticsearch(major=DEFAULT_MAJOR)
     deploy(api, settings_for(api))
     node = api.tier.kubelet.nodes[api.nodes[0].node]
     pod = app_pod(api, "during-outage", node.name, "outage-app")

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import pytest
 
+from kubelogs import compatibility as compat
 from kubelogs.facts import NodeState
 from tasks.node import SYSCTL_FILE
 from tests import harness
 
 SETTINGS = {"elasticsearch": {"replicas": 1}}
+REQUIRED = compat.required_max_map_count(compat.DEFAULT_ES_VERSION)  # what the default version needs
 NOT_A_DIRECTORY = "/es-data exists but is a regular file, not a directory; move it away"
 
 
@@ -83,13 +85,13 @@ def test_data_path_as_a_file_fails_that_node_alone_with_one_line(cluster, first_
 def test_node_without_procps_is_prepared(cluster, first_run):
     node = cluster.node("worker1")
     assert node.exec("command -v sysctl ps || echo none") == "none\n"
-    assert harness.max_map_count() == 262144
+    assert harness.max_map_count() == REQUIRED
     assert node.exec(f"stat -c '%u %g %a' {SYSCTL_FILE}") == "0 0 644\n"
-    assert "\nvm.max_map_count = 262144\n" in node.exec(f"cat {SYSCTL_FILE}")
+    assert f"\nvm.max_map_count = {REQUIRED}\n" in node.exec(f"cat {SYSCTL_FILE}")
     assert node.exec("stat -c '%u %g %a %F' /es-data /var/lib/fluent-bit") == (
         "1000 1000 750 directory\n0 0 755 directory\n")
     assert _name(node) in first_run.changed_hosts()["Prepare Kubernetes node | Ensure vm.max_map_count | "
-                                                    "vm.max_map_count >= 262144 (live)"]
+                                                    f"vm.max_map_count >= {REQUIRED} (live)"]
 
 
 def test_dry_run_on_the_odd_nodes_prints_no_traceback(cluster, first_run):
@@ -139,5 +141,5 @@ def test_unwritable_sysctl_directory_fails_that_node_alone_with_one_line(node_im
         line = f"kubelogs: cannot write {SYSCTL_FILE}: {reason}"
         assert _all_output(run).count(line) == 1, run.stderr[-3000:]
         assert "Traceback" not in _all_output(run)
-        assert "vm.max_map_count = 262144" in good.exec(f"cat {SYSCTL_FILE}")
+        assert f"vm.max_map_count = {REQUIRED}" in good.exec(f"cat {SYSCTL_FILE}")
         assert bad.exec(f"ls {SYSCTL_FILE}* 2>/dev/null || true") == ""  # no temporary file left behind

@@ -15,16 +15,18 @@ import textwrap
 import pytest
 import testinfra
 
+from kubelogs import compatibility as compat
 from tests import harness
 
-SETTINGS = {"elasticsearch": {"replicas": 2}}  # two workers hold data
+# The README's log-pilot recipe (the seed's design: log-pilot on the Docker node); two workers hold data.
+SETTINGS = {"elasticsearch": {"replicas": 2, "version": compat.LOG_PILOT_ES_VERSION}}
 SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
 OPS_PER_NODE = {"control-plane": 3, "worker1": 4, "worker2": 4}  # sysctl live+file, data dir, agent dirs (one op)
 
 
 @pytest.fixture(scope="module")
 def cluster(node_image, tier):
-    with harness.KindLikeCluster(tier) as c:
+    with harness.KindLikeCluster(tier, es_major=6) as c:
         c.add("control-plane")
         c.add("worker")
         c.add("worker", runtime_endpoint=harness.DOCKER_ENDPOINT, tmpfs_data=True)
@@ -142,7 +144,7 @@ def test_second_run_changes_nothing(cluster, first_run):
 
 def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run):
     before = len(cluster.api.mutations())
-    run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "heap": "256m"}}, "--dry", json_report=False)
+    run = harness.run_deploy(cluster, {"elasticsearch": {**SETTINGS["elasticsearch"], "heap": "256m"}}, "--dry", json_report=False)
     assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"cluster plan: 1 update, \d+ unchanged", run.stderr)
     assert "update    StatefulSet logging/elasticsearch" in run.stderr
@@ -153,7 +155,7 @@ def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run)
 def test_immutable_change_is_refused_before_any_host_changes(cluster, first_run):
     harness.set_max_map_count(cluster.nodes[0], 65530)
     before = len(cluster.api.mutations())
-    run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "storage": "pvc"}}, json_report=False)
+    run = harness.run_deploy(cluster, {"elasticsearch": {**SETTINGS["elasticsearch"], "storage": "pvc"}}, json_report=False)
     assert run.returncode != 0
     assert "spec.volumeClaimTemplates cannot change on an existing StatefulSet" in run.stderr
     assert "Traceback" not in run.stderr
@@ -164,8 +166,8 @@ def test_immutable_change_is_refused_before_any_host_changes(cluster, first_run)
 
 def test_no_secret_in_any_output(cluster, first_run):
     password = cluster.api.secret_data("elasticsearch-credentials")["password"]
-    dry = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "heap": "256m"}}, "--dry", json_report=False)
-    bad = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "storage": "pvc"}}, json_report=False)
+    dry = harness.run_deploy(cluster, {"elasticsearch": {**SETTINGS["elasticsearch"], "heap": "256m"}}, "--dry", json_report=False)
+    bad = harness.run_deploy(cluster, {"elasticsearch": {**SETTINGS["elasticsearch"], "storage": "pvc"}}, json_report=False)
     for run in (first_run, dry, bad):
         assert password not in run.stdout + run.stderr
 
@@ -206,7 +208,8 @@ def test_bad_settings_touch_no_host(cluster, first_run, tmp_path):
 
 
 def test_group_data_settings_are_used(cluster, first_run, tmp_path):
-    (tmp_path / "all.py").write_text('kubelogs = {"elasticsearch": {"replicas": 2, "data_mode": "0770"}}\n')
+    (tmp_path / "all.py").write_text(f'kubelogs = {{"elasticsearch": {{"replicas": 2, "data_mode": "0770", '
+                                     f'"version": "{compat.LOG_PILOT_ES_VERSION}"}}}}\n')
     run = harness.run_deploy(cluster, None, "--group-data", str(tmp_path))
     assert run.returncode == 0, run.stderr[-3000:]
     assert list(run.changed_hosts()) == ["Prepare Kubernetes node | Elasticsearch data directory /es-data"]
@@ -217,7 +220,7 @@ def test_data_survives_settings_changes(cluster, first_run):
     worker = cluster.node("worker1")
     worker.exec("echo shard > /es-data/keep && chown 1000:1000 /es-data/keep")
     for mode in ("0700", "0750"):
-        run = harness.run_deploy(cluster, {"elasticsearch": {"replicas": 2, "data_mode": mode}})
+        run = harness.run_deploy(cluster, {"elasticsearch": {**SETTINGS["elasticsearch"], "data_mode": mode}})
         assert run.returncode == 0, run.stderr[-3000:]
         assert _testinfra(worker).file("/es-data").mode == int(mode, 8)
         assert worker.exec("cat /es-data/keep") == "shard\n"

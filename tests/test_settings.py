@@ -47,7 +47,7 @@ BAD_INPUTS = [
     ({"elasticsearch": {"security": "yes"}}, "kubelogs.elasticsearch.security", "True or False"),
     ({"elasticsearch": {"security": True, "version": "6.7.2"}}, "kubelogs.elasticsearch.security", "no security in its free licence"),
     ({"elasticsearch": {"storage_class": "Fast SSD"}}, "kubelogs.elasticsearch.storage_class", "DNS-1123"),
-    ({"nodes": {"max_map_count": 65530}}, "kubelogs.nodes.max_map_count", "needs at least 262144"),
+    ({"nodes": {"max_map_count": 65530}, "elasticsearch": {"version": "6.8.23"}}, "kubelogs.nodes.max_map_count", "needs at least 262144"),
     ({"nodes": {"max_map_count": 262144}, "elasticsearch": {"version": "8.16.1"}}, "kubelogs.nodes.max_map_count", "needs at least 1048576"),
     ({"nodes": {"low_disk": "ignore"}}, "kubelogs.nodes.low_disk", "'warn' or 'fail'"),
     ({"nodes": {"flood_stage_percent": 100}}, "kubelogs.nodes.flood_stage_percent", "less than or equal to 99"),
@@ -94,18 +94,19 @@ def test_every_problem_is_reported_at_once():
 def test_defaults_are_valid_and_documented():
     s = validate_settings(None)
     assert s.namespace == "logging"
-    assert s.elasticsearch.version == "6.8.23"
+    assert s.elasticsearch.version == "9.5.7"  # the newest 9.x patch when it was set
     assert s.elasticsearch.data_path == "/es-data"
-    assert s.elasticsearch.image_ref == "docker.elastic.co/elasticsearch/elasticsearch:6.8.23"
+    assert s.elasticsearch.image_ref == "docker.elastic.co/elasticsearch/elasticsearch:9.5.7"
     assert s.elasticsearch.security_enabled is True
-    assert s.max_map_count == 262144
+    assert s.max_map_count == 1048576
+    assert s.agents.fluent_bit_image == "cr.fluentbit.io/fluent/fluent-bit:5.1.1"
     assert s.agents.collector == "auto"
 
 
 def test_required_max_map_count_follows_the_version():
     assert validate_settings({"elasticsearch": {"version": "8.15.3"}}).max_map_count == 262144
     assert validate_settings({"elasticsearch": {"version": "8.16.0"}}).max_map_count == 1048576
-    assert validate_settings({"nodes": {"max_map_count": 500000}}).max_map_count == 500000
+    assert validate_settings({"nodes": {"max_map_count": 2000000}}).max_map_count == 2000000
 
 
 def test_security_defaults_to_what_the_free_licence_allows():

@@ -10,14 +10,16 @@ import pytest
 
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.verify import stage
-from tests.api_helpers import deploy, settings_for
+from tests.api_helpers import deploy
+# 6.8 with log-pilot on the Docker node: both agents' canaries in one table.
+from tests.api_helpers import log_pilot_settings_for as settings_for
 
 pytestmark = pytest.mark.fluent_bit
 
 
 @pytest.fixture
 def cluster(api):
-    es = api.serve_elasticsearch(major=6)  # the default version, 6.8.23
+    es = api.serve_elasticsearch(major=6)  # the log-pilot recipe's version, 6.8.23
     yield api, es, api.tier.kubelet
 
 

@@ -9,7 +9,7 @@ _sudo = True  # sysctl, /etc/sysctl.d and the hostPath directories need root
 kubelogs = {
     "namespace": "logging",
     "elasticsearch": {
-        "version": "6.8.23",
+        "version": "9.5.7",
         "replicas": 3,
         "heap": "2g",
         "memory": "4Gi",
