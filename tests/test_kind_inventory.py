@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -59,3 +60,29 @@ def test_stopped_node_is_refused_not_started(cluster):
     finally:
         harness.docker("rm", "-f", extra.name, check=False)
         cluster.nodes.remove(extra)
+
+
+def test_minikube_inventory_finds_its_docker_driver_containers(node_image):
+    # Containers labelled as minikube's Docker driver labels its nodes: the first is named after the profile.
+    profile = f"kubelogs-mk-{uuid.uuid4().hex[:6]}"
+    names = [profile, f"{profile}-m02"]
+    try:
+        for name in names:
+            harness.docker("run", "-d", "--name", name, "--label", "created_by.minikube.sigs.k8s.io=true",
+                           "--label", f"name.minikube.sigs.k8s.io={profile}", harness.NODE_IMAGE, "sleep", "600")
+        result = harness.run_pyinfra(profile, "debug-inventory", "--json", inventory="inventories/minikube.py",
+                                     settings={"elasticsearch": {"replicas": 2}})
+        assert result.returncode == 0, result.stderr
+        groups: dict[str, set[str]] = {}
+        for host in json.loads(result.stdout):
+            for group in host["groups"]:
+                groups.setdefault(group, set()).add(host["name"])
+        assert groups["control_plane"] == {f"@docker/{profile}"}
+        assert groups["workers"] == {f"@docker/{profile}-m02"}
+        assert groups["es_data_nodes"] == groups["kube_nodes"] == {f"@docker/{n}" for n in names}
+        missing = harness.run_pyinfra("no-such-profile", "deploy.py", "-y", inventory="inventories/minikube.py")
+        assert missing.returncode != 0 and "no node containers of minikube cluster 'no-such-profile'" in missing.stderr
+        assert "Traceback" not in missing.stderr
+    finally:
+        for name in names:
+            harness.docker("rm", "-f", name, check=False)

@@ -32,3 +32,12 @@ def test_e2e_matrix_covers_three_minors_with_pinned_node_images():
     upload = next(step for step in steps if step.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()"
     assert any(".ci/run" in step.get("run", "") for step in jobs["fast"]["steps"])
+
+
+def test_minikube_job_runs_the_log_pilot_recipe_on_docker_nodes():
+    job = yaml.safe_load(WORKFLOW.read_text())["jobs"]["minikube-docker-runtime"]
+    runs = " ".join(step.get("run", "") for step in job["steps"])
+    assert "--container-runtime=docker" in runs and "--driver=docker" in runs
+    assert "pytest -m e2e tests/e2e/test_minikube.py" in runs and "sha256sum -c" in runs
+    assert any(step.get("uses", "").startswith("actions/upload-artifact@") and step["if"] == "always()"
+               for step in job["steps"])
