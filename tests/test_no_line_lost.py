@@ -1,11 +1,14 @@
 """No log line lost between a container and Elasticsearch, with the real Fluent Bit on the real tier: lines
-written before the agent's first start, and an agent restarted (SIGTERM or SIGKILL) while Elasticsearch
-refuses every bulk request, arrive once each."""
+written before the agent's first start, an agent restarted (SIGTERM or SIGKILL) while Elasticsearch
+refuses every bulk request, and a log rotated kubelet-style while written at 500 lines/s: every line
+arrives, once."""
 
 from __future__ import annotations
 
 import datetime
+import os
 import signal
+import time
 
 import pytest
 
@@ -85,3 +88,32 @@ def test_agent_restarted_during_an_elasticsearch_outage_loses_nothing(api, stop)
     write_container_log(node, pod, "app", ["after the outage"])
     api.wait_for("the marker line", lambda: "after the outage" in messages(es, "outage-app"), timeout=60)
     assert sorted(messages(es, "outage-app")) == sorted([*lines, "after the outage"])  # each once
+
+
+def test_kubelet_style_rotation_at_500_lines_per_second_loses_nothing(api):
+    # The kubelet rotates a container's log by renaming 0.log to 0.log.<timestamp> and having the runtime
+    # reopen 0.log; the /var/log/containers link keeps pointing at the name. Rotated twice while writing.
+    es = api.serve_elasticsearch(major=DEFAULT_MAJOR)
+    deploy(api, settings_for(api))
+    node = api.tier.kubelet.nodes[api.nodes[0].node]
+    pod = app_pod(api, "rotating", node.name, "rotating-app")
+    link = write_container_log(node, pod, "app", ["rotation line 0"])
+    current = node.root / os.readlink(node.root / str(link).lstrip("/")).lstrip("/")
+    # The agent has found the file (its scan runs every Refresh_Interval, 5 s). A file rotated away before
+    # that is never read: the limit is a container writing the kubelet's containerLogMaxSize (10Mi) in 5 s.
+    api.wait_for("the first line", lambda: messages(es, "rotating-app") == ["rotation line 0"], timeout=40)
+    total, per_second, rotate_every = 3000, 500, 1000
+    started = time.monotonic()
+    for i in range(1, total):
+        if i % rotate_every == 0:
+            stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+            os.rename(current, current.with_name(f"0.log.{stamp}-{i}"))  # kubelet's rename, then a new file
+        with current.open("a") as log:
+            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+            log.write(f"{now} stdout F rotation line {i}\n")
+        time.sleep(max(0.0, started + i / per_second - time.monotonic()))  # 500 lines per second
+    rotated = sorted(p.name for p in current.parent.iterdir())
+    assert len(rotated) == 3 and rotated[0] == "0.log"
+    api.wait_for("every line", lambda: len(messages(es, "rotating-app")) >= total, timeout=90)
+    got = messages(es, "rotating-app")
+    assert sorted(got) == sorted(f"rotation line {i}" for i in range(total))  # all of them, each once
