@@ -60,10 +60,14 @@ def pending_message(pods: list[dict]) -> str:
     return f"StatefulSet {NAME}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
 
 
+def _joined(settings: Settings) -> dict[str, str]:
+    """Every node joined (ready is not enough: readiness asks the node alone)."""
+    return {"NODES_WAIT": f">={settings.elasticsearch.replicas}"}
+
+
 def reenable_task(settings: Settings) -> Task:
     health = es_tasks.health_wanted(settings)
-    return Task(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"),
-                {"NODES_WAIT": f">={settings.elasticsearch.replicas}"})
+    return Task(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"), _joined(settings))
 
 
 def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
@@ -76,28 +80,20 @@ def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
     if not pods:
         return 0
     health = es_tasks.health_wanted(settings)
-    # Every node joined (ready is not enough: readiness asks the node alone) and the colour reached.
-    joined = {"NODES_WAIT": f">={settings.elasticsearch.replicas}"}
     before_limiting(reenable_task(settings))
-    if needs_full_restart(kube, ns, pods):
-        es_tasks.run(kube, settings, Task(f"prepare a full cluster restart (security changes) once the cluster is {health}",
-                                          ("allocation_all", "health", "allocation_primaries", "flush"), joined), log, clock, sleep)
-        for pod in pods:
+    # One pod at a time; all together when security changes (a full cluster restart).
+    full = needs_full_restart(kube, ns, pods)
+    for batch in [pods] if full else [[p] for p in pods]:
+        what = "a full cluster restart (security changes)" if full else f"to restart {batch[0]['metadata']['name']}"
+        # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
+        es_tasks.run(kube, settings, Task(f"prepare {what} once the cluster is {health}",
+                                          ("allocation_all", "health", "allocation_primaries", "flush"),
+                                          _joined(settings)), log, clock, sleep)
+        for pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)
-        for pod in pods:
+        for pod in batch:
             wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, clock, sleep)
             log(f"restarted pod {pod['metadata']['name']}")
-        es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
-        return len(pods)
-    for pod in pods:
-        name = pod["metadata"]["name"]
-        # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
-        es_tasks.run(kube, settings, Task(f"prepare to restart {name} once the cluster is {health}",
-                                          ("allocation_all", "health", "allocation_primaries", "flush"), joined),
-                     log, clock, sleep)
-        kube.delete("Pod", name, ns)
-        wait_replaced(kube, ns, name, pod["metadata"]["uid"], timeout, clock, sleep)
-        log(f"restarted pod {name}")
     es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
     return len(pods)
 
