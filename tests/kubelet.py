@@ -29,6 +29,7 @@ import base64
 import contextlib
 import datetime
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -51,6 +52,13 @@ from tests.loopback import serve_tls
 from tests.pod_sandbox import Mount, Sandbox
 
 SYNC_SECONDS = 0.3
+# Pod addresses in POD_CIDR, one per pod of the session; 10.244.0.x is left to the host end (HOST_END).
+_pod_numbers = itertools.count()  # next() on it is atomic: pods start in threads
+
+
+def _next_pod_ip() -> str:
+    n = next(_pod_numbers) % (250 * 250)
+    return f"10.244.{n // 250 + 1}.{n % 250 + 2}"
 READY_TIMEOUT = 30.0
 LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # the application contract, spelled out here on purpose
 
@@ -112,9 +120,9 @@ class PlayedPod:
     sandbox: Sandbox | None = None
     log_file: Path | None = None
     stopped: bool = False
-    # Never connected to (Services reach pods through the sandbox's forwarders), but the endpoint
-    # controllers refuse loopback addresses, so it is one of a pod network like kind's.
-    ip: str = field(default_factory=lambda: f"10.244.{uuid.uuid4().int % 250 + 1}.{uuid.uuid4().int % 250 + 2}")
+    # One of a pod network like kind's (the endpoint controllers refuse loopback addresses). Services reach
+    # pods through the sandbox's forwarders; Fluent Bit pods also get it on a veth, for the API server's proxy.
+    ip: str = field(default_factory=_next_pod_ip)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -404,7 +412,8 @@ class Kubelet:
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         # The image's binary is the real Fluent Bit of its version.
         mounts.insert(0, Mount(str(self.fluent_bit_binary(version)), argv[0], True))
-        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
+        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"]),
+                                 pod_ip=played.ip).open()
         played.log_file = directory / "container.log"
         with open(played.log_file, "wb") as log:
             played.process = subprocess.Popen(played.sandbox.command(argv, mounts),

@@ -1,9 +1,12 @@
 """The sandbox a played pod runs in (tests/kubelet.py): what a container runtime and kube-proxy give a pod.
 
-- **Network:** a network namespace of its own (``ip netns``), with only loopback. Service names resolve
-  (its ``/etc/hosts``) to 127.0.0.1 there, where a forwarder per Service port relays each connection to
-  the Service's backend on the host's loopback: the fake Elasticsearch, the real API server. A pod's
-  own listening ports (Fluent Bit's 2020) cannot collide with another pod's.
+- **Network:** a network namespace of its own (``ip netns``), with loopback. Service names resolve
+  (its ``/etc/hosts``) to addresses in 127.0.0.0/8 there, where a forwarder per Service port relays each
+  connection to the Service's backend on the host's loopback: the fake Elasticsearch, the real API server.
+  A pod's own listening ports (Fluent Bit's 2020) cannot collide with another pod's. With ``pod_ip``, a
+  veth pair also gives the pod that address, as a CNI plugin would: the host routes it to the pod (so the
+  real API server's ``pods/NAME:PORT/proxy`` reaches the pod's port), and the pod reaches nothing through
+  it but the host end, ``HOST_END`` (no default route: its traffic stays on this machine).
 - **Filesystem:** a private mount namespace whose root is a tmpfs holding the host's /usr, /lib, /etc
   (read-only, so the binaries and libraries run) and the pod's volumes mounted at the pod spec's paths:
   hostPath volumes from the played node's filesystem, configMap/secret/token volumes from files the
@@ -28,6 +31,8 @@ from pathlib import Path
 _libc = ctypes.CDLL(None, use_errno=True)
 _CLONE_NEWNET = 0x40000000
 NETNS_PREFIX = "kubelogs-pod-"  # then the test process's pid: sweep_stale() knows whose they are
+POD_CIDR = "10.244.0.0/16"  # pod addresses, as kind's; routed per pod (/32) to its veth, never further
+HOST_END = "10.244.0.1"  # the host end of every pod's veth (the source the API server's proxy uses)
 
 
 def sweep_stale() -> None:
@@ -80,10 +85,11 @@ class Sandbox:
     """``services``: (the names a Service resolves by, {port: "127.0.0.1:backend_port"}); each Service gets
     an address of its own in the pod's 127.0.0.0/8 (its "cluster IP"), listed in ``addresses``."""
 
-    def __init__(self, workdir: Path, services: list[tuple[list[str], dict[int, str]]]):
+    def __init__(self, workdir: Path, services: list[tuple[list[str], dict[int, str]]], pod_ip: str | None = None):
         self.netns = f"{NETNS_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.dir = workdir
         self.services = services
+        self.pod_ip = pod_ip
         self._listeners: list[socket.socket] = []
         self.closed = False
 
@@ -98,7 +104,20 @@ class Sandbox:
         return self
 
     def _plumb(self) -> None:
-        subprocess.run(["ip", "-n", self.netns, "link", "set", "lo", "up"], check=True, capture_output=True)
+        def ip(*args: str) -> None:
+            subprocess.run(["ip", *args], check=True, capture_output=True)
+
+        ip("-n", self.netns, "link", "set", "lo", "up")
+        if self.pod_ip:
+            # Deleting the namespace deletes the pair, and the host route with it.
+            host_end = f"klp{uuid.uuid4().hex[:10]}"
+            ip("link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", self.netns)
+            ip("addr", "add", f"{HOST_END}/32", "dev", host_end)
+            ip("link", "set", host_end, "up")
+            ip("route", "add", f"{self.pod_ip}/32", "dev", host_end, "src", HOST_END)
+            ip("-n", self.netns, "addr", "add", f"{self.pod_ip}/32", "dev", "eth0")
+            ip("-n", self.netns, "link", "set", "eth0", "up")
+            ip("-n", self.netns, "route", "add", f"{HOST_END}/32", "dev", "eth0")
         self.addresses: dict[str, str] = {}
         hosts = ["127.0.0.1 localhost"]
         for i, (names, ports) in enumerate(self.services):
