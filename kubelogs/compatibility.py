@@ -55,6 +55,8 @@ UPGRADE_ONLY_FROM: dict[tuple[int, int], tuple[int, int]] = {(9, 0): (8, 18)}
 ILM_FROM: tuple[int, int, int] = (6, 6, 0)
 COMPOSABLE_TEMPLATES_FROM: tuple[int, int, int] = (7, 8, 0)
 VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
+# The `flattened` field type, in the free licence from 7.3 (Elastic's reference, "Flattened field type").
+FLATTENED_FROM: tuple[int, int, int] = (7, 3, 0)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,27 @@ AGENTS: dict[str, Agent] = {
         image="cr.fluentbit.io/fluent/fluent-bit:5.1.1",
     ),
 }
+
+# Fluent Bit features that depend on the image's version (an image override may run an older line):
+# the dead-letter queue (`storage.keep.rejected`, measured in 5.1.1; 3.2.10 ignores the keys silently).
+FLUENT_BIT_DEAD_LETTERS_FROM: tuple[int, int, int] = (4, 2, 0)
+
+
+def image_version(image: str) -> tuple[int, int, int] | None:
+    """The x.y.z of an image tag such as ``cr.fluentbit.io/fluent/fluent-bit:5.1.1``; None when the tag is
+    not a version (a digest, ``latest-debug``...)."""
+    tag = image.split("@", 1)[0].rsplit("/", 1)[-1].partition(":")[2]
+    parts = tag.split("-", 1)[0].split(".")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1]), int(parts[2])
+
+
+def fluent_bit_has_dead_letters(image: str) -> bool:
+    """Whether this Fluent Bit image keeps chunks that fail for good (unknown versions: as the default does)."""
+    version = image_version(image) or image_version(AGENTS["fluent-bit"].image)
+    return version >= FLUENT_BIT_DEAD_LETTERS_FROM
+
 
 # Kubernetes minor versions whose schemas every rendered object must validate against.
 # 1.33 to 1.37: kind's current release (v0.33.0) defaults to 1.37; older minors are out of upstream support.

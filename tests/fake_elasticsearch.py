@@ -3,9 +3,12 @@
 Elasticsearch cannot run on the test machines, so this speaks the parts of its REST protocol the project's
 clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
 - ``GET /_cluster/health?wait_for_status=...`` (HTTP 408 with ``timed_out`` when the colour is not reached)
-  and ``GET /<index>/_count?q="<token>"`` (404 ``index_not_found_exception``): the verify stage's script;
+  and ``GET /<index or pattern>/_count?q=...`` (404 ``index_not_found_exception`` for a missing index): the
+  verify stage's script;
 - ``POST /_bulk`` and ``POST /<index>/_bulk`` (NDJSON, ``create``/``index``): what Fluent Bit's ``es``
-  output sends. 8.x/9.x reject ``_type`` in a metadata line, 6.x requires it, 7.x takes both;
+  output sends. 8.x/9.x reject ``_type`` in a metadata line, 6.x requires it, 7.x takes both; each document
+  is mapped as Elasticsearch maps it (tests/fake_es_mappings.py: dynamic mapping, the template's mappings,
+  conflicts rejected, one mapping type per 6.x index);
 - ``GET /`` and ``HEAD /``: the version document some clients probe first;
 - what the cluster stage's in-cluster pods call (``files/es-admin.sh``, ``files/es-retention.sh``): cluster
   settings (6.x refuses a ``minimum_master_nodes`` above its node count, as Zen discovery does), ``_flush``,
@@ -33,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.fake_es_mappings import Mapping, Rejected, flatten
 from tests.loopback import JsonHandler, LoopbackServer
 
 _RANK = {"red": 0, "yellow": 1, "green": 2}
@@ -159,6 +163,9 @@ class FakeElasticsearch(LoopbackServer):
     templates: dict[str, dict] = field(default_factory=dict)  # template name -> body (legacy or composable)
     voting_exclusions: list[str] = field(default_factory=list)
     index_replicas: dict[str, int] = field(default_factory=dict)  # index -> number_of_replicas at creation
+    mappings: dict[str, Mapping] = field(default_factory=dict)  # index -> its mapping (tests/fake_es_mappings.py)
+    bulk_indices: list[frozenset[str]] = field(default_factory=list)  # the indices of each bulk request taken
+    ignored_fields: dict[str, int] = field(default_factory=dict)  # index -> documents with a field ignored as malformed
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -168,8 +175,8 @@ class FakeElasticsearch(LoopbackServer):
     def index(self, name: str, doc: dict) -> None:
         with self._lock:
             if name not in self.indices:
-                self.index_replicas[name] = self._replicas_for(name)
-            self.indices.setdefault(name, []).append(doc)
+                self._create_index(name)
+            self.indices[name].append(doc)
 
     def record(self, method: str, path: str) -> None:
         with self._lock:
@@ -193,13 +200,13 @@ class FakeElasticsearch(LoopbackServer):
                                                  "timed_out": timed_out, "number_of_nodes": nodes}
         if method == "GET" and len(parts) == 2 and parts[1] == "_count":
             with self._lock:
-                docs = self.indices.get(parts[0])
-                if docs is None:
+                names = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]
+                if not names and "*" not in parts[0]:  # a wildcard that matches nothing counts 0
                     return error(404, "index_not_found_exception", f"no such index [{parts[0]}]",
                                  **{"resource.type": "index_or_alias", "resource.id": parts[0]},
                                  index_uuid="_na_", index=parts[0])
-                phrase = query.get("q", "").strip('"')
-                return 200, {"count": sum(phrase in json.dumps(d) for d in docs)}
+                matches = _query_string(query.get("q", ""))
+                return 200, {"count": sum(matches(d) for n in names for d in self.indices[n])}
         if method in ("POST", "PUT") and parts[-1:] == ["_bulk"] and len(parts) <= 2:
             return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type)
         with self._lock:
@@ -262,7 +269,7 @@ class FakeElasticsearch(LoopbackServer):
             if method == "GET":
                 return 404, {}
         if len(parts) == 2 and parts[1] == "_settings" and method == "PUT":
-            replicas = _flatten(doc).get("index.number_of_replicas")
+            replicas = flatten(doc).get("index.number_of_replicas")
             matched = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]
             if not matched and query.get("allow_no_indices") != "true":  # the default is false here
                 return error(404, "index_not_found_exception", f"no such index [{parts[0]}]")
@@ -281,12 +288,13 @@ class FakeElasticsearch(LoopbackServer):
                 return error(404, "index_not_found_exception", f"no such index [{parts[0]}]")
             del self.indices[parts[0]]
             self._ids.pop(parts[0], None)
+            self.mappings.pop(parts[0], None)
             self.index_replicas.pop(parts[0], None)
             return 200, {"acknowledged": True}
         return None
 
     def _put_settings(self, persistent: dict) -> tuple[int, object]:
-        flat = _flatten(persistent)
+        flat = flatten(persistent)
         quorum = flat.get("discovery.zen.minimum_master_nodes")
         if quorum is not None and self.major <= 6 and int(quorum) > self.nodes():
             return error(400, "illegal_argument_exception", "illegal value can't update "
@@ -302,20 +310,28 @@ class FakeElasticsearch(LoopbackServer):
                 self.cluster_settings[key] = str(value).lower() if isinstance(value, bool) else str(value)
         return 200, {"acknowledged": True, "persistent": persistent, "transient": {}}
 
-    def _replicas_for(self, index: str) -> int:
-        """number_of_replicas of a new index: the matching template of highest priority/order, else 1."""
-        best: tuple[int, int] | None = None
+    def _template_for(self, index: str) -> dict | None:
+        """The body of the matching template of highest priority (composable) or order (legacy; Elasticsearch
+        merges legacy ones, kubelogs sends one), which a new index is created from."""
+        best: tuple[int, dict] | None = None
         for body in self.templates.values():
             patterns = body.get("index_patterns") or body.get("template")
             patterns = [patterns] if isinstance(patterns, str) else patterns
             if not isinstance(patterns, list) or not any(fnmatch.fnmatchcase(index, p) for p in patterns):
                 continue
-            settings = _flatten((body.get("template") if isinstance(body.get("template"), dict) else body).get("settings") or {})
-            replicas = settings.get("number_of_replicas", settings.get("index.number_of_replicas"))
             rank = int(body.get("priority", body.get("order", 0)))
-            if replicas is not None and (best is None or rank >= best[0]):
-                best = (rank, int(replicas))
-        return 1 if best is None else best[1]
+            if best is None or rank >= best[0]:
+                best = (rank, body)
+        return None if best is None else best[1]
+
+    def _create_index(self, name: str) -> None:
+        """A new index (under the lock): its replicas and mapping from the template that applies."""
+        template = self._template_for(name)
+        settings = flatten(((template or {}).get("template") if isinstance((template or {}).get("template"), dict)
+                            else template or {}).get("settings") or {})
+        self.index_replicas[name] = int(settings.get("number_of_replicas", settings.get("index.number_of_replicas", 1)))
+        self.mappings[name] = Mapping.from_template(self.major, template)
+        self.indices[name] = []
 
     def _root(self) -> dict:
         number, lucene, wire, index = _VERSIONS[self.major]
@@ -340,6 +356,7 @@ class FakeElasticsearch(LoopbackServer):
             return bad.answer
         with self._lock:
             items = [{op.action: self._write(op)} for op in ops]
+            self.bulk_indices.append(frozenset(str(op.index) for op in ops))
         return 200, {"took": int((time.monotonic() - started) * 1000),
                      "errors": any("error" in item[op.action] for item, op in zip(items, ops)), "items": items}
 
@@ -364,8 +381,14 @@ class FakeElasticsearch(LoopbackServer):
         if reason:
             return failed(400, "mapper_parsing_exception", reason)
         if name not in self.indices:
-            self.index_replicas[name] = self._replicas_for(name)
-        docs, ids = self.indices.setdefault(name, []), self._ids.setdefault(name, {})
+            self._create_index(name)
+        try:
+            ignored = self.mappings[name].accept(doc, op.type)
+        except Rejected as rejected:
+            return failed(400, rejected.kind, rejected.reason)
+        if ignored:
+            self.ignored_fields[name] = self.ignored_fields.get(name, 0) + 1
+        docs, ids = self.indices[name], self._ids.setdefault(name, {})
         if doc_id in ids and op.action == "create":
             return failed(409, "version_conflict_engine_exception",
                           f"[{doc_id}]: version conflict, document already exists (current version [{ids[doc_id][1]}])")
@@ -382,15 +405,22 @@ class FakeElasticsearch(LoopbackServer):
                 "status": 201 if version == 1 else 200}
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, object]:
-    """Elasticsearch settings in flat form: {"a": {"b": 1}} and {"a.b": 1} are the same setting."""
-    flat: dict[str, object] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
+def _query_string(q: str) -> Callable[[dict], bool]:
+    """The two query_string forms the verify stage sends: ``"phrase"`` (anywhere in the document) and
+    ``field.path:"value"`` (that keyword field equals the value)."""
+    field_path, colon, value = q.partition(":")
+    if colon and not field_path.startswith('"'):
+        wanted = value.strip('"')
+
+        def field_equals(doc: dict) -> bool:
+            node: object = doc
+            for part in field_path.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            return node == wanted
+
+        return field_equals
+    phrase = q.strip('"')
+    return lambda doc: phrase in json.dumps(doc)
 
 
 def _nodes_match(condition: str, nodes: int) -> bool:

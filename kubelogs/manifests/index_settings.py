@@ -12,6 +12,7 @@ import json
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
 from kubelogs.manifests.common import Manifest, obj
+from kubelogs.manifests.fluent_bit import TYPE_6X, UNROUTED_FIELD
 from kubelogs.settings import Settings
 
 NAME = "elasticsearch-index-settings"
@@ -21,6 +22,9 @@ INDEX_PATTERN = "*-20*"
 REQUESTS_KEY = "requests"
 RETENTION_JOB = "elasticsearch-retention"
 RETENTION_SCHEDULE = "17 1 * * *"  # daily, off the hour
+# What Fluent Bit's kubernetes filter adds besides labels and annotations (all strings).
+KUBERNETES_FIELDS = ("pod_name", "namespace_name", "pod_id", "host", "pod_ip", "container_name", "docker_id",
+                     "container_hash", "container_image")
 TASK_LABEL = "kubelogs.io/task"  # pods that call Elasticsearch for the cluster stage or on a schedule
 
 
@@ -45,15 +49,46 @@ def policy(settings: Settings) -> dict:
     return {"policy": {"phases": {"delete": {"min_age": f"{days}d", "actions": {"delete": {}}}}}}
 
 
+def mappings(settings: Settings) -> dict:
+    """The fields the agents write, mapped up front so that no line's value can be rejected for its type:
+    without it, the first line of an index fixes each field's type (a line that looks like a date makes
+    ``log`` a date field, and every later line is rejected). Pod labels and annotations, whose keys any
+    user chooses, are ``flattened`` (7.3+) or keyword strings; no string is taken for a date."""
+    version = compat.parse_version(settings.elasticsearch.version)
+    keyword = {"type": "keyword"}
+    kubernetes = {name: keyword for name in KUBERNETES_FIELDS}
+    body: dict = {"date_detection": False}
+    if version >= compat.FLATTENED_FROM:
+        kubernetes.update(labels={"type": "flattened"}, annotations={"type": "flattened"})
+    else:
+        body["dynamic_templates"] = [{"kubernetes_metadata": {
+            "path_match": "kubernetes.*", "match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
+    body["properties"] = {
+        "@timestamp": {"type": "date"},
+        "log": {"type": "text"},  # Fluent Bit's line
+        "message": {"type": "text"},  # log-pilot's (Filebeat's) line
+        "stream": keyword,
+        "kubernetes": {"properties": kubernetes},
+        UNROUTED_FIELD: {"properties": {"node": keyword, "file": keyword}},
+    }
+    return body
+
+
 def template(settings: Settings) -> tuple[str, dict]:
     """(path, body) of the index template for the log indices, in the form the version has."""
-    version, index = compat.parse_version(settings.elasticsearch.version), index_level_settings(settings)
+    version = compat.parse_version(settings.elasticsearch.version)
+    index = {"index": {**index_level_settings(settings)["index"],
+                       # A malformed number or date is left out of the index; the line is kept.
+                       "mapping": {"ignore_malformed": True}}}
     if version >= compat.COMPOSABLE_TEMPLATES_FROM:
         # Above the built-in templates (priority 100, e.g. logs-*-*), so a log named logs-x stays an index.
         return f"_index_template/{TEMPLATE_NAME}", {"index_patterns": [INDEX_PATTERN], "priority": 200,
-                                                    "template": {"settings": index}}
+                                                    "template": {"settings": index, "mappings": mappings(settings)}}
     patterns: dict = {"template": INDEX_PATTERN} if version[0] == 5 else {"index_patterns": [INDEX_PATTERN]}
-    return f"_template/{TEMPLATE_NAME}", {**patterns, "order": 10, "settings": index}
+    # Typed before 7.0: 6.x indices have one type, the one both agents write; 5.x, every type.
+    typed = {5: "_default_", 6: TYPE_6X}.get(version[0])
+    return f"_template/{TEMPLATE_NAME}", {**patterns, "order": 10, "settings": index,
+                                          "mappings": {typed: mappings(settings)} if typed else mappings(settings)}
 
 
 def requests(settings: Settings) -> list[tuple[str, str, dict]]:
