@@ -94,6 +94,19 @@ def stat_from(text: str) -> dict[str, Any] | None:
     return {"type": kind, "uid": int(uid), "gid": int(gid), "mode": int(mode, 8)}
 
 
+# The chunk files in the dead-letter directory $d, and their size in KiB (coreutils only).
+DEAD_LETTERS_SCRIPT = r"""if [ -d "$d" ]; then
+  set -- "$d"/*.flb
+  if [ -e "$1" ]; then echo "dead_letters=$# $(du -ck "$@" | tail -n 1 | cut -f 1)"; else echo "dead_letters=0 0"; fi
+fi
+"""
+
+
+def dead_letters_from(text: str) -> dict[str, int] | None:
+    files, _, kib = text.strip().partition(" ")
+    return {"files": int(files), "kib": int(kib)} if files.isdigit() and kib.isdigit() else None
+
+
 class NodeState(FactBase):
     """Everything the node stage needs to know about a node, in one command (one round trip).
 
@@ -101,6 +114,8 @@ class NodeState(FactBase):
       it: its nearest existing parent)
     + sysctl_file: the persisted sysctl file; ``sysctl_file`` is its numeric stat and sha1, or None
     + directories: paths whose numeric stat to read (a list; on the command line, comma-separated)
+    + dead_letters: the log agent's dead-letter directory; ``dead_letters`` is its chunk files' count and
+      size, or None when the directory does not exist
 
     Numeric stat on purpose: a uid with no passwd entry on the node (Elasticsearch's 1000) still
     compares. Needs only sh and coreutils (no procps: ``ps`` is optional, ``sysctl`` is not used).
@@ -113,10 +128,12 @@ class NodeState(FactBase):
          "max_map_count": 262144,
          "sysctl_file": {"type": "regular file", "uid": 0, "gid": 0, "mode": 0o644, "sha1": "3f7..."},
          "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
-                   "/var/lib/fluent-bit": None}}
+                   "/var/lib/fluent-bit": None},
+         "dead_letters": {"files": 2, "kib": 12}}
     """
 
-    def command(self, data_path: str, sysctl_file: str, directories: Sequence[str] | str = ()) -> StringCommand:
+    def command(self, data_path: str, sysctl_file: str, directories: Sequence[str] | str = (),
+                dead_letters: str = "") -> StringCommand:
         if isinstance(directories, str):
             directories = [d for d in directories.split(",") if d]
         parts: list[Any] = [
@@ -131,13 +148,15 @@ class NodeState(FactBase):
         for path in directories:
             parts += ["p=", QuoteString(path), '; printf "stat=%s\\t%s\\n" "$p" "$(stat -c ', _STAT,
                       ' "$p" 2>/dev/null)"\n']
+        if dead_letters:
+            parts += ["d=", QuoteString(dead_letters), "\n", DEAD_LETTERS_SCRIPT]
         parts.append("true")
         return StringCommand(*parts, _separator="")
 
     @staticmethod
     def default() -> dict[str, Any]:
         return {"runtime": "unknown", "evidence": "node state probe printed nothing", "disk": None,
-                "max_map_count": None, "sysctl_file": None, "paths": {}}
+                "max_map_count": None, "sysctl_file": None, "paths": {}, "dead_letters": None}
 
     def process(self, output: list[str]) -> dict[str, Any]:
         state = self.default()
@@ -156,4 +175,6 @@ class NodeState(FactBase):
             elif key == "stat":
                 path, _, stat = value.partition("\t")
                 state["paths"][path] = stat_from(stat)
+            elif key == "dead_letters":
+                state["dead_letters"] = dead_letters_from(value)
         return state

@@ -207,6 +207,9 @@ class AgentSettings(_Model):
         "auto", description="`auto` (per node by container runtime: log-pilot on Docker, fluent-bit on containerd), `log-pilot` or `fluent-bit`.")
     log_pilot_image: Image = Field(compat.AGENTS["log-pilot"].image, description="log-pilot image.")
     fluent_bit_image: Image = Field(compat.AGENTS["fluent-bit"].image, description="Fluent Bit image.")
+    retry_limit: int = Field(
+        60, ge=1, le=10000,
+        description="Times Fluent Bit retries a batch Elasticsearch refuses (5-30 s apart: 60 is about 17 minutes) before it moves it to the dead-letter queue on the node, where it is kept and the verify stage reports it. Fluent Bit images before 4.2 have no such queue: they retry forever.")
 
 
 class KubernetesSettings(_Model):

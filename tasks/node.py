@@ -17,6 +17,7 @@ from pyinfra.api.util import get_template
 from kubelogs import compatibility as compat
 from kubelogs.facts import ContainerRuntime, NodeState
 from kubelogs.inventory import KUBE_NODES, data_node_names
+from kubelogs.manifests import fluent_bit
 from kubelogs.operations import fail_host, numeric_directories, root_file, sysctl_live
 from kubelogs.settings import Settings
 
@@ -27,6 +28,8 @@ CANDIDATE_AGENT_DIRS = tuple(dict.fromkeys(d for agent in compat.AGENTS.values()
 RUNTIME_WAIT_S = 120
 
 _runtimes: dict[str, dict] = {}
+_states: dict[str, dict] = {}  # inventory host name -> its NodeState, this run
+_dead_letters: dict[str, dict | None] = {}  # Kubernetes node name -> NodeState's dead_letters, read this run
 _gathered: dict[str, gevent.event.Event] = {}
 
 
@@ -48,6 +51,27 @@ def node_runtime(node: Host) -> dict:
     return _runtimes[node.name]
 
 
+def read_node_state(settings: Settings) -> dict:
+    """This node's ``NodeState``, read once per run (one round trip: pyinfra 3 caches no fact); the verify
+    stage reads its dead letters from here too."""
+    if host.name in _states:
+        return _states[host.name]
+    es = settings.elasticsearch
+    try:
+        state = _states[host.name] = host.get_fact(NodeState, data_path=es.data_path, sysctl_file=SYSCTL_FILE,
+                              directories=[es.data_path, *CANDIDATE_AGENT_DIRS], dead_letters=fluent_bit.DEAD_LETTERS_DIR)
+        _runtimes.setdefault(host.name, {"runtime": state["runtime"], "evidence": state["evidence"]})
+        _dead_letters[host.data.get("kube_node_name") or host.name] = state["dead_letters"]
+    finally:
+        _gathered_event(host.name).set()
+    return state
+
+
+def dead_letters_read() -> dict[str, dict | None]:
+    """Per Kubernetes node whose state this run read: its agent's dead letters (None: no such directory)."""
+    return dict(_dead_letters)
+
+
 def sysctl_content(settings: Settings, value: int) -> str:
     """The persisted sysctl file, exactly as the template renders it."""
     return get_template(str(SYSCTL_TEMPLATE)).render(required=settings.max_map_count, value=value)
@@ -57,12 +81,7 @@ def sysctl_content(settings: Settings, value: int) -> str:
 def prepare_node(settings: Settings) -> None:
     """Check disk headroom, ensure vm.max_map_count and the hostPath directories this node needs."""
     es = settings.elasticsearch
-    try:
-        state = host.get_fact(NodeState, data_path=es.data_path, sysctl_file=SYSCTL_FILE,
-                              directories=[es.data_path, *CANDIDATE_AGENT_DIRS])
-        _runtimes.setdefault(host.name, {"runtime": state["runtime"], "evidence": state["evidence"]})
-    finally:
-        _gathered_event(host.name).set()
+    state = read_node_state(settings)
     runtime = _runtimes[host.name]
     holds_data = host.name in data_node_names(inventory)
     data_dir = holds_data and es.storage == "hostPath"

@@ -62,17 +62,18 @@ def test_fluent_bit_reads_both_log_formats_and_writes_named_daily_indices():
     assert "Path /var/log/containers/*.log" in conf and "multiline.parser docker, cri" in conf
     assert f"Logstash_Prefix_Key $kubernetes['annotations']['{LOG_NAME_ANNOTATION}']" in conf
     assert "Logstash_Format On" in conf and "Logstash_DateFormat %Y.%m.%d" in conf
-    assert f"Regex $kubernetes['annotations']['{LOG_NAME_ANNOTATION}'] ^[a-z0-9][a-z0-9-]*$" in conf
+    assert "Logstash_Prefix kubelogs-unrouted" in conf  # lines without pod metadata: kept, not dropped
+    assert "script /fluent-bit/etc/kubelogs/route.lua" in conf and "call route" in conf
     assert "Replace_Dots On" in conf
     assert "HTTP_User ${ES_USER}" in conf and "HTTP_Passwd ${ES_PASSWORD}" in conf
     assert "Host elasticsearch.logging.svc" in conf
 
 
 @pytest.mark.parametrize("version, present, absent", [
-    ("9.5.7", "Suppress_Type_Name On", "Type _doc"),
-    ("8.15.3", "Suppress_Type_Name On", "Type _doc"),
+    ("9.5.7", "Suppress_Type_Name On", "    Type "),
+    ("8.15.3", "Suppress_Type_Name On", "    Type "),
     ("7.17.25", None, "Suppress_Type_Name"),
-    ("6.8.23", "Type _doc", "Suppress_Type_Name"),
+    ("6.8.23", "Type doc\n", "Suppress_Type_Name"),  # log-pilot's Filebeat 6 type: one type per 6.x index
 ])
 def test_fluent_bit_type_handling_per_elasticsearch_major(version, present, absent):
     conf = fluent_bit_conf(render("fluent-bit", version))
@@ -99,6 +100,19 @@ def test_fluent_bit_daemonset_least_privilege():
     env = {e["name"] for e in container["env"]}
     assert {"ES_USER", "ES_PASSWORD"} <= env
     assert "privileged" not in str(pod)
+
+
+@pytest.mark.parametrize("image, retry_limit, dead_letters", [
+    (compat.AGENTS["fluent-bit"].image, "60", True),
+    ("mirror.example/fluent-bit:4.2.0", "60", True),
+    ("mirror.example/fluent-bit@sha256:" + "a" * 64, "60", True),  # unknown version: as the default image
+    ("mirror.example/fluent-bit:3.2.10", "False", False),  # no dead-letter queue: a finite retry would drop
+])
+def test_fluent_bit_retries_are_finite_only_where_a_dead_letter_queue_keeps_what_fails(image, retry_limit, dead_letters):
+    conf = fluent_bit_conf(render_all(validate_settings({"agents": {"fluent_bit_image": image}}), SECRETS))
+    assert f"Retry_Limit {retry_limit}\n" in conf
+    assert ("storage.keep.rejected On" in conf) is dead_letters
+    assert ("storage.rejected.path rejected" in conf) is dead_letters
 
 
 def test_fluent_bit_image_is_configurable():

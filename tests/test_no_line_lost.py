@@ -1,7 +1,7 @@
 """No log line lost between a container and Elasticsearch, with the real Fluent Bit on the real tier: lines
 written before the agent's first start, an agent restarted (SIGTERM or SIGKILL) while Elasticsearch
-refuses every bulk request, and a log rotated kubelet-style while written at 500 lines/s: every line
-arrives, once."""
+refuses every bulk request, a log rotated kubelet-style while written at 500 lines/s, and the Kubernetes
+API forbidden to the agent for 30 s: every line arrives, once."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import datetime
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from kubelogs import compatibility as compat
+from kubelogs.manifests import fluent_bit
 from kubelogs.manifests.common import LOG_NAME_ANNOTATION
-from tests.api_helpers import deploy, settings_for
+from kubelogs.verify import stage as verify_stage
+from tests.api_helpers import deploy, kube, settings_for
 from tests.kubelet import write_container_log
 
 DEFAULT_MAJOR = compat.parse_version(compat.DEFAULT_ES_VERSION)[0]  # what the default settings deploy
@@ -36,6 +39,18 @@ def index_of(log_name: str) -> str:
 
 def messages(es, log_name: str) -> list[str]:
     return [d.get("log", "") for d in es.indices.get(index_of(log_name), [])]
+
+
+def log_file(node, link) -> Path:
+    """The file a /var/log/containers link (a path on the node) points to, as reached from here."""
+    return node.root / os.readlink(node.root / str(link).lstrip("/")).lstrip("/")
+
+
+def append_cri_line(path: Path, line: str) -> None:
+    """One more line of a running container, in containerd's CRI format."""
+    with path.open("a") as log:
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+        log.write(f"{now} stdout F {line}\n")
 
 
 def wait_for_replacement(api, node: str, agent: dict) -> None:
@@ -97,8 +112,7 @@ def test_kubelet_style_rotation_at_500_lines_per_second_loses_nothing(api):
     deploy(api, settings_for(api))
     node = api.tier.kubelet.nodes[api.nodes[0].node]
     pod = app_pod(api, "rotating", node.name, "rotating-app")
-    link = write_container_log(node, pod, "app", ["rotation line 0"])
-    current = node.root / os.readlink(node.root / str(link).lstrip("/")).lstrip("/")
+    current = log_file(node, write_container_log(node, pod, "app", ["rotation line 0"]))
     # The agent has found the file (its scan runs every Refresh_Interval, 5 s). A file rotated away before
     # that is never read: the limit is a container writing the kubelet's containerLogMaxSize (10Mi) in 5 s.
     api.wait_for("the first line", lambda: messages(es, "rotating-app") == ["rotation line 0"], timeout=40)
@@ -108,12 +122,53 @@ def test_kubelet_style_rotation_at_500_lines_per_second_loses_nothing(api):
         if i % rotate_every == 0:
             stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
             os.rename(current, current.with_name(f"0.log.{stamp}-{i}"))  # kubelet's rename, then a new file
-        with current.open("a") as log:
-            now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
-            log.write(f"{now} stdout F rotation line {i}\n")
+        append_cri_line(current, f"rotation line {i}")
         time.sleep(max(0.0, started + i / per_second - time.monotonic()))  # 500 lines per second
     rotated = sorted(p.name for p in current.parent.iterdir())
     assert len(rotated) == 3 and rotated[0] == "0.log"
     api.wait_for("every line", lambda: len(messages(es, "rotating-app")) >= total, timeout=90)
     got = messages(es, "rotating-app")
     assert sorted(got) == sorted(f"rotation line {i}" for i in range(total))  # all of them, each once
+
+
+def unrouted_messages(es, pod_name: str) -> list[str]:
+    """Lines kept in the unrouted index, of the pod whose log file names it."""
+    return [d.get("log", "") for name, docs in es.indices.items() if name.startswith(f"{fluent_bit.UNROUTED_PREFIX}-")
+            for d in docs if (d.get(fluent_bit.UNROUTED_FIELD) or {}).get("file", "").startswith(f"{pod_name}_")]
+
+
+def test_kubernetes_api_forbidden_for_30_seconds_loses_no_line(api):
+    # Fluent Bit's token loses its RBAC for 30 s (its ClusterRoleBinding deleted: the real API server answers
+    # 403), then a re-run of the deploy puts it back. A pod it has seen keeps its cached metadata; a pod it
+    # has not seen yet cannot be looked up: its lines are kept in the unrouted index, counted per node.
+    es = api.serve_elasticsearch(major=DEFAULT_MAJOR)
+    settings = settings_for(api)
+    deploy(api, settings)
+    node = api.tier.kubelet.nodes[api.nodes[0].node]
+    known = app_pod(api, "known", node.name, "known-app")
+    known_log = log_file(node, write_container_log(node, known, "app", ["known line 0"]))
+    api.wait_for("the known pod's first line", lambda: messages(es, "known-app") == ["known line 0"], timeout=40)
+    api.admin.delete("ClusterRoleBinding", fluent_bit.cluster_role_name(api.namespace))
+    new = app_pod(api, "new", node.name, "new-app")
+    new_log = log_file(node, write_container_log(node, new, "app", ["new line 0"]))
+    known_lines, new_lines = ["known line 0"], ["new line 0"]
+    started = time.monotonic()
+    while time.monotonic() - started < 30:  # a line of each pod per second
+        known_lines.append(f"known line {len(known_lines)}")
+        new_lines.append(f"new line {len(new_lines)}")
+        append_cri_line(known_log, known_lines[-1])
+        append_cri_line(new_log, new_lines[-1])
+        time.sleep(1)
+    deploy(api, settings)  # the fix: the re-run creates the binding again
+    new_lines.append("new line after")
+    append_cri_line(new_log, new_lines[-1])
+    api.wait_for("every line", lambda: len(messages(es, "known-app")) >= len(known_lines)
+                 and len(messages(es, "new-app")) + len(unrouted_messages(es, "new")) >= len(new_lines), timeout=90)
+    assert sorted(messages(es, "known-app")) == sorted(known_lines)  # cached metadata: all routed, once
+    routed, unrouted = messages(es, "new-app"), unrouted_messages(es, "new")
+    assert sorted(routed + unrouted) == sorted(new_lines)  # each line once, none dropped
+    assert unrouted and "new line after" in routed  # kept while forbidden; routed again once allowed
+    lines: list[str] = []
+    report = verify_stage.run(kube(settings), settings, lines.append)
+    assert f"node {node.name}: {len(unrouted)} line(s) without pod metadata in kubelogs-unrouted-*" in "\n".join(lines)
+    assert report.ok, lines  # the lines are not lost: a note, not a failure

@@ -7,10 +7,12 @@ Tests run in file order on one module cluster, like tests/test_node_stage.py.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from kubelogs import compatibility as compat
-from kubelogs.facts import NodeState
+from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
 from tasks.node import SYSCTL_FILE
 from tests import harness
 
@@ -26,7 +28,8 @@ def test_node_state_fact_parses_its_probe():
               "live=262144",
               "file=0123abcd 0 0 644 regular file",
               "stat=/es-data\t1000 1000 750 directory",
-              "stat=/var/lib/fluent-bit\t"]
+              "stat=/var/lib/fluent-bit\t",
+              "dead_letters=2 12"]
     assert NodeState().process(output) == {
         "runtime": "containerd", "evidence": "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock",
         "disk": {"filesystem": "overlay", "type": "overlay", "size_kb": 263174212, "available_kb": 83886080,
@@ -35,11 +38,27 @@ def test_node_state_fact_parses_its_probe():
         "sysctl_file": {"type": "regular file", "uid": 0, "gid": 0, "mode": 0o644, "sha1": "0123abcd"},
         "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
                   "/var/lib/fluent-bit": None},
+        "dead_letters": {"files": 2, "kib": 12},
     }
     # no sysctl file, no /proc/sys, df unreadable
     state = NodeState().process(["endpoint=", "df=", "live=", "file="])
     assert (state["runtime"], state["disk"], state["max_map_count"], state["sysctl_file"]) == (
         "unknown", None, None, None)
+
+
+def test_dead_letter_probe_counts_chunk_files_with_coreutils_only(tmp_path):
+    def probe(directory) -> dict | None:
+        out = subprocess.run(["sh", "-c", f"d={directory}\n{DEAD_LETTERS_SCRIPT}"], capture_output=True, text=True,
+                             check=True).stdout.splitlines()
+        return NodeState().process(["endpoint=", *out])["dead_letters"]
+
+    assert probe(tmp_path / "missing") is None  # no Fluent Bit on that node (yet)
+    assert probe(tmp_path) == {"files": 0, "kib": 0}
+    (tmp_path / "kube.var.log.containers.a_ns_c-1.log_0_es.0_0x7f.flb").write_bytes(b"x" * 5000)
+    (tmp_path / "kube.var.log.containers.b_ns_c-2.log_0_es.0_0x7e.flb").write_bytes(b"x" * 100)
+    (tmp_path / "notes.txt").write_text("not a chunk")
+    found = probe(tmp_path)
+    assert found["files"] == 2 and found["kib"] >= 5
 
 
 def _name(node: harness.Node) -> str:

@@ -6,11 +6,17 @@ read through the real API server's pods/NAME/log (from the test kubelet's endpoi
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from kubelogs.cluster.api import Kube, load_client
+from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
+from kubelogs.manifests.fluent_bit import DEAD_LETTERS_DIR
 from kubelogs.verify import stage
 from tests.api_helpers import deploy
+from tests.kubelet import write_container_log
+from tests.test_no_line_lost import app_pod
 # 6.8 with log-pilot on the Docker node: both agents' canaries in one table.
 from tests.api_helpers import log_pilot_settings_for as settings_for
 
@@ -24,13 +30,24 @@ def cluster(api):
 
 
 def verify(api, then=lambda: None, **sections):
-    """Deploy, do ``then`` (a fault the verify stage must see), verify."""
+    """Deploy, do ``then`` (a fault the verify stage must see), verify with every node's dead letters read."""
     settings = settings_for(api, verify={"timeout": 15}, **sections)
     deploy(api, settings)
     then()
     lines: list[str] = []
-    report = stage.run(Kube(load_client(settings)), settings, lines.append)
+    report = stage.run(Kube(load_client(settings)), settings, lines.append, dead_letters_on(api))
     return report, lines
+
+
+def dead_letters_on(api) -> dict:
+    """What the node stage's fact reads on each node: its probe, run on the played node's filesystem."""
+    found = {}
+    for name, node in api.tier.kubelet.nodes.items():
+        if name in api.node_names:
+            probe = f"d={node.root}{DEAD_LETTERS_DIR}\n{DEAD_LETTERS_SCRIPT}"
+            out = subprocess.run(["sh", "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
+            found[name] = NodeState().process(["endpoint=", *out])["dead_letters"]
+    return found
 
 
 def leftover_pods(api):
@@ -50,9 +67,12 @@ def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     report, lines = verify(api)
     assert report.ok, lines
     assert lines[0] == "Elasticsearch: green, 2 of 2 nodes; retention: indices deleted after 14d (ILM policy kubelogs-logs)"
-    assert lines[1].split(" | ") == ["node"+" " * (len(n1) - 4), "agent     ", "token found", "seconds to searchable"]
-    assert {node: row[:2] for node, row in rows_of(lines).items()} == {
-        n1: ["fluent-bit", "yes"], n2: ["fluent-bit", "yes"], n3: ["log-pilot", "yes"]}
+    assert [c.strip() for c in lines[1].split(" | ")] == [
+        "node", "agent", "token found", "seconds to searchable", "retries", "dead letters", "unrouted"]
+    # Fluent Bit's counters through the API server's pod proxy; log-pilot has none to read.
+    assert {node: row[:1] + row[3:] for node, row in rows_of(lines).items()} == {
+        n1: ["fluent-bit", "0", "0", "0"], n2: ["fluent-bit", "0", "0", "0"], n3: ["log-pilot", "-", "-", "-"]}
+    assert all(row[1] == "yes" for row in rows_of(lines).values())
     assert lines[-1] == "verify: OK"
     assert leftover_pods(api) == []
     # The containerd nodes' lines went through the real Fluent Bit: its kubernetes filter added the pod's
@@ -105,8 +125,37 @@ def test_a_lost_line_names_the_node_after_the_timeout_and_cleans_up(cluster):
         next(p for p in report.problems if p.startswith(f"node {lost}: canary line not found in index kubelogs-canary-"))]
     row = next(line for line in lines if line.startswith(f"{lost} "))
     assert "| no (not in kubelogs-canary-" in row
+    # Fluent Bit sends one container's lines per request, so the reject refused the whole request: Fluent
+    # Bit retries it, and the table counts the retries.
+    assert int(rows_of(lines)[lost][3]) >= 1
+    assert all(len(indices) == 1 for indices in es.bulk_indices)
     assert lines[-len(report.problems) - 1] == "verify: FAILED"
     assert leftover_pods(api) == []
+
+
+def test_a_batch_refused_past_the_retry_limit_is_dead_lettered_and_fails_verify(cluster):
+    api, es, kubelet = cluster
+    lost = api.nodes[1].node
+    es.reject = lambda doc: "mapping conflict" if (doc.get("kubernetes") or {}).get("host") == lost else None
+    dead = kubelet.nodes[lost].root / DEAD_LETTERS_DIR.lstrip("/")
+    files = []
+
+    def refused_lines_dead_lettered():
+        pod = app_pod(api, "refused", lost, "refused-app")
+        write_container_log(kubelet.nodes[lost], pod, "app", ["a line Elasticsearch refuses"])
+        api.wait_for("the refused batch in the dead-letter queue", lambda: any(dead.glob("*.flb")), timeout=60)
+        files.append(len(list(dead.glob("*.flb"))))  # as the node's state is read next (the canary's comes later)
+
+    report, lines = verify(api, then=refused_lines_dead_lettered, agents={"retry_limit": 1})
+    files = files[0]
+    [problem] = [p for p in report.problems if "dead-letter" in p]
+    assert problem.startswith(f"node {lost}: {files} batch file(s) (")
+    assert f"in Fluent Bit's dead-letter queue {DEAD_LETTERS_DIR}: lines Elasticsearch refused 2 times" in problem
+    assert f"kubectl -n {api.namespace} logs fluent-bit-" in problem
+    row = rows_of(lines)[lost]
+    assert row[3].endswith("given up)") and row[4].startswith(f"{files} (")
+    # The other Fluent Bit node delivered and has nothing in its queue.
+    assert rows_of(lines)[api.nodes[0].node][4] == "0"
 
 
 def test_a_node_without_its_agent_is_named(cluster):

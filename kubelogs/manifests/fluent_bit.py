@@ -8,6 +8,7 @@ index ``<name>-YYYY.MM.DD``.
 
 from __future__ import annotations
 
+from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     LOG_NAME_ANNOTATION,
@@ -30,7 +31,9 @@ HEALTH_PORT = 2020
 STORAGE_LIMIT = "512M"  # per node: Fluent Bit's filesystem buffer for Elasticsearch, under STATE_DIR
 # Fluent Bit's record accessor for the pod's log-name annotation.
 LOG_NAME_FIELD = f"$kubernetes['annotations']['{LOG_NAME_ANNOTATION}']"
-LOG_NAME_PATTERN = "^[a-z0-9][a-z0-9-]*$"  # also keeps log-pilot's rule: no '_' in names
+# A valid log name (Lua pattern: '%-' is a literal '-'); also keeps log-pilot's rule: no '_' in names.
+LOG_NAME_LUA_PATTERN = "^[a-z0-9][a-z0-9%-]*$"
+TYPE_6X = "doc"  # the mapping type of 6.x log indices
 
 
 def cluster_role_name(namespace: str) -> str:
@@ -42,17 +45,51 @@ def _section(name: str, options: list[tuple[str, object]]) -> str:
     return "\n".join([f"[{name}]", *(f"    {key} {value}" for key, value in options)])
 
 
+# The index of lines whose pod metadata could not be read (Kubernetes API down or forbidden): they are kept
+# there, marked with their node and log file, instead of being dropped; the verify stage counts them.
+UNROUTED_PREFIX = "kubelogs-unrouted"
+UNROUTED_FIELD = "kubelogs_unrouted"  # {"node": ..., "file": ...} on each such line
+DEAD_LETTERS_DIR = f"{STATE_DIR}/storage/rejected"  # where batches that failed for good are kept
+DEAD_LETTERS_LIMIT = "256M"  # per node, on top of STORAGE_LIMIT
+ROUTE_SCRIPT = "route.lua"
+
+# Runs after the kubernetes filter. Return codes: -1 drops the line, 0 keeps it as it is, 2 keeps it changed.
+ROUTE_LUA = f"""-- kubelogs: which lines go to Elasticsearch (the es output takes the index from the log-name annotation).
+local node = os.getenv("NODE_NAME") or ""
+
+function route(tag, timestamp, record)
+  local k8s = record["kubernetes"]
+  if type(k8s) ~= "table" then
+    -- No pod metadata (the lookup failed): keep the line, in the unrouted index, with where it came from.
+    local file = string.gsub(tag, "^kube%.var%.log%.containers%.", "")
+    record["{UNROUTED_FIELD}"] = {{node = node, file = file}}
+    return 2, timestamp, record
+  end
+  local annotations = k8s["annotations"]
+  local name = type(annotations) == "table" and annotations["{LOG_NAME_ANNOTATION}"] or nil
+  if type(name) == "string" and string.match(name, "{LOG_NAME_LUA_PATTERN}") then
+    return 0, timestamp, record
+  end
+  return -1, timestamp, record  -- the pod did not declare a (valid) log name: not collected
+end
+"""
+
+
 def config(settings: Settings) -> str:
     """fluent-bit.conf in the classic format: both supported lines (3.x and 5.x) read it unchanged, so an
     image override to either works; YAML would be the same settings in a format 3.x reads only in part."""
-    es = settings.elasticsearch
+    es, image = settings.elasticsearch, settings.agents.fluent_bit_image
+    dead_letters = compat.fluent_bit_has_dead_letters(image)
     output: list[tuple[str, object]] = [
         ("Name", "es"), ("Match", "kube.*"),
         ("Host", service_host(settings.namespace)), ("Port", HTTP_PORT),
-        ("Logstash_Format", "On"), ("Logstash_Prefix_Key", LOG_NAME_FIELD), ("Logstash_Prefix", "unnamed"),
+        ("Logstash_Format", "On"), ("Logstash_Prefix_Key", LOG_NAME_FIELD), ("Logstash_Prefix", UNROUTED_PREFIX),
         ("Logstash_DateFormat", "%Y.%m.%d"),
         ("Replace_Dots", "On"),  # label/annotation keys with dots collide in Elasticsearch mappings
-        ("Retry_Limit", "False"), ("Trace_Error", "On"),
+        # A batch Elasticsearch keeps refusing is retried this often, then kept in the dead-letter queue;
+        # without one (before 4.2) it is retried forever rather than dropped.
+        ("Retry_Limit", settings.agents.retry_limit if dead_letters else "False"),
+        ("Trace_Error", "On"),
         # Read the whole bulk answer: a cut-off one fails the request, which is resent (duplicates).
         ("Buffer_Size", "False"),
         # Chunks waiting for Elasticsearch stay on the node's disk, up to this much (then the oldest go).
@@ -63,26 +100,37 @@ def config(settings: Settings) -> str:
     if es.major >= 8:
         output.append(("Suppress_Type_Name", "On"))  # 8.x rejects typed bulk requests
     elif es.major == 6:
-        output.append(("Type", "_doc"))
+        # One mapping type per index in 6.x: log-pilot's Filebeat 6 writes `doc`, so Fluent Bit does too
+        # (a log written from both kinds of node lands in one index).
+        output.append(("Type", TYPE_6X))
+    service: list[tuple[str, object]] = [
+        ("Flush", 1), ("Log_Level", "info"), ("Daemon", "Off"),
+        ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"), ("HTTP_Port", HEALTH_PORT), ("Health_Check", "On"),
+        # Buffers survive a restart of the agent (an outage of Elasticsearch included).
+        ("storage.path", f"{STATE_DIR}/storage"), ("storage.sync", "normal"), ("storage.backlog.mem_limit", "16MB"),
+        # Retries back off at most 30 s: delivery resumes soon after an outage.
+        ("scheduler.cap", 30)]
+    if dead_letters:
+        service += [("storage.keep.rejected", "On"), ("storage.rejected.path", DEAD_LETTERS_DIR.rsplit("/", 1)[-1]),
+                    ("storage.rejected.limit", DEAD_LETTERS_LIMIT)]
     sections = [
-        _section("SERVICE", [("Flush", 1), ("Log_Level", "info"), ("Daemon", "Off"),
-                             ("HTTP_Server", "On"), ("HTTP_Listen", "0.0.0.0"), ("HTTP_Port", HEALTH_PORT),
-                             ("Health_Check", "On"),
-                             # Buffers survive a restart of the agent (an outage of Elasticsearch included).
-                             ("storage.path", f"{STATE_DIR}/storage"), ("storage.sync", "normal"),
-                             ("storage.backlog.mem_limit", "16MB"),
-                             # Retries back off at most 30 s: delivery resumes soon after an outage.
-                             ("scheduler.cap", 30)]),
+        _section("SERVICE", service),
         # Read_from_Head: lines written before the agent's first start are shipped too; the position
-        # database (DB) keeps a restart from reading them twice.
+        # database (DB) keeps a restart from reading them twice. Its own log is left out: while the API is
+        # down, its warnings would be unrouted lines that make more warnings.
         _section("INPUT", [("Name", "tail"), ("Tag", "kube.*"), ("Path", "/var/log/containers/*.log"),
+                           ("Exclude_Path", f"/var/log/containers/{NAME}-*_{settings.namespace}_{NAME}-*.log"),
                            ("multiline.parser", "docker, cri"), ("DB", f"{STATE_DIR}/tail.db"),
                            ("Read_from_Head", "On"), ("storage.type", "filesystem"),
                            ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"), ("Refresh_Interval", 5)]),
+        # Pod metadata from the API; a pod's first lookup is kept for the agent's life (no TTL), so an API
+        # outage affects only pods it has not seen yet.
         _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
                             ("Annotations", "On"), ("Labels", "On"), ("K8S-Logging.Exclude", "On")]),
-        # Only pods that declared a log name: the same opt-in as log-pilot's env convention.
-        _section("FILTER", [("Name", "grep"), ("Match", "kube.*"), ("Regex", f"{LOG_NAME_FIELD} {LOG_NAME_PATTERN}")]),
+        # Only pods that declared a log name (the same opt-in as log-pilot's env convention); lines without
+        # metadata go to the unrouted index instead of being dropped (ROUTE_LUA).
+        _section("FILTER", [("Name", "lua"), ("Match", "kube.*"), ("script", f"{CONFIG_DIR}/{ROUTE_SCRIPT}"),
+                            ("call", "route")]),
         _section("OUTPUT", output),
     ]
     return "\n\n".join(sections) + "\n"
@@ -91,7 +139,7 @@ def config(settings: Settings) -> str:
 def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
     """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
     ns, role = settings.namespace, cluster_role_name(settings.namespace)
-    files = {"fluent-bit.conf": config(settings)}
+    files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: ROUTE_LUA}
     env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if settings.elasticsearch.security_enabled:
         env += [secret_env("ES_USER", CREDENTIALS_SECRET, "username"),

@@ -7,6 +7,7 @@ import datetime
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
 from kubelogs.manifests.common import LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, Manifest
+from kubelogs.manifests.fluent_bit import UNROUTED_FIELD, UNROUTED_PREFIX
 from kubelogs.manifests.index_settings import POLICY_NAME
 from kubelogs.settings import Settings
 
@@ -31,8 +32,9 @@ def canary(settings: Settings, name: str, node: str, token: str) -> Manifest:
     return pod
 
 
-def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str) -> Manifest:
-    """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it."""
+def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, shippers: list[str] = ()) -> Manifest:
+    """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it.
+    ``shippers``: the nodes whose unrouted lines it counts (Fluent Bit's)."""
     es = settings.elasticsearch
     env = client_pods.es_env(settings) + [
         {"name": "HEALTH_WAIT", "value": "yellow" if settings.elasticsearch.replicas == 1 else "green"},
@@ -42,6 +44,9 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str) 
         {"name": "INTERVAL", "value": str(POLL_SECONDS)},
         # The retention policy it reports (versions without ILM have a CronJob instead; see the stage).
         {"name": "POLICY", "value": POLICY_NAME if compat.has_ilm(es.version) else ""},
+        {"name": "UNROUTED", "value": f"{UNROUTED_PREFIX}-*"},
+        {"name": "UNROUTED_NODE_FIELD", "value": f"{UNROUTED_FIELD}.node"},
+        {"name": "SHIPPERS", "value": " ".join(shippers)},
     ]
     return client_pods.pod(settings, name, {ROLE_LABEL: "verifier"}, client_pods.container(
         settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env))

@@ -6,15 +6,16 @@ import datetime
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import es_tasks, rollout
 from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.manifests import fluent_bit
 from kubelogs.manifests.common import NODE_RUNTIME_LABEL
 from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
 from kubelogs.settings import Settings
-from kubelogs.verify import pods
+from kubelogs.verify import agent_metrics, pods
 from kubelogs.verify.report import NodeResult, Report
 
 SINGLE_REPLICA_NOTE = ("yellow is expected: with one Elasticsearch node, replica shards cannot be assigned, "
@@ -22,8 +23,10 @@ SINGLE_REPLICA_NOTE = ("yellow is expected: with one Elasticsearch node, replica
 
 
 def run(kube: Kube, settings: Settings, log: Callable[[str], None],
+        dead_letters: Mapping[str, dict | None] | None = None,
         clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Report:
-    """Verify and always remove the pods it created, also on failure."""
+    """Verify and always remove the pods it created, also on failure. ``dead_letters``: per Kubernetes node
+    whose state this run read, its agent's dead-letter files (``NodeState``); nodes not in it are not judged."""
     ns, run_id = settings.namespace, secrets.token_hex(4)
     report = Report(replicas=settings.elasticsearch.replicas)
     created: list[str] = []
@@ -32,6 +35,8 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
             retention_without_ilm(kube, settings, report)
         report.nodes = agent_coverage(kube, settings)
         for r in report.nodes:
+            if r.agent == fluent_bit.NAME and dead_letters is not None and r.node in dead_letters:
+                r.dead_letters, r.dead_letters_read = dead_letters[r.node], True
             if r.agent == "none":
                 report.problems.append(f"node {r.node}: no log agent can run there (runtime {r.note})")
             elif not r.agent_ready:
@@ -48,10 +53,12 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
         running = {n: t for n, t in tokens.items() if n in started}
         verifier = f"kubelogs-verifier-{run_id}"
         index = pods.index_for(datetime.datetime.now(datetime.timezone.utc).date())
-        kube.apply(pods.verifier(settings, verifier, running, index))
+        shippers = [r.node for r in report.nodes if r.agent == fluent_bit.NAME]
+        kube.apply(pods.verifier(settings, verifier, running, index, shippers))
         created.append(verifier)
         _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, clock, sleep)
         read_output(output, report, started, index)
+        delivery(kube, settings, report)
     except ClusterError as e:
         report.problems.append(str(e))
     finally:
@@ -65,6 +72,35 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
     return report
 
 
+def delivery(kube: Kube, settings: Settings, report: Report) -> None:
+    """Each Fluent Bit's counters, and what they, its dead letters and the unrouted lines say."""
+    keeps = compat.fluent_bit_has_dead_letters(settings.agents.fluent_bit_image)
+    for r in report.nodes:
+        if r.agent != fluent_bit.NAME or not r.agent_pod:
+            continue
+        try:
+            r.counters = agent_metrics.read(kube, r.agent_pod, settings.namespace)
+        except ClusterError as e:
+            report.notes.append(f"node {r.node}: Fluent Bit's counters could not be read ({str(e).splitlines()[0][:200]})")
+        files = (r.dead_letters or {}).get("files", 0)
+        given_up = r.counters.given_up if r.counters else 0
+        where = f"its log says why: kubectl -n {settings.namespace} logs {r.agent_pod}"
+        if files:
+            report.problems.append(
+                f"node {r.node}: {files} batch file(s) ({r.dead_letters['kib']} KiB) in Fluent Bit's dead-letter queue "
+                f"{fluent_bit.DEAD_LETTERS_DIR}: lines Elasticsearch refused {settings.agents.retry_limit + 1} times, "
+                f"kept on the node; {where} (README: dead letters)")
+        elif given_up:
+            kept = (f"kept in its dead-letter queue {fluent_bit.DEAD_LETTERS_DIR}" if keeps
+                    else "dropped: this Fluent Bit image has no dead-letter queue")
+            report.problems.append(f"node {r.node}: Fluent Bit gave up on {given_up} batch(es) ({r.counters.dropped} "
+                                   f"lines) since it started, {kept}; {where}")
+        if r.unrouted:
+            report.notes.append(
+                f"node {r.node}: {r.unrouted} line(s) without pod metadata in {fluent_bit.UNROUTED_PREFIX}-* (Fluent Bit "
+                f"could not read their pod from the Kubernetes API; {fluent_bit.UNROUTED_FIELD}.file names their log)")
+
+
 def agent_coverage(kube: Kube, settings: Settings) -> list[NodeResult]:
     """Every node the cluster stage labelled, the agent it should run, and whether that agent is ready."""
     results = []
@@ -75,8 +111,9 @@ def agent_coverage(kube: Kube, settings: Settings) -> list[NodeResult]:
             results.append(NodeResult(name, "none", False, note=runtime))
             continue
         agent_pods = kube.list("Pod", settings.namespace, f"app.kubernetes.io/name={agent.name}")
-        ready = any(p.get("spec", {}).get("nodeName") == name and not rollout.pod_problem(p) for p in agent_pods)
-        results.append(NodeResult(name, agent.name, ready))
+        ready = [p["metadata"]["name"] for p in agent_pods
+                 if p.get("spec", {}).get("nodeName") == name and not rollout.pod_problem(p)]
+        results.append(NodeResult(name, agent.name, bool(ready), ready[0] if ready else ""))
     return sorted(results, key=lambda r: r.node)
 
 
@@ -114,6 +151,10 @@ def read_output(output: str, report: Report, started: dict[str, float], index: s
         elif word == "missing":
             by_node[rest].note = f"not in {index}"
             report.problems.append(f"node {rest}: canary line not found in index {index}")
+        elif word == "unrouted":
+            node, count = rest.split()
+            if node in by_node and count.isdigit():
+                by_node[node].unrouted = int(count)
 
 
 def read_health(text: str, report: Report) -> None:
