@@ -9,12 +9,12 @@ One control plane serves every measurement; each gets a namespace and nodes of i
 
 from __future__ import annotations
 
-import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
-
 import argparse
 import tempfile
 import time
 from pathlib import Path
+
+import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
 
 from bench.table import print_medians
 from kubelogs.cluster import rollout, stage

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,11 +86,14 @@ class Sandbox:
     """``services``: (the names a Service resolves by, {port: "127.0.0.1:backend_port"}); each Service gets
     an address of its own in the pod's 127.0.0.0/8 (its "cluster IP"), listed in ``addresses``."""
 
-    def __init__(self, workdir: Path, services: list[tuple[list[str], dict[int, str]]], pod_ip: str | None = None):
+    def __init__(self, workdir: Path, services: list[tuple[list[str], dict[int, str]]], pod_ip: str | None = None,
+                 down: Callable[[list[str]], bool] = lambda names: False):
         self.netns = f"{NETNS_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.dir = workdir
         self.services = services
         self.pod_ip = pod_ip
+        self.down = down  # given a Service's names: whether it has no backend now (connections are refused)
+        self._open: list[tuple[list[str], socket.socket, socket.socket]] = []
         self._listeners: list[socket.socket] = []
         self.closed = False
 
@@ -125,10 +129,10 @@ class Sandbox:
             hosts.append(f"{address} {' '.join(names)}")
             self.addresses.update(dict.fromkeys(names, address))
             for port, backend in ports.items():
-                self._forward(address, port, backend)
+                self._forward(address, port, backend, names)
         (self.dir / "hosts").write_text("\n".join(hosts) + "\n")
 
-    def _forward(self, address: str, port: int, backend: str) -> None:
+    def _forward(self, address: str, port: int, backend: str, names: list[str]) -> None:
         with _in_netns(self.netns):
             listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -144,11 +148,14 @@ class Sandbox:
                 except OSError:
                     return
                 try:
+                    if self.down(names):
+                        raise ConnectionRefusedError(names[0])
                     outside = socket.create_connection((host, int(backend_port)), timeout=5)
                     outside.settimeout(None)
                 except OSError:
                     inside.close()  # the backend is down: the pod sees a reset, as through kube-proxy
                     continue
+                self._open.append((names, inside, outside))
                 threading.Thread(target=_pump, args=(inside, outside), daemon=True).start()
                 threading.Thread(target=_pump, args=(outside, inside), daemon=True).start()
 
@@ -200,6 +207,16 @@ class Sandbox:
         lines.append(f'cd "$R"{shlex.quote(workdir)} && exec chroot "$R" "$@"')
         return ["ip", "netns", "exec", self.netns, "unshare", "--mount", "--propagation", "private",
                 "sh", "-c", "\n".join(lines), "pod-sandbox", *argv]
+
+    def cut(self) -> None:
+        """Close the open connections to Services that are down now (their backend went away)."""
+        for names, inside, outside in list(self._open):
+            if self.down(names):
+                for sock in (inside, outside):
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
+                        sock.close()
+                self._open.remove((names, inside, outside))
 
     def close(self) -> None:
         self.closed = True

@@ -9,55 +9,24 @@ import datetime
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
-from kubelogs import compatibility as compat
 from kubelogs.manifests import fluent_bit
-from kubelogs.manifests.common import LOG_NAME_ANNOTATION
 from kubelogs.verify import stage as verify_stage
 from tests.api_helpers import deploy, kube, settings_for
 from tests.kubelet import write_container_log
-
-DEFAULT_MAJOR = compat.parse_version(compat.DEFAULT_ES_VERSION)[0]  # what the default settings deploy
+from tests.log_traffic import (
+    DEFAULT_MAJOR,
+    app_pod,
+    append_cri_line,
+    log_file,
+    messages,
+    unrouted_messages,
+    wait_for_replacement,
+)
 
 pytestmark = pytest.mark.fluent_bit
-
-
-def app_pod(api, name: str, node: str, log_name: str) -> dict:
-    """An application pod that declares a log (the contract), played Running by the test kubelet."""
-    return api.admin.create({"apiVersion": "v1", "kind": "Pod", "metadata": {
-        "name": name, "namespace": api.namespace, "annotations": {LOG_NAME_ANNOTATION: log_name}},
-        "spec": {"nodeName": node, "containers": [{"name": "app", "image": "busybox:1.36",
-                                                   "env": [{"name": f"aliyun_logs_{log_name}", "value": "stdout"}]}]}})
-
-
-def index_of(log_name: str) -> str:
-    return f"{log_name}-{datetime.datetime.now(datetime.timezone.utc):%Y.%m.%d}"
-
-
-def messages(es, log_name: str) -> list[str]:
-    return [d.get("log", "") for d in es.indices.get(index_of(log_name), [])]
-
-
-def log_file(node, link) -> Path:
-    """The file a /var/log/containers link (a path on the node) points to, as reached from here."""
-    return node.root / os.readlink(node.root / str(link).lstrip("/")).lstrip("/")
-
-
-def append_cri_line(path: Path, line: str) -> None:
-    """One more line of a running container, in containerd's CRI format."""
-    with path.open("a") as log:
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
-        log.write(f"{now} stdout F {line}\n")
-
-
-def wait_for_replacement(api, node: str, agent: dict) -> None:
-    """Until the DaemonSet controller's new Fluent Bit pod on ``node`` is ready."""
-    api.wait_for("a new Fluent Bit on the node", lambda: any(
-        p["spec"].get("nodeName") == node and p["metadata"]["uid"] != agent["metadata"]["uid"]
-        and p["status"].get("containerStatuses", [{}])[0].get("ready") for p in api.pods("fluent-bit")))
 
 
 def test_lines_written_before_the_agents_first_start_arrive_once(api):
@@ -129,12 +98,6 @@ def test_kubelet_style_rotation_at_500_lines_per_second_loses_nothing(api):
     api.wait_for("every line", lambda: len(messages(es, "rotating-app")) >= total, timeout=90)
     got = messages(es, "rotating-app")
     assert sorted(got) == sorted(f"rotation line {i}" for i in range(total))  # all of them, each once
-
-
-def unrouted_messages(es, pod_name: str) -> list[str]:
-    """Lines kept in the unrouted index, of the pod whose log file names it."""
-    return [d.get("log", "") for name, docs in es.indices.items() if name.startswith(f"{fluent_bit.UNROUTED_PREFIX}-")
-            for d in docs if (d.get(fluent_bit.UNROUTED_FIELD) or {}).get("file", "").startswith(f"{pod_name}_")]
 
 
 def test_kubernetes_api_forbidden_for_30_seconds_loses_no_line(api):

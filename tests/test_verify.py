@@ -15,10 +15,11 @@ from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
 from kubelogs.manifests.fluent_bit import DEAD_LETTERS_DIR
 from kubelogs.verify import stage
 from tests.api_helpers import deploy
-from tests.kubelet import write_container_log
-from tests.test_no_line_lost import app_pod
+
 # 6.8 with log-pilot on the Docker node: both agents' canaries in one table.
 from tests.api_helpers import log_pilot_settings_for as settings_for
+from tests.kubelet import write_container_log
+from tests.log_traffic import app_pod
 
 pytestmark = pytest.mark.fluent_bit
 
