@@ -13,14 +13,16 @@
 #   minimum_masters       discovery.zen.minimum_master_nodes = MINIMUM_MASTER_NODES (6.x, persistent)
 #   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
-#   index_settings        send INDEX_REQUESTS: lines "METHOD PATH BODY" (kubelogs/manifests/index_settings.py)
+#   requests              send REQUESTS: lines "METHOD PATH BODY" (the index settings, the security settings), each
+#                         @@NAME@@ in a body replaced by the env variable NAME (a password from its Secret)
 # Out: "ok <action>" per action done; "failed <action>: <HTTP status> <answer>" and exit 1 on the first failure.
 answer="${TMPDIR:-/tmp}/es-answer"
-# call METHOD PATH [BODY]: sets $status (000 when Elasticsearch did not answer)
+# call METHOD PATH [BODY]: sets $status (000 when Elasticsearch did not answer). The body goes through stdin
+# (printf is built in): a password in it never shows in the process list.
 call() {
   if [ $# -ge 3 ]; then
-    status=$(curl -sS -m 70 -K "$AUTH" -o "$answer" -w '%{http_code}' -X "$1" \
-      -H 'Content-Type: application/json' --data-binary "$3" "$ES_URL/$2" 2>"$answer.err") || status=000
+    status=$(printf '%s' "$3" | curl -sS -m 70 -K "$AUTH" -o "$answer" -w '%{http_code}' -X "$1" \
+      -H 'Content-Type: application/json' --data-binary @- "$ES_URL/$2" 2>"$answer.err") || status=000
   else
     status=$(curl -sS -m 70 -K "$AUTH" -o "$answer" -w '%{http_code}' -X "$1" \
       "$ES_URL/$2" 2>"$answer.err") || status=000
@@ -38,6 +40,17 @@ must() {
   fail "$what"
 }
 setting() { must "$1" PUT _cluster/settings "{\"persistent\":{\"$2\":$3}}"; }
+# expand TEXT: each @@NAME@@ (NAME in capitals and _) replaced by the value of the env variable NAME
+expand() {
+  rest=$1; out=""
+  while :; do
+    case "$rest" in *@@[A-Z_]*@@*) ;; *) break ;; esac
+    out="$out${rest%%@@*}"; rest=${rest#*@@}; name=${rest%%@@*}; rest=${rest#*@@}
+    case "$name" in *[!A-Z_]*|"") echo "failed requests: bad placeholder"; exit 1 ;; esac
+    eval "out=\"\$out\${$name}\""
+  done
+  printf '%s' "$out$rest"
+}
 
 deadline=$(( $(date +%s) + TIMEOUT ))
 for action in $ACTIONS; do
@@ -69,10 +82,10 @@ for action in $ACTIONS; do
     minimum_masters) setting "$action" discovery.zen.minimum_master_nodes "$MINIMUM_MASTER_NODES" ;;
     exclude_voting) for path in $VOTING_EXCLUSIONS; do must "$action" POST "$path"; done ;;
     clear_voting) must "$action" DELETE _cluster/voting_config_exclusions ;;
-    index_settings)
-      printf '%s' "$INDEX_REQUESTS" | while read -r method path body; do
+    requests)
+      printf '%s\n' "$REQUESTS" | while read -r method path body; do
         [ -n "$method" ] || continue
-        must "$action $path" "$method" "$path" "$body"
+        must "$action $path" "$method" "$path" "$(expand "$body")"
       done || exit 1 ;;
     *) echo "failed $action: unknown action"; exit 1 ;;
   esac

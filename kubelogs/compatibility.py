@@ -10,6 +10,7 @@ from dataclasses import dataclass
 # Elasticsearch majors the templates know how to configure (discovery settings differ per major).
 ES_MAJORS: tuple[int, ...] = (5, 6, 7, 8, 9)
 ES_IMAGE_REPOSITORY = "docker.elastic.co/elasticsearch/elasticsearch"
+KIBANA_IMAGE_REPOSITORY = "docker.elastic.co/kibana/kibana"  # tagged with the same versions as Elasticsearch
 # The newest 9.x patch with a release tag upstream (elastic/elasticsearch tags, v9.5.7), when this was set.
 DEFAULT_ES_VERSION = "9.5.7"
 # The newest version log-pilot (Filebeat 6.1.1) can write to: the log-pilot recipe's version.
@@ -57,6 +58,26 @@ COMPOSABLE_TEMPLATES_FROM: tuple[int, int, int] = (7, 8, 0)
 VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
 # The `flattened` field type, in the free licence from 7.3 (Elastic's reference, "Flattened field type").
 FLATTENED_FROM: tuple[int, int, int] = (7, 3, 0)
+
+
+# Security and Kibana, by the first version that has each (Elastic's references; see README "Kibana").
+SECURITY_API_FROM: tuple[int, int, int] = (7, 0, 0)  # _security/...; _xpack/security/... before
+KIBANA_SYSTEM_USER_FROM: tuple[int, int, int] = (7, 8, 0)  # kibana_system; `kibana` before (deprecated from 7.8)
+KIBANA_HOSTS_SETTING_FROM: tuple[int, int, int] = (6, 6, 0)  # ELASTICSEARCH_HOSTS; ELASTICSEARCH_URL before
+KIBANA_ANONYMOUS_STATUS_FROM: tuple[int, int, int] = (8, 9, 0)  # /api/status answers 200/503 without credentials
+KIBANA_DATA_VIEWS_API_FROM: tuple[int, int, int] = (8, 1, 0)  # /api/data_views; saved objects API (6.x, 7.x) before
+KIBANA_SAVED_OBJECTS_API_FROM: tuple[int, int, int] = (6, 3, 0)  # documented from 6.3; 5.x has no index-pattern API
+CREATE_DOC_FROM: tuple[int, int, int] = (7, 9, 0)  # create_doc (7.5) and auto_configure (7.9): a writer that cannot overwrite
+
+
+def security_api(es_version: str) -> str:
+    """The path prefix of the security APIs (roles, users, passwords)."""
+    return "_security" if parse_version(es_version) >= SECURITY_API_FROM else "_xpack/security"
+
+
+def kibana_system_user(es_version: str) -> str:
+    """The built-in user Kibana logs in to Elasticsearch with."""
+    return "kibana_system" if parse_version(es_version) >= KIBANA_SYSTEM_USER_FROM else "kibana"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from kubelogs import compatibility as compat
 
@@ -146,6 +146,8 @@ CpuQuantity = Annotated[str, AfterValidator(_cpu)]
 JvmSize = Annotated[str, AfterValidator(_jvm_size)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Image = Annotated[str, AfterValidator(_image)]
+# A list in the settings (strict mode takes only tuples for tuple fields; frozen settings keep tuples).
+Namespaces = Annotated[tuple[DnsLabel, ...], BeforeValidator(lambda v: tuple(v) if isinstance(v, list) else v)]
 
 
 class _Model(BaseModel):
@@ -178,6 +180,8 @@ class ElasticsearchSettings(_Model):
     retention_days: int = Field(
         14, ge=0, le=3650,
         description="Days a daily log index is kept before it is deleted (an ILM policy from 6.6, a daily CronJob before); 0 keeps them forever.")
+    client_namespaces: Namespaces = Field(
+        (), description="Namespaces whose pods may also reach Elasticsearch's port 9200 (a NetworkPolicy admits only this deploy's agents, Kibana and its own pods otherwise).")
 
     @property
     def major(self) -> int:
@@ -190,6 +194,18 @@ class ElasticsearchSettings(_Model):
     @property
     def security_enabled(self) -> bool:
         return compat.free_security_available(self.version) if self.security is None else self.security
+
+
+class KibanaSettings(_Model):
+    enabled: bool = Field(True, description="Deploy Kibana, of the Elasticsearch version, to look at the logs.")
+    image: Image | None = Field(None, description="Image reference; empty means the official Kibana image of `elasticsearch.version`.")
+    memory: Quantity = Field("1Gi", description="Memory request and limit of the Kibana pod.")
+    cpu: CpuQuantity = Field("500m", description="CPU request of the Kibana pod.")
+    client_namespaces: Namespaces = Field(
+        (), description="Namespaces whose pods may reach Kibana's port 5601; empty means none (open it with `kubectl port-forward`).")
+
+    def image_ref(self, es_version: str) -> str:
+        return self.image or f"{compat.KIBANA_IMAGE_REPOSITORY}:{es_version}"
 
 
 class NodeSettings(_Model):
@@ -231,6 +247,7 @@ class VerifySettings(_Model):
 class Settings(_Model):
     namespace: DnsLabel = Field("logging", description="Namespace of everything the deploy creates.")
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
+    kibana: KibanaSettings = KibanaSettings()
     nodes: NodeSettings = NodeSettings()
     agents: AgentSettings = AgentSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
@@ -297,7 +314,7 @@ def _friendly(error: dict[str, Any]) -> Problem:
     if kind.endswith("_type") or kind in ("int_from_float", "bool_parsing", "int_parsing"):
         expected = kind.removesuffix("_type").removesuffix("_parsing").replace("int_from_float", "int")
         expected = {"int": "a whole number", "bool": "True or False", "string": "a string",
-                    "none_required": "empty (None)"}.get(expected, expected)
+                    "none_required": "empty (None)", "tuple": "a list"}.get(expected, expected)
         return Problem(field, value, f"must be {expected}, not {type(value).__name__}")
     if kind == "literal_error":
         return Problem(field, value, f"must be one of {error['ctx']['expected']}")

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.fake_es_mappings import Mapping, Rejected, flatten
+from tests.fake_es_security import Security, required, security_exception
 from tests.loopback import JsonHandler, LoopbackServer
 
 _RANK = {"red": 0, "yellow": 1, "green": 2}
@@ -158,6 +159,7 @@ class FakeElasticsearch(LoopbackServer):
     bulk_status: int | None = None  # every bulk request fails with this HTTP status (e.g. 429, 503)
     reject: Callable[[dict], str | None] | None = None  # a reason fails that document (400 mapper_parsing)
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path with query), answered ones
+    calls_by: list[tuple[str | None, str, str]] = field(default_factory=list)  # the same, with the user (security on)
     cluster_settings: dict[str, object] = field(default_factory=dict)  # persistent, flat keys
     policies: dict[str, dict] = field(default_factory=dict)  # ILM policy name -> {"policy": ...}
     templates: dict[str, dict] = field(default_factory=dict)  # template name -> body (legacy or composable)
@@ -168,6 +170,8 @@ class FakeElasticsearch(LoopbackServer):
     ignored_fields: dict[str, int] = field(default_factory=dict)  # index -> documents with a field ignored as malformed
 
     def __post_init__(self) -> None:
+        # Users and roles (tests/fake_es_security.py); ``credentials`` may be replaced later.
+        self.security = Security(self.major, lambda: self.credentials())
         self._lock = threading.Lock()
         self._ids: dict[str, dict[str, tuple[int, int]]] = {}  # index -> _id -> (position in indices, _version)
         self._seq_no: dict[str, int] = {}
@@ -178,18 +182,23 @@ class FakeElasticsearch(LoopbackServer):
                 self._create_index(name)
             self.indices[name].append(doc)
 
-    def record(self, method: str, path: str) -> None:
+    def record(self, method: str, path: str, authorization: str | None = None) -> None:
+        user = self.security.authenticate(authorization) if self.security.enabled else None
         with self._lock:
             self.calls.append((method, path))
+            self.calls_by.append((user, method, path))
 
     def answer(self, path: str, query: dict[str, str], authorization: str | None, method: str = "GET",
                body: bytes = b"", content_type: str | None = None) -> tuple[int, dict]:
-        expected = self.credentials()
-        if expected is not None:
-            token = base64.b64encode(f"{expected[0]}:{expected[1]}".encode()).decode()
-            if authorization != f"Basic {token}":
-                return 401, {"error": {"type": "security_exception", "reason": "unable to authenticate user"}, "status": 401}
         parts = [p for p in path.split("/") if p]
+        user = None
+        if self.security.enabled:
+            user = self.security.authenticate(authorization)
+            if user is None:
+                return security_exception(401, "unable to authenticate user")
+            refused = self._refused(user, method, parts, body)
+            if refused:
+                return refused
         if method in ("GET", "HEAD") and not parts:
             return 200, self._root()
         if method == "GET" and parts == ["_cluster", "health"]:
@@ -200,7 +209,8 @@ class FakeElasticsearch(LoopbackServer):
                                                  "timed_out": timed_out, "number_of_nodes": nodes}
         if method == "GET" and len(parts) == 2 and parts[1] == "_count":
             with self._lock:
-                names = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])]
+                names = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])
+                         and (user is None or self.security.may(user, index=(n, {"read"})))]
                 if not names and "*" not in parts[0]:  # a wildcard that matches nothing counts 0
                     return error(404, "index_not_found_exception", f"no such index [{parts[0]}]",
                                  **{"resource.type": "index_or_alias", "resource.id": parts[0]},
@@ -208,10 +218,29 @@ class FakeElasticsearch(LoopbackServer):
                 matches = _query_string(query.get("q", ""))
                 return 200, {"count": sum(matches(d) for n in names for d in self.indices[n])}
         if method in ("POST", "PUT") and parts[-1:] == ["_bulk"] and len(parts) <= 2:
-            return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type)
+            return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type, user)
         with self._lock:
-            answer = self._admin(method, parts, query, body)
+            answer = self._admin(method, parts, query, body, user)
         return answer or (400, {"error": f"not implemented by the fake: {method} {path}"})
+
+    def _refused(self, user: str, method: str, parts: list[str], body: bytes) -> tuple[int, dict] | None:
+        """Security API calls are answered here; other requests are checked for the privileges they need
+        (a bulk request item by item, as it is written)."""
+        if parts[:1] in (["_security"], ["_xpack"]):
+            try:
+                doc = json.loads(body) if body.strip() else {}
+            except ValueError as exc:
+                return error(400, "x_content_parse_exception", str(exc))
+            with self._lock:
+                return self.security.api(user, method, parts, doc)
+        if parts[-1:] == ["_bulk"]:
+            return None
+        kind, privileges = required(method, parts)
+        if kind == "cluster" and not self.security.may(user, cluster=privileges):
+            return self.security.refused(user, f"cluster ({'|'.join(sorted(privileges))})")
+        if kind == "index" and "*" not in parts[0] and not self.security.may(user, index=(parts[0], privileges)):
+            return self.security.refused(user, f"indices ({'|'.join(sorted(privileges))})", [parts[0]])
+        return None
 
     def nodes(self) -> int:
         return self.number_of_nodes() if callable(self.number_of_nodes) else self.number_of_nodes
@@ -224,7 +253,8 @@ class FakeElasticsearch(LoopbackServer):
             return "red"
         return "yellow" if any(r > nodes - 1 for r in self.index_replicas.values()) else "green"
 
-    def _admin(self, method: str, parts: list[str], query: dict[str, str], body: bytes) -> tuple[int, object] | None:
+    def _admin(self, method: str, parts: list[str], query: dict[str, str], body: bytes,
+               user: str | None = None) -> tuple[int, object] | None:
         """Cluster administration calls (under the lock); None for a call the fake does not know."""
         try:
             doc = json.loads(body) if body.strip() else {}
@@ -281,8 +311,10 @@ class FakeElasticsearch(LoopbackServer):
             # Shards move off a node as soon as it is excluded by name (relocation is instant here).
             excluded = str(self.cluster_settings.get("cluster.routing.allocation.exclude._name", "")).split(",")
             return 200, "".join("0\n" if n in excluded else f"{len(self.indices) + 1}\n" for n in parts[2].split(","))
-        if parts == ["_cat", "indices"] and method == "GET":
-            return 200, "".join(f"{name}\n" for name in sorted(self.indices))
+        if parts[:2] == ["_cat", "indices"] and len(parts) <= 3 and method == "GET":
+            pattern = parts[2] if len(parts) == 3 else "*"
+            return 200, "".join(f"{name}\n" for name in sorted(self.indices) if fnmatch.fnmatchcase(name, pattern)
+                                and (user is None or self.security.may(user, index=(name, {"monitor"}))))
         if len(parts) == 1 and not parts[0].startswith("_") and method == "DELETE":
             if parts[0] not in self.indices:
                 return error(404, "index_not_found_exception", f"no such index [{parts[0]}]")
@@ -342,7 +374,8 @@ class FakeElasticsearch(LoopbackServer):
                             "minimum_wire_compatibility_version": wire, "minimum_index_compatibility_version": index},
                 "tagline": "You Know, for Search"}
 
-    def _bulk(self, default_index: str | None, body: bytes, content_type: str | None) -> tuple[int, dict]:
+    def _bulk(self, default_index: str | None, body: bytes, content_type: str | None,
+              user: str | None = None) -> tuple[int, dict]:
         started = time.monotonic()
         if self.bulk_status is not None:
             kind, reason = _BULK_FAULTS.get(self.bulk_status, ("exception", f"HTTP {self.bulk_status}"))
@@ -355,13 +388,13 @@ class FakeElasticsearch(LoopbackServer):
         except _BadBulk as bad:
             return bad.answer
         with self._lock:
-            items = [{op.action: self._write(op)} for op in ops]
+            items = [{op.action: self._write(op, user)} for op in ops]
             self.bulk_indices.append(frozenset(str(op.index) for op in ops))
         return 200, {"took": int((time.monotonic() - started) * 1000),
                      "errors": any("error" in item[op.action] for item, op in zip(items, ops)), "items": items}
 
-    def _write(self, op: _Op) -> dict:
-        """Store one document (under the lock); its item of the bulk answer."""
+    def _write(self, op: _Op, user: str | None = None) -> dict:
+        """Store one document (under the lock) if ``user`` may; its item of the bulk answer."""
         name, doc_id = str(op.index), op.id or base64.urlsafe_b64encode(os.urandom(15)).decode()
         item: dict = {"_index": name, **({"_type": op.type or "_doc"} if self.major < 8 else {}), "_id": doc_id}
 
@@ -377,6 +410,12 @@ class FakeElasticsearch(LoopbackServer):
             doc = None
         if not isinstance(doc, dict):
             return failed(400, "mapper_parsing_exception", "failed to parse")
+        if user is not None:
+            wanted = {"create": {"create_doc", "create", "index", "write"}, "index": {"index", "write"}}[op.action]
+            may_create = name in self.indices or self.security.may(user, index=(name, {"create_index", "auto_configure"}))
+            if not (may_create and self.security.may(user, index=(name, wanted))):
+                _, answer = self.security.refused(user, "indices:data/write/bulk[s]", [name])
+                return {**item, "status": 403, "error": answer["error"]}
         reason = self.reject(doc) if self.reject else None  # called under the lock: must not call the fake
         if reason:
             return failed(400, "mapper_parsing_exception", reason)
@@ -450,7 +489,7 @@ class _Handler(JsonHandler):
             body = gzip.decompress(body)
         status, payload = self.owner.answer(split.path, query, self.headers.get("Authorization"), self.command,
                                             body, self.headers.get("Content-Type"))
-        self.owner.record(self.command, self.path)
+        self.owner.record(self.command, self.path, self.headers.get("Authorization"))
         if self.command != "HEAD":
             self.reply(status, payload)
             return

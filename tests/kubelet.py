@@ -21,6 +21,9 @@ kubelet and runtime, through the real API server:
 - **Elasticsearch pods:** Ready (a test serves the Service with tests/fake_elasticsearch.py).
 - **log-pilot pods** (its image cannot run here): Ready; each canary line on their node is written to the
   Elasticsearch their env names, in the index the application contract gives (env ``aliyun_logs_<name>``).
+- **Kibana pods** (its image cannot run here): Ready, and a fake Kibana of the image's version
+  (tests/fake_kibana.py) behind the namespace's ``kibana`` Service, logging in to the fake Elasticsearch
+  with the credentials the pod's env resolves to.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from urllib.parse import unquote
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import RESOURCES
 from tests.control_plane import die_with_parent
+from tests.fake_kibana import FakeKibana
 from tests.loopback import serve_tls
 from tests.pod_sandbox import Mount, Sandbox
 
@@ -119,6 +123,7 @@ class PlayedPod:
     process: subprocess.Popen | None = None
     sandbox: Sandbox | None = None
     log_file: Path | None = None
+    server: FakeKibana | None = None  # what plays its container, for images that cannot run here
     stopped: bool = False
     # One of a pod network like kind's (the endpoint controllers refuse loopback addresses). Services reach
     # pods through the sandbox's forwarders; Fluent Bit pods also get it on a veth, for the API server's proxy.
@@ -141,6 +146,7 @@ class Kubelet:
     pull_failures: set[str] = field(default_factory=set)  # images that cannot be pulled
     quiet_nodes: set[str] = field(default_factory=set)  # log-pilot on these nodes ships nothing
     on_terminate: Callable[[dict], None] | None = None  # called with the metadata of each pod deleted
+    unreachable: set[str] = field(default_factory=set)  # Service names pods cannot reach now (set_reachable)
 
     def __post_init__(self) -> None:
         self.pods: dict[str, PlayedPod] = {}  # uid -> pod
@@ -212,6 +218,14 @@ class Kubelet:
         with contextlib.suppress(ClusterError):
             self.api.delete("Node", name)
 
+    def set_reachable(self, service: str, reachable: bool) -> None:
+        """Make a Service (e.g. ``kubernetes.default.svc``) unreachable from every pod, open connections
+        included, or reachable again: the API server down, as the nodes see it."""
+        (self.unreachable.discard if reachable else self.unreachable.add)(service)
+        for played in list(self.pods.values()):
+            if played.sandbox is not None and not played.sandbox.closed:
+                played.sandbox.cut()
+
     def serve(self, namespace: str, service: str, ports: dict[int, str]) -> None:
         """Back a Service with addresses on the host's loopback (what its endpoints would be)."""
         self.backends[(namespace, service)] = ports
@@ -266,10 +280,12 @@ class Kubelet:
                              f'Back-off pulling image "{container["image"]}"'))
             elif role == "canary":
                 self._run_canary(played)
-            elif role == "verifier" or (pod["metadata"].get("labels") or {}).get("kubelogs.io/task"):
-                self._run_script(played)  # the verifier, the cluster stage's Elasticsearch calls, retention
+            elif role in ("verifier", "kibana") or (pod["metadata"].get("labels") or {}).get("kubelogs.io/task"):
+                self._run_script(played)  # the verify scripts, the cluster stage's Elasticsearch calls, retention
             elif "fluent-bit" in container["image"].rsplit("/", 1)[-1]:
                 self._run_fluent_bit(played)
+            elif container["image"].rsplit("/", 1)[-1].startswith("kibana:"):
+                self._run_kibana(played)
             else:  # Elasticsearch, log-pilot, anything else: a started, ready container
                 self._status(played, "Running", ready=True)
         except BaseException as e:  # shown where kubectl would show it (pytest's outcomes included)
@@ -317,6 +333,12 @@ class Kubelet:
             self.logs[played.key] = played.log_file.read_text(errors="replace")
         if played.sandbox and not played.sandbox.closed:
             played.sandbox.close()
+        if played.server is not None:
+            server, played.server = played.server, None
+            ns = played.pod["metadata"]["namespace"]
+            if self.backends.get((ns, "kibana"), {}).get(5601) == server.address:
+                self.backends.pop((ns, "kibana"))
+            server.stop()
 
     # -- what a container needs: env, volumes, a sandbox ------------------------------------------------
     def _secret_value(self, namespace: str, name: str, key: str) -> str:
@@ -413,7 +435,7 @@ class Kubelet:
         # The image's binary is the real Fluent Bit of its version.
         mounts.insert(0, Mount(str(self.fluent_bit_binary(version)), argv[0], True))
         played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"]),
-                                 pod_ip=played.ip).open()
+                                 pod_ip=played.ip, down=lambda names: bool(self.unreachable.intersection(names))).open()
         played.log_file = directory / "container.log"
         with open(played.log_file, "wb") as log:
             played.process = subprocess.Popen(played.sandbox.command(argv, mounts),
@@ -445,6 +467,17 @@ class Kubelet:
         if not played.stopped:
             self._status(played, "Running", ready=False,
                          waiting=("CrashLoopBackOff", f"exit code {played.process.returncode}"))
+
+    def _run_kibana(self, played: PlayedPod) -> None:
+        pod, ns = played.pod, played.pod["metadata"]["namespace"]
+        container = pod["spec"]["containers"][0]
+        env = self.env(pod, container)
+        major, minor = (int(p) for p in container["image"].rsplit(":", 1)[-1].split(".")[:2])
+        played.server = FakeKibana(major, minor, self.backends.get((ns, "elasticsearch"), {}).get(9200, ""),
+                                   security="ELASTICSEARCH_PASSWORD" in env, username=env.get("ELASTICSEARCH_USERNAME", ""),
+                                   password=env.get("ELASTICSEARCH_PASSWORD", "")).start()
+        self.serve(ns, "kibana", {5601: played.server.address})
+        self._status(played, "Running", ready=True)
 
     def _run_canary(self, played: PlayedPod) -> None:
         pod = played.pod

@@ -13,7 +13,7 @@ from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.stage import uncovered_nodes
 from kubelogs.manifest_checks import check
 from kubelogs.manifests import GeneratedSecrets, render_all
-from kubelogs.manifests.common import LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX
+from kubelogs.manifests.common import CREDENTIALS_SECRET, LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, WRITER_SECRET
 from kubelogs.settings import validate_settings
 from tests.test_manifests import runtimes_of
 
@@ -44,6 +44,19 @@ def test_every_collector_mode_renders_valid_objects_and_one_agent_per_runtime(co
     assert check(objects) == []
     selected = [r for runtimes in agents(objects).values() for r in runtimes]
     assert len(selected) == len(set(selected)), "a runtime selected by two agents would collect twice"
+
+
+@pytest.mark.parametrize("collector, version", MODES, ids=[f"{c}-es{v}" for c, v in MODES])
+def test_no_agent_or_kibana_container_reads_the_elastic_password(collector, version):
+    objects = render(collector, version)
+    readers = {(o["kind"], o["metadata"]["name"]) for o in objects if o["kind"] in ("DaemonSet", "Deployment", "StatefulSet")
+               for c in o["spec"]["template"]["spec"]["containers"] for e in c.get("env", [])
+               if (e.get("valueFrom", {}).get("secretKeyRef") or {}).get("name") == CREDENTIALS_SECRET}
+    assert readers <= {("StatefulSet", "elasticsearch")}  # Elasticsearch's own readiness probe only
+    for ds in (o for o in objects if o["kind"] == "DaemonSet"):
+        refs = {e["valueFrom"]["secretKeyRef"]["name"] for c in ds["spec"]["template"]["spec"]["containers"]
+                for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+        assert refs == ({WRITER_SECRET} if compat.free_security_available(version) else set()), ds["metadata"]["name"]
 
 
 @pytest.mark.parametrize("collector, version, expected", [

@@ -23,12 +23,13 @@ def labels_of(api, node: str) -> dict[str, str]:
 def test_first_apply_creates_in_order_with_server_side_apply(api):
     plan, done, _ = deploy(api, settings_for(api))
     assert plan.counts()["create"] == done["created"] > 10
-    # Objects by server-side apply; then the Elasticsearch-call pod (applied, deleted) and the mark that
-    # the index settings were sent (a merge patch under its own field manager).
+    # Objects by server-side apply; then the Elasticsearch-call pods (applied, deleted) and the marks that
+    # the security settings, then the index settings, were sent (merge patches under their own field manager).
     writes = [r for r in api.mutations() if "/pods" not in r.path]
     patches = [r for r in writes if r.content_type == "application/apply-patch+yaml"]
     assert {(r.method, r.query["fieldManager"], r.query["force"]) for r in patches} == {("PATCH", "kubelogs", "true")}
     assert [(r.method, r.path.rsplit("/", 1)[-1], r.query["fieldManager"]) for r in writes if r not in patches] == [
+        ("PATCH", "elasticsearch-security", "kubelogs-elasticsearch"),
         ("PATCH", "elasticsearch-index-settings", "kubelogs-elasticsearch")]
     order = [r.path.rsplit("/", 2)[-2] for r in patches]
     assert order[:2] == ["namespaces", "secrets"]  # namespace, then the ApplySet parent
@@ -47,9 +48,10 @@ def test_namespace_passes_pod_security_admission_and_pods_are_admitted(api):
     deploy(api, log_pilot_settings_for(api))
     labels = api.get("Namespace", api.namespace)["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
-    # The real admission let every agent and Elasticsearch pod in (log-pilot needs SYS_ADMIN, both hostPath).
+    # The real admission let every agent, Elasticsearch and Kibana pod in (log-pilot needs SYS_ADMIN, both
+    # agents hostPath).
     assert {p["metadata"]["labels"]["app.kubernetes.io/name"] for p in api.objects("Pod")} == {
-        "elasticsearch", "fluent-bit", "log-pilot"}
+        "elasticsearch", "fluent-bit", "log-pilot", "kibana"}
 
 
 def test_nodes_get_runtime_and_data_labels_skipped_hosts_none(api):
@@ -154,7 +156,9 @@ def test_collector_switch_prunes_the_agent_no_longer_wanted(api):
     plan, _, _ = deploy(api, log_pilot_settings_for(api, agents={"collector": "fluent-bit"}))
     assert sorted(s.ref for s in plan.steps if s.action == "prune") == [
         f"DaemonSet {ns}/log-pilot", f"ServiceAccount {ns}/log-pilot"]
-    assert [s.ref for s in plan.steps if s.action == "update"] == [f"DaemonSet {ns}/fluent-bit"]
+    # Fluent Bit now runs on the Docker node too; the writer no longer needs Filebeat's template privileges.
+    assert [s.ref for s in plan.steps if s.action == "update"] == [
+        f"ConfigMap {ns}/elasticsearch-security", f"DaemonSet {ns}/fluent-bit"]
     assert api.get("DaemonSet", "fluent-bit", ns)["status"]["desiredNumberScheduled"] == 3
     # The real garbage collector removed log-pilot's pods with their DaemonSet.
     api.wait_for("log-pilot's pods to go", lambda: not api.pods("log-pilot"))

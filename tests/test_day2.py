@@ -13,6 +13,7 @@ from kubelogs.cluster import upgrades
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.plan import NodeTarget
 from tests.api_helpers import deploy
+
 # These scenarios start from a 6.8 installation (the seed's design) and change it.
 from tests.api_helpers import log_pilot_settings_for as settings_for
 
@@ -106,7 +107,12 @@ def test_scaling_down_keeps_the_data_and_says_where(api):
 # -- health-aware restarts, quorum, retention: the fake Elasticsearch records every call, and the test
 # kubelet adds each Elasticsearch pod deletion to the same record, so the order is asserted.
 
-ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_template/", "/*-20*/", "/_cat/allocation")
+ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_template/", "/*-20*/", "/_cat/allocation",
+               "/_security/", "/_xpack/")
+# The security settings in 7.x+ form (kubelogs/manifests/security.py), sent after an upgrade from 6.x.
+SECURITY_7 = ["PUT /_security/role/kubelogs_writer", "PUT /_security/user/kubelogs-writer",
+              "POST /_security/user/kubelogs-writer/_password", "PUT /_security/role/kubelogs_reader",
+              "PUT /_security/user/kubelogs-reader", "POST /_security/user/kubelogs-reader/_password"]
 
 
 def record_restarts(api, es) -> None:
@@ -133,9 +139,11 @@ def test_upgrade_restarts_one_pod_at_a_time_each_after_green(api):
         *prepare, "DELETE-POD elasticsearch-1 allocation=primaries",
         *prepare, "DELETE-POD elasticsearch-0 allocation=primaries",
         "PUT /_cluster/settings", "GET /_cluster/health",  # allocation back on, green again
+        # the users and roles in the new version's API (and the path of Kibana's user, renamed in 7.8)
+        "GET /_cluster/health", *SECURITY_7, "POST /_security/user/kibana_system/_password",
         "GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_index_template/kubelogs-logs",
         "PUT /*-20*/_settings"]
-    *restart_health, send_health = [p for m, p in es.calls if p.startswith("/_cluster/health")]
+    *restart_health, security_health, send_health = [p for m, p in es.calls if p.startswith("/_cluster/health")]
     assert all("wait_for_status=green" in p for p in restart_health)
     assert "wait_for_status=yellow" in send_health  # the index settings need the primaries only
     assert "cluster.routing.allocation.enable" not in es.cluster_settings  # back to its default
@@ -225,7 +233,10 @@ def test_retention_is_an_ilm_policy_with_a_template_for_the_log_indices(api, ver
         "min_age": "14d", "actions": {"delete": {}}}}}}}
     body = es.templates["kubelogs-logs"]
     settings = body["template"]["settings"] if template == "_index_template" else body["settings"]
-    assert settings == {"index": {"lifecycle.name": "kubelogs-logs", "number_of_replicas": 1}}
+    assert settings == {"index": {"lifecycle.name": "kubelogs-logs", "number_of_replicas": 1,
+                                  "mapping": {"ignore_malformed": True}}}
+    mappings = body["template"]["mappings"] if template == "_index_template" else body["mappings"]["_default_"]
+    assert mappings["properties"]["log"] == {"type": "text"} and mappings["date_detection"] is False
     assert ("PUT", f"/{template}/kubelogs-logs") in es.calls
     assert api.get("CronJob", "elasticsearch-retention", api.namespace) is None
     sent = len(es.calls)
@@ -244,7 +255,7 @@ def test_retention_before_ilm_is_a_cronjob_that_deletes_old_daily_indices(api, v
     plan, _, _ = deploy(api, settings_for(api, elasticsearch=version), nodes)
     template = es.templates["kubelogs-logs"]
     assert es.policies == {} and {k: template[k] for k in patterns} == patterns
-    assert template["settings"] == {"index": {"number_of_replicas": 1}}
+    assert template["settings"] == {"index": {"number_of_replicas": 1, "mapping": {"ignore_malformed": True}}}
     cron = api.get("CronJob", "elasticsearch-retention", api.namespace)
     assert cron is not None and f"CronJob {api.namespace}/elasticsearch-retention" in [s.ref for s in plan.steps]
     # Run it once, as the CronJob controller would: a Job from its template, played by the test kubelet.

@@ -142,8 +142,8 @@ def test_security_uses_generated_secrets_and_transport_tls():
     config = _es_yml(objects)
     assert config["xpack.security.enabled"] is True and config["xpack.security.transport.ssl.enabled"] is True
     agent_env = _one(objects, "DaemonSet", "log-pilot")["spec"]["template"]["spec"]["containers"][0]["env"]
-    assert {"name": "ELASTICSEARCH_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": "elasticsearch-credentials", "key": "password"}}} in agent_env
+    assert {"name": "ELASTICSEARCH_PASSWORD",  # the writer, never elastic
+            "valueFrom": {"secretKeyRef": {"name": "elasticsearch-writer-credentials", "key": "password"}}} in agent_env
 
 
 def test_without_security_no_secrets_and_security_off_explicitly():
@@ -178,7 +178,7 @@ def test_namespace_service_accounts_and_ownership_labels():
     assert ns["kind"] == "Namespace" and ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
     # Only the agent that reads the Kubernetes API (Fluent Bit's kubernetes filter) gets a token.
     assert {o["metadata"]["name"]: o["automountServiceAccountToken"] for o in objects if o["kind"] == "ServiceAccount"} == {
-        "elasticsearch": False, "log-pilot": False, "fluent-bit": True}
+        "elasticsearch": False, "log-pilot": False, "fluent-bit": True, "kibana": False}
     owned = [o for o in objects if o["kind"] != "Namespace"]
     assert all(o["metadata"]["labels"][APPLYSET_PART_OF_LABEL] == applyset_id("logging") for o in owned)
     assert all(o["metadata"].get("namespace") == "logging" for o in owned if not o["kind"].startswith("Cluster"))

@@ -247,3 +247,22 @@ def test_low_disk_warns_or_fails_only_that_node(cluster, first_run):
         assert "indices there would turn read-only" in failed.stderr
     finally:
         full.exec("rm -f /es-data/filler")
+
+
+def test_verify_alone_reads_each_nodes_dead_letters(cluster, first_run):
+    # A batch Fluent Bit gave up on, in its dead-letter queue on a node: `verify.py` reads every node's state
+    # (the node stage's one fact, one docker exec per node, changing nothing) and fails naming the node.
+    worker = cluster.node("worker1")
+    queue = "/var/lib/fluent-bit/storage/rejected"
+    worker.exec(f"mkdir -p {queue} && head -c 5000 /dev/zero > {queue}/kube.var.log.containers.a_ns_c-1.log_0_es.0_0x7f.flb")
+    try:
+        since = harness.docker_time()
+        run = harness.run_pyinfra(cluster, "verify.py", "-y", "--json", settings=SETTINGS)
+        execs = harness.exec_events([n.name for n in cluster.nodes], since, harness.docker_time())
+        assert run.returncode != 0 and "verify: FAILED" in run.stderr
+        assert f"- node {worker.name}: 1 batch file(s) (" in run.stderr
+        assert f"KiB) in Fluent Bit's dead-letter queue {queue}" in run.stderr
+        assert sorted(execs) == sorted(n.name for n in cluster.nodes)
+        assert run.changed_hosts() == {}  # nothing changed anywhere (the verify operation is a check)
+    finally:
+        worker.exec(f"rm -rf {queue}")

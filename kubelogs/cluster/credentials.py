@@ -1,7 +1,8 @@
 """Elasticsearch credentials and transport TLS: read back from the cluster, generated only when absent.
 
-Regenerating either would lock the agents out (the password is fixed at Elasticsearch's first start)
-or split the cluster (nodes trust one CA), so an existing Secret always wins.
+Regenerating them would lock the agents or Kibana out (the `elastic` password is fixed at Elasticsearch's
+first start, the others were sent to it) or split the cluster (nodes trust one CA), so an existing Secret
+always wins. A password generated again (its Secret was deleted) is sent again (es_plan).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ from cryptography.x509.oid import NameOID
 
 from kubelogs.cluster.api import Kube
 from kubelogs.manifests import GeneratedSecrets
-from kubelogs.manifests.common import CREDENTIALS_SECRET, TRANSPORT_TLS_SECRET
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    KIBANA_SECRET,
+    READER_SECRET,
+    TRANSPORT_TLS_SECRET,
+    WRITER_SECRET,
+)
 from kubelogs.manifests.elasticsearch import DISCOVERY_SERVICE
 from kubelogs.settings import Settings
 
@@ -35,16 +42,32 @@ def existing_or_new(kube: Kube, settings: Settings) -> tuple[GeneratedSecrets, l
     if not settings.elasticsearch.security_enabled:
         return GeneratedSecrets(password=""), []
     ns, generated = settings.namespace, []
-    password = _decoded(kube.get("Secret", CREDENTIALS_SECRET, ns), "password")
-    if not password:
-        password = secrets.token_urlsafe(24)
-        generated.append(CREDENTIALS_SECRET)
+
+    def kept_or_new(secret: str, key: str) -> str:
+        value = _decoded(kube.get("Secret", secret, ns), key)
+        if not value:
+            value = secrets.token_urlsafe(24)
+            generated.append(secret)
+        return value
+
+    password = kept_or_new(CREDENTIALS_SECRET, "password")
     tls_secret = kube.get("Secret", TRANSPORT_TLS_SECRET, ns)
     tls = {key: _decoded(tls_secret, key) for key in TLS_KEYS}
     if not all(tls.values()):
         tls = transport_certificates(ns)
         generated.append(TRANSPORT_TLS_SECRET)
-    return GeneratedSecrets(password, tls["ca.crt"], tls["tls.crt"], tls["tls.key"]), generated
+    kibana_password = kibana_key = ""
+    if settings.kibana.enabled:
+        kibana = kube.get("Secret", KIBANA_SECRET, ns)
+        kibana_password, kibana_key = _decoded(kibana, "password"), _decoded(kibana, "encryption-key")
+        if not (kibana_password and kibana_key):
+            kibana_password = kibana_password or secrets.token_urlsafe(24)
+            kibana_key = kibana_key or secrets.token_urlsafe(32)  # Kibana wants at least 32 characters
+            generated.append(KIBANA_SECRET)
+    return GeneratedSecrets(password, tls["ca.crt"], tls["tls.crt"], tls["tls.key"],
+                            writer_password=kept_or_new(WRITER_SECRET, "password"),
+                            reader_password=kept_or_new(READER_SECRET, "password"),
+                            kibana_password=kibana_password, kibana_key=kibana_key), generated
 
 
 def transport_certificates(namespace: str) -> dict[str, str]:

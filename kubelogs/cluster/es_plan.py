@@ -9,13 +9,19 @@ from dataclasses import dataclass, field
 from kubelogs.cluster import quorum, restarts, upgrades
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_tasks import Task
-from kubelogs.manifests import index_settings
+from kubelogs.manifests import index_settings, security
 from kubelogs.manifests.common import config_hash
 from kubelogs.manifests.elasticsearch import NAME
 from kubelogs.settings import Settings
 
-# On the index-settings ConfigMap, set (by a merge patch, under its own field manager, so server-side
-# apply leaves it alone) once its requests reached Elasticsearch: the hash of what was sent.
+# The ConfigMaps of requests sent to Elasticsearch, in the order they are sent (the users before anything
+# else, so the agents' writer exists as early as possible), and why.
+REQUEST_CONFIG_MAPS: dict[str, str] = {
+    security.NAME: "set up the agents' writer, the verifier's reader and Kibana's password",
+    index_settings.NAME: "send the index settings (retention, replicas, mappings of the log indices)",
+}
+# On each of them, set (by a merge patch, under its own field manager, so server-side apply leaves it
+# alone) once its requests reached Elasticsearch: the hash of what was sent.
 APPLIED_ANNOTATION = "kubelogs.io/sent-to-elasticsearch"
 APPLIED_FIELD_MANAGER = "kubelogs-elasticsearch"
 # On the StatefulSet, the same way: Elasticsearch calls a run must still make (a quorum follow-up after
@@ -29,18 +35,17 @@ class ElasticsearchWork:
     before: list[Task] = field(default_factory=list)  # before anything is applied
     after: list[Task] = field(default_factory=list)  # after the rollout and the restarts
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
-    send_index_settings: bool = False
+    send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
                 *(f"  waiting   {m}" for m in self.restarts_pending),
                 *(f"  calls     elasticsearch: {t.why}" for t in self.after),
-                *(["  calls     elasticsearch: send the index settings (retention, replicas)"]
-                  if self.send_index_settings else [])]
+                *(f"  calls     elasticsearch: {REQUEST_CONFIG_MAPS[name]}" for name in self.send)]
 
     @property
     def any(self) -> bool:
-        return bool(self.before or self.after or self.restarts_pending or self.send_index_settings)
+        return bool(self.before or self.after or self.restarts_pending or self.send)
 
 
 def pending_tasks(live_statefulset: dict | None) -> list[Task]:
@@ -81,15 +86,20 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
         if sts.action == "unchanged" and outdated:
             work.restarts_pending.append(restarts.pending_message(outdated))
-    config_map = by_ref.get(("ConfigMap", index_settings.NAME))
-    if config_map:
-        live_cm = config_map.live or {}
-        sent = (live_cm.get("metadata", {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
-        work.send_index_settings = config_map.action != "unchanged" or sent != sent_hash(live_cm)
+    # A password generated in this run (its Secret was missing) must reach Elasticsearch, changed requests or not.
+    regenerated = any(s.manifest["kind"] == "Secret" and s.note == "generated"
+                      and s.manifest["metadata"]["name"] in {secret for secret, _ in security.PASSWORDS.values()}
+                      for s in steps)
+    for name in REQUEST_CONFIG_MAPS:
+        config_map = by_ref.get(("ConfigMap", name))
+        if config_map and config_map.action != "prune":
+            live_cm = config_map.live or {}
+            sent = (live_cm.get("metadata", {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
+            if config_map.action != "unchanged" or sent != sent_hash(live_cm) or (name == security.NAME and regenerated):
+                work.send.append(name)
     return work
 
 
-def send_task() -> Task:
-    # Yellow is enough: the policy and templates need a master and the primaries, not every replica.
-    return Task("send the index settings (retention, replicas of the log indices)", ("health", "index_settings"),
-                {"HEALTH_WAIT": "yellow"})
+def send_task(config_map: str) -> Task:
+    # Yellow is enough: users, policies and templates need a master and the primaries, not every replica.
+    return Task(REQUEST_CONFIG_MAPS[config_map], ("health", "requests"), {"HEALTH_WAIT": "yellow"}, config_map)

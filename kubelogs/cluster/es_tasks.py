@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.rollout import pod_problem
-from kubelogs.manifests import client_pods, index_settings
-from kubelogs.manifests.common import Manifest
+from kubelogs.manifests import client_pods, security
+from kubelogs.manifests.common import REQUESTS_KEY, TASK_LABEL, Manifest, secret_env
 from kubelogs.settings import Settings
 
 POLL_SECONDS = 2.0
@@ -24,13 +24,15 @@ class Task:
     why: str
     actions: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
+    requests: str = ""  # the ConfigMap whose requests the `requests` action sends (es_plan.REQUEST_CONFIG_MAPS)
 
     def as_data(self) -> dict:
-        return {"why": self.why, "actions": list(self.actions), "env": self.env}
+        return {"why": self.why, "actions": list(self.actions), "env": self.env,
+                **({"requests": self.requests} if self.requests else {})}
 
     @classmethod
     def from_data(cls, data: dict) -> Task:
-        return cls(str(data["why"]), tuple(data["actions"]), dict(data.get("env") or {}))
+        return cls(str(data["why"]), tuple(data["actions"]), dict(data.get("env") or {}), str(data.get("requests", "")))
 
 
 def health_wanted(settings: Settings) -> str:
@@ -43,10 +45,11 @@ def pod(settings: Settings, name: str, task: Task) -> Manifest:
     values = {"ACTIONS": " ".join(task.actions), "HEALTH_WAIT": health_wanted(settings),
               "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{POLL_SECONDS:g}", **task.env}
     env = [*client_pods.es_env(settings), *({"name": k, "value": v} for k, v in values.items())]
-    if "index_settings" in task.actions:  # the requests exactly as applied in the ConfigMap
-        env.append({"name": "INDEX_REQUESTS", "valueFrom": {"configMapKeyRef": {
-            "name": index_settings.NAME, "key": index_settings.REQUESTS_KEY}}})
-    return client_pods.pod(settings, name, {index_settings.TASK_LABEL: "es-admin"}, client_pods.container(
+    if task.requests:  # the requests exactly as applied in the ConfigMap, and the passwords they name
+        env.append({"name": "REQUESTS", "valueFrom": {"configMapKeyRef": {"name": task.requests, "key": REQUESTS_KEY}}})
+        env += [secret_env(name, secret, key) for name, (secret, key) in security.PASSWORDS.items()
+                if task.requests == security.NAME and name in security.placeholders(settings)]
+    return client_pods.pod(settings, name, {TASK_LABEL: "es-admin"}, client_pods.container(
         settings, "es-admin", command=client_pods.script_command("es-admin.sh"), env=env))
 
 

@@ -13,6 +13,7 @@ IMMUTABLE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "StatefulSet": (("spec", "selector"), ("spec", "serviceName"), ("spec", "volumeClaimTemplates"),
                     ("spec", "podManagementPolicy")),
     "DaemonSet": (("spec", "selector"),),
+    "Deployment": (("spec", "selector"),),
     "Service": (("spec", "clusterIP"),),
 }
 # What the API server stores when the field is left out.
@@ -29,6 +30,7 @@ GUIDANCE = {
         "them onto the new spec)."
     ),
     "DaemonSet": "Nothing was applied. Delete it with `kubectl -n {ns} delete daemonset {name}`, then re-run.",
+    "Deployment": "Nothing was applied. Delete it with `kubectl -n {ns} delete deployment {name}`, then re-run.",
     "Service": "Nothing was applied. Delete it with `kubectl -n {ns} delete service {name}`, then re-run.",
 }
 

@@ -43,6 +43,8 @@ RESOURCES: dict[str, Resource] = {r.kind: r for r in (
     Resource("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets", True),
     Resource("apps/v1", "StatefulSet", "statefulsets", True),
     Resource("apps/v1", "DaemonSet", "daemonsets", True),
+    Resource("apps/v1", "Deployment", "deployments", True),
+    Resource("networking.k8s.io/v1", "NetworkPolicy", "networkpolicies", True),
     Resource("batch/v1", "CronJob", "cronjobs", True),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
@@ -53,7 +55,7 @@ RESOURCES: dict[str, Resource] = {r.kind: r for r in (
 NEVER_PRUNE: frozenset[str] = frozenset({"Namespace", "Node", "Secret", "PersistentVolumeClaim"})
 
 # Kinds whose rollout the stage waits for.
-WORKLOADS: tuple[str, ...] = ("StatefulSet", "DaemonSet")
+WORKLOADS: tuple[str, ...] = ("StatefulSet", "DaemonSet", "Deployment")
 
 
 def resource_of(manifest: dict) -> Resource:

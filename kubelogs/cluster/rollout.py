@@ -12,7 +12,7 @@ MAX_EVENTS = 8
 
 
 def status(obj: dict) -> tuple[bool, str]:
-    """(done, message) for a StatefulSet or DaemonSet, as kubectl's status viewers decide it."""
+    """(done, message) for a StatefulSet, DaemonSet or Deployment, as kubectl's status viewers decide it."""
     spec, st = obj.get("spec", {}), obj.get("status") or {}
     kind, name = obj["kind"], obj["metadata"]["name"]
     on_delete = (spec.get("updateStrategy") or {}).get("type", "RollingUpdate") == "OnDelete"
@@ -26,6 +26,15 @@ def status(obj: dict) -> tuple[bool, str]:
         if st.get("readyReplicas", 0) < replicas or st.get("replicas", 0) > replicas:
             return False, f"{kind} {name}: {st.get('readyReplicas', 0)} of {replicas} pods ready"
         return True, f"{kind} {name}: {replicas} pods ready"
+    if kind == "Deployment":
+        replicas, updated = spec.get("replicas", 1), st.get("updatedReplicas", 0)
+        if updated < replicas:
+            return False, f"{kind} {name}: {updated} of {replicas} new replicas updated"
+        if st.get("replicas", 0) > updated:
+            return False, f"{kind} {name}: {st.get('replicas', 0) - updated} old replicas pending termination"
+        if st.get("availableReplicas", 0) < updated:
+            return False, f"{kind} {name}: {st.get('availableReplicas', 0)} of {updated} updated replicas available"
+        return True, f"{kind} {name}: {replicas} replicas available"
     if kind == "StatefulSet":
         replicas = spec.get("replicas", 1)
         if st.get("readyReplicas", 0) < replicas:

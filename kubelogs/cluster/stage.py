@@ -17,10 +17,12 @@ from kubelogs.cluster.es_plan import (
 )
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
 from kubelogs.manifest_checks import check
-from kubelogs.manifests import index_settings, render_all
+from kubelogs.manifests import render_all
 from kubelogs.manifests.common import config_hash
 from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
 from kubelogs.settings import Settings
+
+LAST_ROLLOUTS = ("Deployment",)  # waited for after the Elasticsearch calls (Kibana)
 
 
 def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
@@ -85,7 +87,9 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
         log(step.describe())
     if plan.searched_parent != plan.final_parent:
         kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
-    rollout.wait(kube, plan.workloads, settings.kubernetes.rollout_timeout, log)
+    # Kibana last: it is ready only once its password is set and every Elasticsearch node runs its version.
+    last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
+    rollout.wait(kube, [w for w in plan.workloads if w not in last], settings.kubernetes.rollout_timeout, log)
     recorded = bool(followups)
 
     def before_limiting(undo: es_tasks.Task) -> None:
@@ -98,11 +102,12 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
         es_tasks.run(kube, settings, task, log)
     if recorded:
         record_pending(kube, ns, [])
-    if work.send_index_settings:
-        es_tasks.run(kube, settings, send_task(), log)
+    for name in work.send:
+        es_tasks.run(kube, settings, send_task(name), log)
         sent = next(s.manifest for s in plan.steps if s.manifest["kind"] == "ConfigMap"
-                    and s.manifest["metadata"]["name"] == index_settings.NAME)
-        kube.merge_patch("ConfigMap", index_settings.NAME, settings.namespace,
+                    and s.manifest["metadata"]["name"] == name)
+        kube.merge_patch("ConfigMap", name, settings.namespace,
                          {"metadata": {"annotations": {APPLIED_ANNOTATION: config_hash(sent["data"])}}},
                          APPLIED_FIELD_MANAGER)
+    rollout.wait(kube, last, settings.kubernetes.rollout_timeout, log)
     return done

@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, fluent_bit, index_settings, log_pilot
+from kubelogs.manifests import elasticsearch, fluent_bit, index_settings, kibana, log_pilot, network_policies, security
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
+    KIBANA_SECRET,
     PART_OF,
+    READER_SECRET,
+    READER_USER,
     TRANSPORT_TLS_SECRET,
+    WRITER_SECRET,
+    WRITER_USER,
+    GeneratedSecrets,
     Manifest,
     obj,
 )
 from kubelogs.settings import Settings
-
-
-@dataclass(frozen=True)
-class GeneratedSecrets:
-    """Values the deploy generates once and keeps in Secrets (the cluster stage reads them back)."""
-
-    password: str
-    ca_crt: str = ""
-    tls_crt: str = ""
-    tls_key: str = ""
 
 
 def namespace(settings: Settings) -> Manifest:
@@ -46,19 +41,24 @@ def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
         return []
     ns = settings.namespace
     # `data`, not `stringData`: the API server stores only `data`, so re-applying stays a no-op.
-    return [
-        obj("v1", "Secret", CREDENTIALS_SECRET, elasticsearch.NAME, ns, type="Opaque",
-            data=_base64({"username": "elastic", "password": generated.password})),
-        obj("v1", "Secret", TRANSPORT_TLS_SECRET, elasticsearch.NAME, ns, type="Opaque",
-            data=_base64({"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key})),
-    ]
+    values = {
+        CREDENTIALS_SECRET: {"username": "elastic", "password": generated.password},
+        TRANSPORT_TLS_SECRET: {"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key},
+        WRITER_SECRET: {"username": WRITER_USER, "password": generated.writer_password},
+        READER_SECRET: {"username": READER_USER, "password": generated.reader_password},
+    }
+    if settings.kibana.enabled:
+        values[KIBANA_SECRET] = {"username": kibana.system_user(settings), "password": generated.kibana_password,
+                                 "encryption-key": generated.kibana_key}
+    return [obj("v1", "Secret", name, kibana.NAME if name == KIBANA_SECRET else elasticsearch.NAME, ns,
+                type="Opaque", data=_base64(data)) for name, data in values.items()]
 
 
 def _base64(values: dict[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
 
 
-AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...]], list[Manifest]]] = {
+AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...], GeneratedSecrets], list[Manifest]]] = {
     "log-pilot": log_pilot.render,
     "fluent-bit": fluent_bit.render,
 }
@@ -68,10 +68,11 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
                initial_masters: tuple[str, ...] | None = None) -> list[Manifest]:
     """Namespace and Secrets first, then workloads: the order they must be applied in.
     ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
-    objects = [namespace(settings), *secrets(settings, generated),
-               *elasticsearch.render(settings, initial_masters), *index_settings.render(settings)]
+    objects = [namespace(settings), *secrets(settings, generated), *network_policies.render(settings),
+               *elasticsearch.render(settings, initial_masters), *security.render(settings),
+               *index_settings.render(settings)]
     for agent, builder in AGENT_BUILDERS.items():
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)
         if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent
-            objects += builder(settings, runtimes)
-    return objects
+            objects += builder(settings, runtimes, generated)
+    return objects + kibana.render(settings, generated)

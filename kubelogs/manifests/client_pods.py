@@ -21,14 +21,15 @@ def script_command(name: str) -> list[str]:
     return ["sh", "-c", (FILES / "es-auth.sh").read_text() + (FILES / name).read_text()]
 
 
-def es_env(settings: Settings) -> list[dict[str, Any]]:
-    """ES_URL, and ES_USER / ES_PASSWORD from the generated Secret when security is on. With security off,
-    from the Secret if one was kept: a cluster still running with security while a restart turns it off
-    needs them, and Elasticsearch without security ignores them."""
+def es_env(settings: Settings, secret: str = CREDENTIALS_SECRET) -> list[dict[str, Any]]:
+    """ES_URL, and ES_USER / ES_PASSWORD from a generated Secret (the `elastic` superuser's unless told
+    otherwise) when security is on. With security off, from the Secret if one was kept: a cluster still
+    running with security while a restart turns it off needs them, and Elasticsearch without security
+    ignores them."""
     env: list[dict[str, Any]] = [{"name": "ES_URL", "value": f"http://{service_host(settings.namespace)}:{HTTP_PORT}"}]
     optional = not settings.elasticsearch.security_enabled
     for name, key in (("ES_USER", "username"), ("ES_PASSWORD", "password")):
-        ref = secret_env(name, CREDENTIALS_SECRET, key)
+        ref = secret_env(name, secret, key)
         if optional:
             ref["valueFrom"]["secretKeyRef"]["optional"] = True
         env.append(ref)

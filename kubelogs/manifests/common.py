@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+from dataclasses import dataclass
 from typing import Any
 
 Manifest = dict[str, Any]
@@ -29,8 +31,32 @@ CONFIG_HASH_ANNOTATION = "kubelogs.io/config-hash"
 # The Elasticsearch version a StatefulSet runs, for the version-change rules of the next run.
 ES_VERSION_ANNOTATION = "kubelogs.io/elasticsearch-version"
 
+# Credentials, each generated once (kubelogs/cluster/credentials.py): the `elastic` superuser (the cluster
+# stage's Elasticsearch calls, retention), the log agents' writer, the verifier's reader, Kibana's system user.
 CREDENTIALS_SECRET = "elasticsearch-credentials"
+WRITER_SECRET = "elasticsearch-writer-credentials"
+READER_SECRET = "elasticsearch-reader-credentials"
+KIBANA_SECRET = "kibana-credentials"
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
+WRITER_USER, READER_USER = "kubelogs-writer", "kubelogs-reader"
+
+# Labels of the short-lived pods kubelogs runs (not ApplySet members; removed by whoever created them):
+TASK_LABEL = "kubelogs.io/task"  # "es-admin" (the cluster stage's Elasticsearch calls) or "retention"
+VERIFY_LABEL = "kubelogs.io/verify"  # "canary", "verifier" or "kibana" (the verify stage)
+
+
+@dataclass(frozen=True)
+class GeneratedSecrets:
+    """Values the deploy generates once and keeps in Secrets (the cluster stage reads them back)."""
+
+    password: str  # the elastic superuser's
+    ca_crt: str = ""
+    tls_crt: str = ""
+    tls_key: str = ""
+    writer_password: str = ""
+    reader_password: str = ""
+    kibana_password: str = ""
+    kibana_key: str = ""  # Kibana's encryption key (sessions, saved objects, reports)
 
 
 def applyset_id(namespace: str) -> str:
@@ -68,17 +94,25 @@ def config_hash(files: dict[str, str]) -> str:
     return digest.hexdigest()[:16]
 
 
+def credential_digests(*values: str) -> dict[str, str]:
+    """For a pod template's hash (``workload``'s ``config``): a digest of each credential its pods read from env
+    at start, so that a credential generated again (its Secret was deleted) restarts them. A digest of a
+    random 24-byte token gives nothing away; empty values (security off) are left out."""
+    return {f"credential-{i}": hashlib.sha256(v.encode()).hexdigest()[:16] for i, v in enumerate(values) if v}
+
+
 def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], config: dict[str, str] | None = None,
              **spec: Any) -> Manifest:
-    """A StatefulSet or DaemonSet whose pods carry exactly the (immutable) selector labels, and the hash of
-    the ``config`` files they read at start (if any)."""
+    """A StatefulSet, DaemonSet or Deployment whose pods carry exactly the (immutable) selector labels, and the
+    hash of the ``config`` files they read at start (if any); rolling updates unless ``spec`` says otherwise."""
     template_meta: dict[str, Any] = {"labels": selector(name)}
     if config:
         template_meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(config)}
+    strategy = "strategy" if kind == "Deployment" else "updateStrategy"
     return obj("apps/v1", kind, name, name, namespace, spec={
+        strategy: {"type": "RollingUpdate"},
         **spec,
         "selector": {"matchLabels": selector(name)},
-        "updateStrategy": {"type": "RollingUpdate"},
         "template": {"metadata": template_meta, "spec": pod_spec},
     })
 
@@ -101,6 +135,15 @@ def agent_placement(runtimes: tuple[str, ...]) -> dict[str, Any]:
             {"matchExpressions": [{"key": NODE_RUNTIME_LABEL, "operator": "In", "values": list(runtimes)}]}]}}},
         "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}],  # control-plane nodes too
     }
+
+
+# ConfigMaps of requests the cluster stage sends to Elasticsearch (index settings, security), under this key.
+REQUESTS_KEY = "requests"
+
+
+def requests_text(calls: list[tuple[str, str, dict]]) -> str:
+    """(method, path, body) calls, one per line as files/es-admin.sh reads them: ``METHOD PATH BODY``."""
+    return "".join(f"{m} {p} {json.dumps(b, separators=(',', ':'), sort_keys=True)}\n" for m, p, b in calls)
 
 
 def secret_env(name: str, secret: str, key: str) -> dict[str, Any]:

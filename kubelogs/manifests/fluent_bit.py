@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
-    CREDENTIALS_SECRET,
     LOG_NAME_ANNOTATION,
+    WRITER_SECRET,
+    GeneratedSecrets,
     Manifest,
     agent_placement,
     cluster_obj,
+    credential_digests,
     obj,
     secret_env,
     service_account,
@@ -34,6 +36,8 @@ LOG_NAME_FIELD = f"$kubernetes['annotations']['{LOG_NAME_ANNOTATION}']"
 # A valid log name (Lua pattern: '%-' is a literal '-'); also keeps log-pilot's rule: no '_' in names.
 LOG_NAME_LUA_PATTERN = "^[a-z0-9][a-z0-9%-]*$"
 TYPE_6X = "doc"  # the mapping type of 6.x log indices
+
+
 
 
 def cluster_role_name(namespace: str) -> str:
@@ -100,8 +104,9 @@ def config(settings: Settings) -> str:
     if es.major >= 8:
         output.append(("Suppress_Type_Name", "On"))  # 8.x rejects typed bulk requests
     elif es.major == 6:
-        # One mapping type per index in 6.x: log-pilot's Filebeat 6 writes `doc`, so Fluent Bit does too
-        # (a log written from both kinds of node lands in one index).
+        # One mapping type per 6.x index: log-pilot's Filebeat 6 writes `doc`, so Fluent Bit does too (a log
+        # collected on both kinds of node lands in one index), whichever agents the settings choose, so that
+        # a collector switch never changes the type of a day's index.
         output.append(("Type", TYPE_6X))
     service: list[tuple[str, object]] = [
         ("Flush", 1), ("Log_Level", "info"), ("Daemon", "Off"),
@@ -136,14 +141,14 @@ def config(settings: Settings) -> str:
     return "\n\n".join(sections) + "\n"
 
 
-def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
+def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSecrets) -> list[Manifest]:
     """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
     ns, role = settings.namespace, cluster_role_name(settings.namespace)
     files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: ROUTE_LUA}
     env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if settings.elasticsearch.security_enabled:
-        env += [secret_env("ES_USER", CREDENTIALS_SECRET, "username"),
-                secret_env("ES_PASSWORD", CREDENTIALS_SECRET, "password")]
+        env += [secret_env("ES_USER", WRITER_SECRET, "username"),  # writes the log indices, nothing else
+                secret_env("ES_PASSWORD", WRITER_SECRET, "password")]
     host_paths = {  # volume name -> (host path, read-only)
         "varlog": ("/var/log", True),
         "docker-containers": ("/var/lib/docker/containers", True),  # targets of the links on Docker nodes
@@ -182,5 +187,6 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
                     roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
                     subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]),
         obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=files),
-        workload("DaemonSet", NAME, ns, pod, files),  # Fluent Bit reads its configuration only at start
+        # Fluent Bit reads its configuration and credentials only at start.
+        workload("DaemonSet", NAME, ns, pod, {**files, **credential_digests(generated.writer_password)}),
     ]

@@ -7,25 +7,21 @@ without ILM (before 6.6) get a daily CronJob that deletes old indices instead of
 
 from __future__ import annotations
 
-import json
-
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
-from kubelogs.manifests.common import Manifest, obj
-from kubelogs.manifests.fluent_bit import TYPE_6X, UNROUTED_FIELD
+from kubelogs.manifests.common import REQUESTS_KEY, TASK_LABEL, Manifest, obj, requests_text
+from kubelogs.manifests.fluent_bit import UNROUTED_FIELD
 from kubelogs.settings import Settings
 
 NAME = "elasticsearch-index-settings"
 POLICY_NAME = TEMPLATE_NAME = "kubelogs-logs"
 # The agents write <log name>-YYYY.MM.DD; the Elasticsearch cluster is this deploy's own.
 INDEX_PATTERN = "*-20*"
-REQUESTS_KEY = "requests"
 RETENTION_JOB = "elasticsearch-retention"
 RETENTION_SCHEDULE = "17 1 * * *"  # daily, off the hour
 # What Fluent Bit's kubernetes filter adds besides labels and annotations (all strings).
 KUBERNETES_FIELDS = ("pod_name", "namespace_name", "pod_id", "host", "pod_ip", "container_name", "docker_id",
                      "container_hash", "container_image")
-TASK_LABEL = "kubelogs.io/task"  # pods that call Elasticsearch for the cluster stage or on a schedule
 
 
 def replicas_per_index(settings: Settings) -> int:
@@ -85,10 +81,9 @@ def template(settings: Settings) -> tuple[str, dict]:
         return f"_index_template/{TEMPLATE_NAME}", {"index_patterns": [INDEX_PATTERN], "priority": 200,
                                                     "template": {"settings": index, "mappings": mappings(settings)}}
     patterns: dict = {"template": INDEX_PATTERN} if version[0] == 5 else {"index_patterns": [INDEX_PATTERN]}
-    # Typed before 7.0: 6.x indices have one type, the one both agents write; 5.x, every type.
-    typed = {5: "_default_", 6: TYPE_6X}.get(version[0])
-    return f"_template/{TEMPLATE_NAME}", {**patterns, "order": 10, "settings": index,
-                                          "mappings": {typed: mappings(settings)} if typed else mappings(settings)}
+    # Typed before 7.0: `_default_` applies to the type the agents write (6.x: `doc`, both agents).
+    body = {"_default_": mappings(settings)} if version[0] < 7 else mappings(settings)
+    return f"_template/{TEMPLATE_NAME}", {**patterns, "order": 10, "settings": index, "mappings": body}
 
 
 def requests(settings: Settings) -> list[tuple[str, str, dict]]:
@@ -105,14 +100,9 @@ def requests(settings: Settings) -> list[tuple[str, str, dict]]:
     return calls
 
 
-def requests_text(settings: Settings) -> str:
-    """One request per line, ``METHOD PATH BODY`` (compact JSON), as files/es-admin.sh reads them."""
-    return "".join(f"{m} {p} {json.dumps(b, separators=(',', ':'), sort_keys=True)}\n" for m, p, b in requests(settings))
-
-
 def render(settings: Settings) -> list[Manifest]:
     ns = settings.namespace
-    objects = [obj("v1", "ConfigMap", NAME, "elasticsearch", ns, data={REQUESTS_KEY: requests_text(settings)})]
+    objects = [obj("v1", "ConfigMap", NAME, "elasticsearch", ns, data={REQUESTS_KEY: requests_text(requests(settings))})]
     if settings.elasticsearch.retention_days and not compat.has_ilm(settings.elasticsearch.version):
         objects.append(retention_cronjob(settings))
     return objects

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from kubelogs.manifests.common import (
-    CREDENTIALS_SECRET,
+    WRITER_SECRET,
+    GeneratedSecrets,
     Manifest,
     agent_placement,
+    credential_digests,
     secret_env,
     service_account,
     workload,
@@ -16,7 +18,7 @@ from kubelogs.settings import Settings
 NAME = "log-pilot"
 
 
-def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
+def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSecrets) -> list[Manifest]:
     """ServiceAccount and DaemonSet on nodes with these runtimes (Docker only: it reads docker.sock)."""
     ns = settings.namespace
     env = [
@@ -26,8 +28,8 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
     if settings.elasticsearch.security_enabled:
-        env += [secret_env("ELASTICSEARCH_USER", CREDENTIALS_SECRET, "username"),
-                secret_env("ELASTICSEARCH_PASSWORD", CREDENTIALS_SECRET, "password")]
+        env += [secret_env("ELASTICSEARCH_USER", WRITER_SECRET, "username"),  # writes the log indices, nothing else
+                secret_env("ELASTICSEARCH_PASSWORD", WRITER_SECRET, "password")]
     host_paths = {  # volume name -> (host path, mount path, read-only)
         "docker-sock": ("/var/run/docker.sock", "/var/run/docker.sock", False),
         "root": ("/", "/host", True),
@@ -55,5 +57,5 @@ def render(settings: Settings, runtimes: tuple[str, ...]) -> list[Manifest]:
         }],
         "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
     }
-    # Configured by env only (in the template already): no configuration files to hash.
-    return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod)]
+    # Configured by env only (in the template already): only its credentials to hash.
+    return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod, credential_digests(generated.writer_password))]

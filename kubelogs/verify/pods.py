@@ -5,14 +5,13 @@ from __future__ import annotations
 import datetime
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import client_pods
-from kubelogs.manifests.common import LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, Manifest
+from kubelogs.manifests import client_pods, kibana
+from kubelogs.manifests.common import LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, READER_SECRET, VERIFY_LABEL, Manifest
 from kubelogs.manifests.fluent_bit import UNROUTED_FIELD, UNROUTED_PREFIX
-from kubelogs.manifests.index_settings import POLICY_NAME
+from kubelogs.manifests.index_settings import INDEX_PATTERN, POLICY_NAME
 from kubelogs.settings import Settings
 
 CANARY_LOG_NAME = "kubelogs-canary"  # declared with the application contract, like any application
-ROLE_LABEL = "kubelogs.io/verify"  # "canary" or "verifier"; these pods are not ApplySet members
 POLL_SECONDS = 2
 
 
@@ -23,7 +22,7 @@ def index_for(day: datetime.date) -> str:
 def canary(settings: Settings, name: str, node: str, token: str) -> Manifest:
     """A pod pinned to ``node`` that prints ``token`` once and stays up until the verify stage ends
     (log-pilot misses lines of containers that exit at once)."""
-    pod = client_pods.pod(settings, name, {ROLE_LABEL: "canary"}, client_pods.container(
+    pod = client_pods.pod(settings, name, {VERIFY_LABEL: "canary"}, client_pods.container(
         settings, "canary",
         command=["sh", "-c", f"echo 'kubelogs canary {token}'; sleep {settings.verify.timeout + 120}"],
         env=[{"name": f"{LOG_PILOT_ENV_PREFIX}{CANARY_LOG_NAME}", "value": "stdout"}],
@@ -36,7 +35,7 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
     """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it.
     ``shippers``: the nodes whose unrouted lines it counts (Fluent Bit's)."""
     es = settings.elasticsearch
-    env = client_pods.es_env(settings) + [
+    env = client_pods.es_env(settings, READER_SECRET) + [  # read-only
         {"name": "HEALTH_WAIT", "value": "yellow" if settings.elasticsearch.replicas == 1 else "green"},
         {"name": "INDEX", "value": index},
         {"name": "TOKENS", "value": " ".join(f"{node}={token}" for node, token in tokens.items())},
@@ -47,6 +46,29 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
         {"name": "UNROUTED", "value": f"{UNROUTED_PREFIX}-*"},
         {"name": "UNROUTED_NODE_FIELD", "value": f"{UNROUTED_FIELD}.node"},
         {"name": "SHIPPERS", "value": " ".join(shippers)},
+        {"name": "LOGS", "value": INDEX_PATTERN},
     ]
-    return client_pods.pod(settings, name, {ROLE_LABEL: "verifier"}, client_pods.container(
+    return client_pods.pod(settings, name, {VERIFY_LABEL: "verifier"}, client_pods.container(
         settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env))
+
+
+def kibana_api(settings: Settings) -> str:
+    """How index patterns are made in this Kibana version (files/kibana-views.sh's API)."""
+    version = compat.parse_version(settings.elasticsearch.version)
+    if version >= compat.KIBANA_DATA_VIEWS_API_FROM:
+        return "data_views"
+    return "saved_objects" if version >= compat.KIBANA_SAVED_OBJECTS_API_FROM else "none"
+
+
+def kibana_views(settings: Settings, name: str, log_names: list[str]) -> Manifest:
+    """A pod that checks Kibana's status and makes the missing index patterns, as `elastic` (writing Kibana's
+    saved objects is an admin's job; the verifier itself only reads)."""
+    env = client_pods.es_env(settings) + [
+        {"name": "KIBANA_URL", "value": f"http://{kibana.NAME}.{settings.namespace}.svc:{kibana.PORT}"},
+        {"name": "API", "value": kibana_api(settings)},
+        {"name": "NAMES", "value": " ".join(log_names)},
+        {"name": "TIMEOUT", "value": str(settings.verify.timeout)},
+        {"name": "INTERVAL", "value": str(POLL_SECONDS)},
+    ]
+    return client_pods.pod(settings, name, {VERIFY_LABEL: "kibana"}, client_pods.container(
+        settings, "kibana-views", command=client_pods.script_command("kibana-views.sh"), env=env))

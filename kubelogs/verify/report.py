@@ -45,6 +45,8 @@ class Report:
     es_nodes: int | None = None
     replicas: int = 0
     retention: str = ""  # what deletes old log indices, as found in the cluster
+    log_names: list[str] = field(default_factory=list)  # logs with a daily index, as the verifier found them
+    kibana: str = ""  # Kibana's status and its index patterns, as the verify stage found them
     nodes: list[NodeResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -61,4 +63,5 @@ class Report:
         head = f"Elasticsearch: {self.health}, {self.es_nodes if self.es_nodes is not None else '?'} of {self.replicas} nodes" \
             + (f"; retention: {self.retention}" if self.retention else "")
         verdict = ["verify: OK"] if self.ok else ["verify: FAILED", *(f"- {p}" for p in self.problems)]
-        return [head, *self.notes, *table, *verdict]
+        kibana = [f"Kibana: {self.kibana}"] if self.kibana else []
+        return [head, *kibana, *self.notes, *table, *verdict]

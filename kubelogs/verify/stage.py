@@ -59,6 +59,12 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
         _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, clock, sleep)
         read_output(output, report, started, index)
         delivery(kube, settings, report)
+        if settings.kibana.enabled:
+            name = f"kubelogs-kibana-{run_id}"
+            kube.apply(pods.kibana_views(settings, name, report.log_names))
+            created.append(name)
+            _, output = es_tasks.wait_finished(kube, ns, name, settings.verify.timeout + 90, clock, sleep)
+            read_kibana(output, report)
     except ClusterError as e:
         report.problems.append(str(e))
     finally:
@@ -151,10 +157,40 @@ def read_output(output: str, report: Report, started: dict[str, float], index: s
         elif word == "missing":
             by_node[rest].note = f"not in {index}"
             report.problems.append(f"node {rest}: canary line not found in index {index}")
+        elif word == "logs":
+            report.log_names = rest.split()
         elif word == "unrouted":
             node, count = rest.split()
             if node in by_node and count.isdigit():
                 by_node[node].unrouted = int(count)
+
+
+def read_kibana(output: str, report: Report) -> None:
+    """Kibana's status and index patterns, from files/kibana-views.sh's lines."""
+    status, views, failed = "", [], []
+    for line in output.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "status":
+            status = rest
+        elif word == "unavailable":
+            report.problems.append(f"Kibana is not available: {rest[:300]}")
+        elif word == "view":
+            title, _, outcome = rest.partition(" ")
+            views.append((title, outcome.split(" ", 1)[0]))
+            if outcome.startswith("failed"):
+                failed.append(f"{title}: {outcome[len('failed '):][:300]}")
+        elif word == "failed":
+            report.problems.append(f"Kibana: {rest[:300]}")
+    report.problems += [f"Kibana index pattern {f}" for f in failed]
+    if status:
+        created = sum(outcome == "created" for _, outcome in views)
+        if any(outcome == "unsupported" for _, outcome in views):
+            patterns = "index patterns not made (this version has no API for them: make them in Kibana)"
+        else:
+            patterns = f"index patterns {', '.join(t for t, _ in views) or 'none'}" + (f" ({created} new)" if created else "")
+        report.kibana = f"{status}; {patterns}"
+    elif not report.problems:
+        report.problems.append(f"Kibana: no answer from the check ({output.strip()[-300:]})")
 
 
 def read_health(text: str, report: Report) -> None:

@@ -1,0 +1,54 @@
+"""Who may talk to Elasticsearch and Kibana inside the cluster (enforced by the cluster's network plugin, if
+it enforces NetworkPolicy; kind's default one does not).
+
+- 9300 (transport): only between Elasticsearch pods.
+- 9200 (HTTP): only from this deploy's log agents, Kibana, the cluster stage's and the retention job's
+  Elasticsearch calls and the verify stage's pods, and from the namespaces ``elasticsearch.client_namespaces``.
+- 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
+  ``kubectl port-forward`` enters the pod's own network namespace, so no policy stands in its way.
+"""
+
+from __future__ import annotations
+
+from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot
+from kubelogs.manifests.common import TASK_LABEL, VERIFY_LABEL, Manifest, obj, selector
+from kubelogs.settings import Settings
+
+NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server
+ES_CLIENTS = (fluent_bit.NAME, log_pilot.NAME, kibana.NAME)  # workloads (app.kubernetes.io/name) that call 9200
+VERIFY_CLIENTS = ("verifier", "kibana")  # VERIFY_LABEL values of the verify pods that call Elasticsearch or Kibana
+
+
+def _namespaces(names: tuple[str, ...]) -> list[dict]:
+    if not names:
+        return []
+    return [{"namespaceSelector": {"matchExpressions": [
+        {"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": list(names)}]}}]
+
+
+def _ingress(name: str, namespace: str, pods: dict, port: int, sources: list[dict]) -> Manifest:
+    """The selected pods take connections on ``port`` from ``sources`` only. Ingress only: what they call
+    (DNS, each other) stays open."""
+    return obj("networking.k8s.io/v1", "NetworkPolicy", name, pods["app.kubernetes.io/name"], namespace, spec={
+        "podSelector": {"matchLabels": pods}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": port}]}]})
+
+
+def render(settings: Settings) -> list[Manifest]:
+    ns, es_pods = settings.namespace, selector(elasticsearch.NAME)
+    es_clients = [
+        {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": list(ES_CLIENTS)}]}},
+        {"podSelector": {"matchExpressions": [{"key": TASK_LABEL, "operator": "Exists"}]}},
+        {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
+        *_namespaces(settings.elasticsearch.client_namespaces),
+    ]
+    policies = [
+        _ingress(f"{elasticsearch.NAME}-transport", ns, es_pods, elasticsearch.TRANSPORT_PORT,
+                 [{"podSelector": {"matchLabels": es_pods}}]),
+        _ingress(f"{elasticsearch.NAME}-http", ns, es_pods, elasticsearch.HTTP_PORT, es_clients),
+    ]
+    if settings.kibana.enabled:
+        policies.append(_ingress(kibana.NAME, ns, selector(kibana.NAME), kibana.PORT, [
+            {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
+            *_namespaces(settings.kibana.client_namespaces)]))
+    return policies
