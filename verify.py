@@ -1,4 +1,5 @@
-"""The verify stage alone: pyinfra <inventory> verify.py --limit control_host"""
+"""The verify stage alone: pyinfra <inventory> verify.py (it reads each node's state too, changing nothing:
+its dead letters; `--limit control_host` skips the nodes, and with them that check)."""
 
 from pyinfra import state
 

@@ -46,7 +46,8 @@ expand() {
   while :; do
     case "$rest" in *@@[A-Z_]*@@*) ;; *) break ;; esac
     out="$out${rest%%@@*}"; rest=${rest#*@@}; name=${rest%%@@*}; rest=${rest#*@@}
-    case "$name" in *[!A-Z_]*|"") echo "failed requests: bad placeholder"; exit 1 ;; esac
+    case "$name" in *[!A-Z_]*|"") echo "bad placeholder @@$name@@"; exit 1 ;; esac
+    eval "[ -n \"\${$name:-}\" ]" || { echo "@@$name@@ has no value"; exit 1; }
     eval "out=\"\$out\${$name}\""
   done
   printf '%s' "$out$rest"
@@ -85,7 +86,8 @@ for action in $ACTIONS; do
     requests)
       printf '%s\n' "$REQUESTS" | while read -r method path body; do
         [ -n "$method" ] || continue
-        must "$action $path" "$method" "$path" "$(expand "$body")"
+        filled=$(expand "$body") || { echo "failed $action $path: a placeholder without its Secret: $filled"; exit 1; }
+        must "$action $path" "$method" "$path" "$filled"
       done || exit 1 ;;
     *) echo "failed $action: unknown action"; exit 1 ;;
   esac

@@ -1,5 +1,6 @@
-# Runs inside the cluster, in a pod of the verify stage (any image with sh and curl): waits until Kibana is
-# available, then makes sure an index pattern (a data view from 8.1) `<name>-*` exists for each log name.
+# Runs inside the cluster, in a pod of the verify stage (any image with sh and curl): waits until Kibana
+# serves (available or degraded; green or yellow before 8.x), then makes sure an index pattern (a data view
+# from 8.4) `<name>-*` exists for each log name.
 # In:  KIBANA_URL, AUTH (files/es-auth.sh, run first: a user who may write Kibana's saved objects),
 #      API (data_views | saved_objects | none), NAMES (log names), TIMEOUT and INTERVAL (seconds).
 # Out: "status <state or level>" (or "unavailable <answer>" and exit 2), then per name
@@ -15,7 +16,7 @@ overall() { tr -d '\n' < "$answer" | sed -En 's/.*"overall":\{[^}]*"(level|state
 deadline=$(( $(date +%s) + TIMEOUT ))
 while :; do
   kb GET /api/status
-  case "$(overall)" in available|green) echo "status $(overall)"; break ;; esac
+  case "$(overall)" in available|degraded|green|yellow) echo "status $(overall)"; break ;; esac
   if [ "$(date +%s)" -ge "$deadline" ]; then
     echo "unavailable $status $(cat "$answer" "$answer.err" 2>/dev/null | head -c 300)"; exit 2
   fi

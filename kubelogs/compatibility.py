@@ -65,7 +65,7 @@ SECURITY_API_FROM: tuple[int, int, int] = (7, 0, 0)  # _security/...; _xpack/sec
 KIBANA_SYSTEM_USER_FROM: tuple[int, int, int] = (7, 8, 0)  # kibana_system; `kibana` before (deprecated from 7.8)
 KIBANA_HOSTS_SETTING_FROM: tuple[int, int, int] = (6, 6, 0)  # ELASTICSEARCH_HOSTS; ELASTICSEARCH_URL before
 KIBANA_ANONYMOUS_STATUS_FROM: tuple[int, int, int] = (8, 9, 0)  # /api/status answers 200/503 without credentials
-KIBANA_DATA_VIEWS_API_FROM: tuple[int, int, int] = (8, 1, 0)  # /api/data_views; saved objects API (6.x, 7.x) before
+KIBANA_DATA_VIEWS_API_FROM: tuple[int, int, int] = (8, 4, 0)  # GET /api/data_views; saved objects API before
 KIBANA_SAVED_OBJECTS_API_FROM: tuple[int, int, int] = (6, 3, 0)  # documented from 6.3; 5.x has no index-pattern API
 CREATE_DOC_FROM: tuple[int, int, int] = (7, 9, 0)  # create_doc (7.5) and auto_configure (7.9): a writer that cannot overwrite
 

@@ -94,10 +94,10 @@ def stat_from(text: str) -> dict[str, Any] | None:
     return {"type": kind, "uid": int(uid), "gid": int(gid), "mode": int(mode, 8)}
 
 
-# The chunk files in the dead-letter directory $d, and their size in KiB (coreutils only).
+# The chunk files in the dead-letter directory $d, and the directory's size in KiB (coreutils only; no
+# glob on the command line: a queue can hold more files than an argument list takes).
 DEAD_LETTERS_SCRIPT = r"""if [ -d "$d" ]; then
-  set -- "$d"/*.flb
-  if [ -e "$1" ]; then echo "dead_letters=$# $(du -ck "$@" | tail -n 1 | cut -f 1)"; else echo "dead_letters=0 0"; fi
+  echo "dead_letters=$(ls -1 "$d" | grep -c '\.flb$') $(du -sk "$d" | cut -f 1)"
 fi
 """
 

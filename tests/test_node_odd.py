@@ -46,19 +46,22 @@ def test_node_state_fact_parses_its_probe():
         "unknown", None, None, None)
 
 
-def test_dead_letter_probe_counts_chunk_files_with_coreutils_only(tmp_path):
+def test_dead_letter_probe_counts_chunk_files_without_an_argument_list(tmp_path):
     def probe(directory) -> dict | None:
         out = subprocess.run(["sh", "-c", f"d={directory}\n{DEAD_LETTERS_SCRIPT}"], capture_output=True, text=True,
                              check=True).stdout.splitlines()
         return NodeState().process(["endpoint=", *out])["dead_letters"]
 
     assert probe(tmp_path / "missing") is None  # no Fluent Bit on that node (yet)
-    assert probe(tmp_path) == {"files": 0, "kib": 0}
+    assert probe(tmp_path)["files"] == 0
     (tmp_path / "kube.var.log.containers.a_ns_c-1.log_0_es.0_0x7f.flb").write_bytes(b"x" * 5000)
     (tmp_path / "kube.var.log.containers.b_ns_c-2.log_0_es.0_0x7e.flb").write_bytes(b"x" * 100)
     (tmp_path / "notes.txt").write_text("not a chunk")
     found = probe(tmp_path)
     assert found["files"] == 2 and found["kib"] >= 5
+    for i in range(40000):  # more than a command line takes (ARG_MAX, 2 MiB), were the files globbed onto one
+        (tmp_path / f"kube.var.log.containers.pod-{i:05d}_ns_c-{i}.log_0_es.0_0x7f{i:x}.flb").touch()
+    assert probe(tmp_path)["files"] == 40002
 
 
 def _name(node: harness.Node) -> str:

@@ -135,9 +135,10 @@ def test_second_run_changes_nothing(cluster, first_run):
     # every node operation, plus the cluster operation on each node and the control host
     assert no_change == sum(OPS_PER_NODE.values()) + len(cluster.nodes) + 1
     writes = [r for r in cluster.api.requests[before:] if r.method != "GET" and r.query.get("dryRun") != "All"]
-    # The only writes are the verify stage's short-lived pods, created and removed again.
-    assert writes and all(re.search(r"/pods/kubelogs-(canary|verifier)-", r.path) for r in writes), writes
-    assert {r.method for r in writes} == {"PATCH", "DELETE"} and len(writes) == 2 * len(cluster.nodes) + 2
+    # The only writes are the verify stage's short-lived pods (canaries, verifier, Kibana check), created and
+    # removed again.
+    assert writes and all(re.search(r"/pods/kubelogs-(canary|verifier|kibana)-", r.path) for r in writes), writes
+    assert {r.method for r in writes} == {"PATCH", "DELETE"} and len(writes) == 2 * len(cluster.nodes) + 4
     assert cluster.api.resource_versions() == versions  # nothing the deploy owns changed in the real API
     assert second.verify_succeeded()
 

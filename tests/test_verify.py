@@ -68,7 +68,8 @@ def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     report, lines = verify(api)
     assert report.ok, lines
     assert lines[0] == "Elasticsearch: green, 2 of 2 nodes; retention: indices deleted after 14d (ILM policy kubelogs-logs)"
-    assert [c.strip() for c in lines[1].split(" | ")] == [
+    assert lines[1] == "Kibana: green; index patterns kubelogs-canary-* (1 new)"
+    assert [c.strip() for c in lines[2].split(" | ")] == [
         "node", "agent", "token found", "seconds to searchable", "retries", "dead letters", "unrouted"]
     # Fluent Bit's counters through the API server's pod proxy; log-pilot has none to read.
     assert {node: row[:1] + row[3:] for node, row in rows_of(lines).items()} == {

@@ -36,6 +36,7 @@ class ElasticsearchWork:
     after: list[Task] = field(default_factory=list)  # after the rollout and the restarts
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
     send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
+    send_early: bool = True  # before the agents are applied (False while the version changes: after the restarts)
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
@@ -74,6 +75,7 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     if sts and sts.live:
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
+        work.send_early = running == settings.elasticsearch.version
         outdated = restarts.outdated(kube, settings.namespace)
         if outdated and (live != wanted or running != settings.elasticsearch.version):
             # The recorded version is the template's: the pods still at the older revision may run another.
@@ -86,16 +88,12 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
         if sts.action == "unchanged" and outdated:
             work.restarts_pending.append(restarts.pending_message(outdated))
-    # A password generated in this run (its Secret was missing) must reach Elasticsearch, changed requests or not.
-    regenerated = any(s.manifest["kind"] == "Secret" and s.note == "generated"
-                      and s.manifest["metadata"]["name"] in {secret for secret, _ in security.PASSWORDS.values()}
-                      for s in steps)
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":
             live_cm = config_map.live or {}
             sent = (live_cm.get("metadata", {}).get("annotations") or {}).get(APPLIED_ANNOTATION)
-            if config_map.action != "unchanged" or sent != sent_hash(live_cm) or (name == security.NAME and regenerated):
+            if config_map.action != "unchanged" or sent != sent_hash(live_cm):
                 work.send.append(name)
     return work
 

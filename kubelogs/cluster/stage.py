@@ -23,6 +23,7 @@ from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
 from kubelogs.settings import Settings
 
 LAST_ROLLOUTS = ("Deployment",)  # waited for after the Elasticsearch calls (Kibana)
+USERS_OF_CREDENTIALS = ("DaemonSet", "Deployment")  # the agents and Kibana: applied once their users exist
 
 
 def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
@@ -62,15 +63,50 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
             skip_hosts: frozenset[str] = frozenset()) -> dict[str, int]:
     """Apply the plan's changes; ``skip_hosts`` are nodes whose node stage failed (left unlabelled).
     Then wait for the rollouts, restart outdated Elasticsearch pods one at a time and make the
-    Elasticsearch calls the plan lists."""
+    Elasticsearch calls the plan lists.
+
+    While Elasticsearch keeps its version, the users and the index template are sent before the agents and
+    Kibana are applied: they log in as those users, and their first lines make indices from the template.
+    A version change sends them after the restarts instead, in the form the new version takes."""
     done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
-    work, ns = plan.elasticsearch, settings.namespace
+    work, ns, timeout = plan.elasticsearch, settings.namespace, settings.kubernetes.rollout_timeout
     followups = list(work.after)
     if followups:  # the StatefulSet exists (follow-ups come from a live one): record them before they are due
         record_pending(kube, ns, followups)
     for task in work.before:
         es_tasks.run(kube, settings, task, log)
-    for step in plan.steps:
+    early = work.send if work.send_early else []
+    applies, prunes = [s for s in plan.steps if s.action != "prune"], [s for s in plan.steps if s.action == "prune"]
+    later = [s for s in applies if early and s.manifest["kind"] in USERS_OF_CREDENTIALS]
+    _apply(kube, [s for s in applies if s not in later], skip_hosts, log, done)
+    if early:
+        rollout.wait(kube, [w for w in plan.workloads if w[0] == "StatefulSet"], timeout, log)
+        _send(kube, plan, settings, early, log)
+    _apply(kube, later + prunes, skip_hosts, log, done)
+    if plan.searched_parent != plan.final_parent:
+        kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
+    # Kibana last: it is ready only once its password is set and every Elasticsearch node runs its version.
+    last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
+    rollout.wait(kube, [w for w in plan.workloads if w not in last], timeout, log)
+    recorded = bool(followups)
+
+    def before_limiting(undo: es_tasks.Task) -> None:
+        nonlocal recorded
+        record_pending(kube, ns, [*followups, undo])
+        recorded = True
+
+    done["restarted"] = restarts.restart_outdated(kube, settings, log, before_limiting)
+    for task in followups:
+        es_tasks.run(kube, settings, task, log)
+    if recorded:
+        record_pending(kube, ns, [])
+    _send(kube, plan, settings, [name for name in work.send if name not in early], log)
+    rollout.wait(kube, last, timeout, log)
+    return done
+
+
+def _apply(kube: Kube, steps: list, skip_hosts: frozenset[str], log: Callable[[str], None], done: dict[str, int]) -> None:
+    for step in steps:
         if step.action == "unchanged":
             continue
         if step.host in skip_hosts:
@@ -85,29 +121,14 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
             kube.apply(step.manifest)
             done["created" if step.action == "create" else "updated"] += 1
         log(step.describe())
-    if plan.searched_parent != plan.final_parent:
-        kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
-    # Kibana last: it is ready only once its password is set and every Elasticsearch node runs its version.
-    last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
-    rollout.wait(kube, [w for w in plan.workloads if w not in last], settings.kubernetes.rollout_timeout, log)
-    recorded = bool(followups)
 
-    def before_limiting(undo: es_tasks.Task) -> None:
-        nonlocal recorded
-        record_pending(kube, ns, [*followups, undo])
-        recorded = True
 
-    done["restarted"] = restarts.restart_outdated(kube, settings, log, before_limiting)
-    for task in followups:
-        es_tasks.run(kube, settings, task, log)
-    if recorded:
-        record_pending(kube, ns, [])
-    for name in work.send:
+def _send(kube: Kube, plan: Plan, settings: Settings, names: list[str], log: Callable[[str], None]) -> None:
+    """Send these requests ConfigMaps to Elasticsearch, each then marked as sent."""
+    for name in names:
         es_tasks.run(kube, settings, send_task(name), log)
         sent = next(s.manifest for s in plan.steps if s.manifest["kind"] == "ConfigMap"
                     and s.manifest["metadata"]["name"] == name)
         kube.merge_patch("ConfigMap", name, settings.namespace,
                          {"metadata": {"annotations": {APPLIED_ANNOTATION: config_hash(sent["data"])}}},
                          APPLIED_FIELD_MANAGER)
-    rollout.wait(kube, last, settings.kubernetes.rollout_timeout, log)
-    return done

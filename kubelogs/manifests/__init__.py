@@ -69,7 +69,7 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
     """Namespace and Secrets first, then workloads: the order they must be applied in.
     ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
     objects = [namespace(settings), *secrets(settings, generated), *network_policies.render(settings),
-               *elasticsearch.render(settings, initial_masters), *security.render(settings),
+               *elasticsearch.render(settings, initial_masters), *security.render(settings, generated),
                *index_settings.render(settings)]
     for agent, builder in AGENT_BUILDERS.items():
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)

@@ -4,7 +4,7 @@ read-only role and user (the verifier), and the password of Kibana's built-in sy
 The requests are data, in the ConfigMap ``elasticsearch-security`` (one per line, as for the index
 settings); a password appears there only as ``@@NAME@@``, which the in-cluster pod fills in from the
 Secret the cluster stage generated (files/es-admin.sh), so no password is in a ConfigMap or on the
-control machine's screen. The cluster stage sends them when they change, or when a password was generated.
+control machine's screen. The cluster stage sends them when they change (a password generated again too).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from kubelogs.manifests.common import (
     REQUESTS_KEY,
     WRITER_SECRET,
     WRITER_USER,
+    GeneratedSecrets,
     Manifest,
+    credential_digests,
     obj,
     requests_text,
 )
@@ -83,8 +85,12 @@ def placeholders(settings: Settings) -> dict[str, tuple[str, str]]:
     return {name: ref for name, ref in PASSWORDS.items() if f"@@{name}@@" in text}
 
 
-def render(settings: Settings) -> list[Manifest]:
+def render(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
+    """The requests, and a digest of the passwords they set: a password generated again changes the
+    ConfigMap, so it is sent again (and again, until a run gets it to Elasticsearch)."""
     if not settings.elasticsearch.security_enabled:
         return []
+    digests = credential_digests(generated.writer_password, generated.reader_password, generated.kibana_password)
     return [obj("v1", "ConfigMap", NAME, "elasticsearch", settings.namespace,
-                data={REQUESTS_KEY: requests_text(requests(settings))})]
+                data={REQUESTS_KEY: requests_text(requests(settings)),
+                      "passwords": "".join(f"{k} {v}\n" for k, v in sorted(digests.items()))})]

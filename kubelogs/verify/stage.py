@@ -82,15 +82,16 @@ def delivery(kube: Kube, settings: Settings, report: Report) -> None:
     """Each Fluent Bit's counters, and what they, its dead letters and the unrouted lines say."""
     keeps = compat.fluent_bit_has_dead_letters(settings.agents.fluent_bit_image)
     for r in report.nodes:
-        if r.agent != fluent_bit.NAME or not r.agent_pod:
+        if r.agent != fluent_bit.NAME:
             continue
-        try:
-            r.counters = agent_metrics.read(kube, r.agent_pod, settings.namespace)
-        except ClusterError as e:
-            report.notes.append(f"node {r.node}: Fluent Bit's counters could not be read ({str(e).splitlines()[0][:200]})")
+        if r.agent_pod:  # a node whose agent is not ready has no counters; its dead letters still count
+            try:
+                r.counters = agent_metrics.read(kube, r.agent_pod, settings.namespace)
+            except ClusterError as e:
+                report.notes.append(f"node {r.node}: Fluent Bit's counters could not be read ({str(e).splitlines()[0][:200]})")
         files = (r.dead_letters or {}).get("files", 0)
         given_up = r.counters.given_up if r.counters else 0
-        where = f"its log says why: kubectl -n {settings.namespace} logs {r.agent_pod}"
+        where = f"its log says why: kubectl -n {settings.namespace} logs {r.agent_pod or f'<the {fluent_bit.NAME} pod on {r.node}>'}"
         if files:
             report.problems.append(
                 f"node {r.node}: {files} batch file(s) ({r.dead_letters['kib']} KiB) in Fluent Bit's dead-letter queue "
@@ -189,7 +190,7 @@ def read_kibana(output: str, report: Report) -> None:
         else:
             patterns = f"index patterns {', '.join(t for t, _ in views) or 'none'}" + (f" ({created} new)" if created else "")
         report.kibana = f"{status}; {patterns}"
-    elif not report.problems:
+    elif not any(p.startswith("Kibana") for p in report.problems):
         report.problems.append(f"Kibana: no answer from the check ({output.strip()[-300:]})")
 
 
