@@ -194,23 +194,31 @@ def test_missing_kubernetes_node_is_a_clear_error(api):
 
 
 def test_rollout_timeout_names_the_schedulers_reason_pull_errors_and_events(api):
-    # Three replicas, two labelled data nodes: the real scheduler cannot place the third pod. And the
-    # image of the agents cannot be pulled.
+    # Three replicas, two labelled data nodes: the real scheduler cannot place the third pod.
     settings = log_pilot_settings_for(api, elasticsearch={"replicas": 3}, kubernetes={"rollout_timeout": 8})
-    api.tier.kubelet.pull_failures.add(settings.agents.log_pilot_image)
-    try:
-        with pytest.raises(ClusterError) as timed_out:
-            deploy(api, settings)
-    finally:
-        api.tier.kubelet.pull_failures.clear()
+    with pytest.raises(ClusterError) as timed_out:
+        deploy(api, settings)
     message = str(timed_out.value)
     assert "rollout not complete after 8 s" in message
     assert "StatefulSet elasticsearch: 2 of 3 pods ready" in message
     assert "pod elasticsearch-" in message and "on (no node): not scheduled: Unschedulable: 0/3 nodes are available" in message
     assert "didn't match Pod's node affinity/selector" in message
     assert "FailedScheduling" in message  # the scheduler's warning event
-    assert f"on {api.nodes[2].node}: container log-pilot waiting: ImagePullBackOff" in message
+    # The agents wait for Elasticsearch and their users: not applied yet, and the message says so.
+    assert "The log agents and Kibana are applied once Elasticsearch is up" in message
+    assert api.get("DaemonSet", "log-pilot", api.namespace) is None
     assert api.get("StatefulSet", "elasticsearch", api.namespace) is not None  # applied, not rolled back
+
+
+def test_rollout_timeout_names_the_agents_pull_errors(api):
+    settings = log_pilot_settings_for(api, kubernetes={"rollout_timeout": 8})
+    api.tier.kubelet.pull_failures.add(settings.agents.log_pilot_image)
+    try:
+        with pytest.raises(ClusterError) as timed_out:
+            deploy(api, settings)
+    finally:
+        api.tier.kubelet.pull_failures.clear()
+    assert f"on {api.nodes[2].node}: container log-pilot waiting: ImagePullBackOff" in str(timed_out.value)
 
 
 def test_rerun_waits_for_a_rollout_still_in_progress(api):

@@ -190,7 +190,8 @@ def test_zen1_quorum_follows_replicas_through_the_settings_api_without_restarts(
     plan, _, _ = deploy(api, settings_for(api, elasticsearch={"replicas": 2}))
     # Raised after the new node joined: the fake, like 6.x, refuses a quorum above the nodes it has.
     assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "2"
-    quorum_wait = [p for m, p in es.calls if p.startswith("/_cluster/health")][0]
+    # (The index settings, whose replicas follow, went first: before the agents are applied.)
+    quorum_wait = [p for m, p in es.calls if p.startswith("/_cluster/health")][-1]
     assert "wait_for_nodes=%3E%3D2" in quorum_wait or "wait_for_nodes=>=2" in quorum_wait
     assert first <= uids(api, "elasticsearch")  # the running pod was not restarted
     es.calls[:] = []
@@ -198,10 +199,11 @@ def test_zen1_quorum_follows_replicas_through_the_settings_api_without_restarts(
     # Lowered before the StatefulSet removed the second node, so the one left can still elect itself.
     index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_template/kubelogs-logs",
                       "PUT /*-20*/_settings"]  # one node: its indices get no replica
-    # Its shards moved off first (allocation exclusion, then none left on it), the quorum lowered, then removed.
+    # Its shards moved off first (allocation exclusion, then none left on it), the quorum lowered, then removed;
+    # the index settings once the StatefulSet has rolled out, the exclusion cleared after the rollouts.
     assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
                             "PUT /_cluster/settings", "DELETE-POD elasticsearch-1 allocation=all",
-                            "PUT /_cluster/settings", *index_settings]
+                            *index_settings, "PUT /_cluster/settings"]
     assert "cluster.routing.allocation.exclude._name" not in es.cluster_settings  # cleared after
     assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "1"
     assert first <= uids(api, "elasticsearch")
@@ -217,9 +219,13 @@ def test_7x_scale_down_excludes_the_leaving_nodes_from_voting_first(api):
     es.calls[:] = []
     record_restarts(api, es)
     deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 1}))
-    assert timeline(es)[:7] == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
-                                "POST /_cluster/voting_config_exclusions", "DELETE-POD elasticsearch-1 allocation=all",
-                                "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"]
+    # Drained and excluded from voting, removed; the index settings (one node: no replicas) once the StatefulSet
+    # has rolled out; both exclusions cleared after the rollouts.
+    index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_index_template/kubelogs-logs",
+                      "PUT /*-20*/_settings"]
+    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
+                            "POST /_cluster/voting_config_exclusions", "DELETE-POD elasticsearch-1 allocation=all",
+                            *index_settings, "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"]
     assert es.voting_exclusions == []
     assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-1") in es.calls
 

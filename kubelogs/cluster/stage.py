@@ -80,7 +80,11 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     later = [s for s in applies if early and s.manifest["kind"] in USERS_OF_CREDENTIALS]
     _apply(kube, [s for s in applies if s not in later], skip_hosts, log, done)
     if early:
-        rollout.wait(kube, [w for w in plan.workloads if w[0] == "StatefulSet"], timeout, log)
+        try:
+            rollout.wait(kube, [w for w in plan.workloads if w[0] == "StatefulSet"], timeout, log)
+        except ClusterError as e:
+            raise ClusterError(f"{e}\nThe log agents and Kibana are applied once Elasticsearch is up and their "
+                               "users exist (the next run).") from None
         _send(kube, plan, settings, early, log)
     _apply(kube, later + prunes, skip_hosts, log, done)
     if plan.searched_parent != plan.final_parent:
