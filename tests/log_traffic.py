@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import subprocess
 from pathlib import Path
 
 from kubelogs import compatibility as compat
+from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
 from kubelogs.manifests import fluent_bit
 from kubelogs.manifests.common import LOG_NAME_ANNOTATION
 
@@ -54,3 +56,10 @@ def unrouted_messages(es, pod_name: str) -> list[str]:
     """Lines kept in the unrouted index, of the pod whose log file names it."""
     return [d.get("log", "") for name, docs in es.indices.items() if name.startswith(f"{fluent_bit.UNROUTED_PREFIX}-")
             for d in docs if (d.get(fluent_bit.UNROUTED_FIELD) or {}).get("file", "").startswith(f"{pod_name}_")]
+
+
+def dead_letters_probe(directory: Path) -> dict | None:
+    """What the node stage's fact reads of a dead-letter directory: its probe (the same shell), run here."""
+    out = subprocess.run(["sh", "-c", f"d={directory}\n{DEAD_LETTERS_SCRIPT}"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    return NodeState().process(["endpoint=", *out])["dead_letters"]

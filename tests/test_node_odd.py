@@ -7,14 +7,13 @@ Tests run in file order on one module cluster, like tests/test_node_stage.py.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from kubelogs import compatibility as compat
-from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
+from kubelogs.facts import NodeState
 from tasks.node import SYSCTL_FILE
 from tests import harness
+from tests.log_traffic import dead_letters_probe
 
 SETTINGS = {"elasticsearch": {"replicas": 1}}
 REQUIRED = compat.required_max_map_count(compat.DEFAULT_ES_VERSION)  # what the default version needs
@@ -47,11 +46,7 @@ def test_node_state_fact_parses_its_probe():
 
 
 def test_dead_letter_probe_counts_chunk_files_without_an_argument_list(tmp_path):
-    def probe(directory) -> dict | None:
-        out = subprocess.run(["sh", "-c", f"d={directory}\n{DEAD_LETTERS_SCRIPT}"], capture_output=True, text=True,
-                             check=True).stdout.splitlines()
-        return NodeState().process(["endpoint=", *out])["dead_letters"]
-
+    probe = dead_letters_probe
     assert probe(tmp_path / "missing") is None  # no Fluent Bit on that node (yet)
     assert probe(tmp_path)["files"] == 0
     (tmp_path / "kube.var.log.containers.a_ns_c-1.log_0_es.0_0x7f.flb").write_bytes(b"x" * 5000)

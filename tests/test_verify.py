@@ -6,12 +6,9 @@ read through the real API server's pods/NAME/log (from the test kubelet's endpoi
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from kubelogs.cluster.api import Kube, load_client
-from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
 from kubelogs.manifests.fluent_bit import DEAD_LETTERS_DIR
 from kubelogs.verify import stage
 from tests.api_helpers import deploy
@@ -19,7 +16,7 @@ from tests.api_helpers import deploy
 # 6.8 with log-pilot on the Docker node: both agents' canaries in one table.
 from tests.api_helpers import log_pilot_settings_for as settings_for
 from tests.kubelet import write_container_log
-from tests.log_traffic import app_pod
+from tests.log_traffic import app_pod, dead_letters_probe
 
 pytestmark = pytest.mark.fluent_bit
 
@@ -42,13 +39,8 @@ def verify(api, then=lambda: None, **sections):
 
 def dead_letters_on(api) -> dict:
     """What the node stage's fact reads on each node: its probe, run on the played node's filesystem."""
-    found = {}
-    for name, node in api.tier.kubelet.nodes.items():
-        if name in api.node_names:
-            probe = f"d={node.root}{DEAD_LETTERS_DIR}\n{DEAD_LETTERS_SCRIPT}"
-            out = subprocess.run(["sh", "-c", probe], capture_output=True, text=True, check=True).stdout.splitlines()
-            found[name] = NodeState().process(["endpoint=", *out])["dead_letters"]
-    return found
+    return {name: dead_letters_probe(node.root / DEAD_LETTERS_DIR.lstrip("/"))
+            for name, node in api.tier.kubelet.nodes.items() if name in api.node_names}
 
 
 def leftover_pods(api):
