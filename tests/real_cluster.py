@@ -107,10 +107,15 @@ class ClusterView:
         ns = namespace or self.namespace
 
         def credentials() -> tuple[str, str] | None:
-            # Security as the configuration says (a full cluster restart applies it to every node at once).
-            config = ((self.get("ConfigMap", "elasticsearch-config", ns) or {}).get("data") or {}).get("elasticsearch.yml", "")
+            # Security as the running Elasticsearch pods have it: a pod started with security gets the
+            # password (ELASTIC_PASSWORD); a changed setting reaches them only when they restart (a full
+            # cluster restart turns it on or off for every node at once).
+            running = [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+                       if not p["metadata"].get("deletionTimestamp")]
+            secured = any(e.get("name") == "ELASTIC_PASSWORD" for p in running
+                          for c in p["spec"]["containers"] for e in c.get("env") or [])
             data = self.secret_data(CREDENTIALS_SECRET, ns)
-            return (data["username"], data["password"]) if data and "xpack.security.enabled: true" in config else None
+            return (data["username"], data["password"]) if data and secured else None
 
         es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: sum(
             not pod_problem(p) for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")))

@@ -36,7 +36,7 @@ class ElasticsearchWork:
     after: list[Task] = field(default_factory=list)  # after the rollout and the restarts
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
     send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
-    send_early: bool = True  # before the agents are applied (False while the version changes: after the restarts)
+    send_early: bool = True  # before the agents are applied (False when Elasticsearch restarts: after that)
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
@@ -75,7 +75,6 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     if sts and sts.live:
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
-        work.send_early = running == settings.elasticsearch.version
         outdated = restarts.outdated(kube, settings.namespace)
         if outdated and (live != wanted or running != settings.elasticsearch.version):
             # The recorded version is the template's: the pods still at the older revision may run another.
@@ -88,6 +87,9 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
         if sts.action == "unchanged" and outdated:
             work.restarts_pending.append(restarts.pending_message(outdated))
+        # Pods that restart in this run (a new version, security on or off, any template change) take the
+        # requests in their new form only afterwards: send them then.
+        work.send_early = not (sts.template_changed or outdated)
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":

@@ -49,6 +49,7 @@ class Step:
     live: dict | None = None
     host: str | None = None  # inventory host of a node-label step
     note: str = ""
+    template_changed: bool = False  # a workload update that changes its pods (they restart)
 
     @property
     def ref(self) -> str:
@@ -145,7 +146,9 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
             continue
         dry = kube.apply(manifest, dry_run=True)
         action = "unchanged" if comparable(dry) == comparable(live) else "update"
-        steps.append(Step(action, manifest, live, host, note))
+        template_changed = manifest["kind"] in WORKLOADS and \
+            (dry.get("spec") or {}).get("template") != (live.get("spec") or {}).get("template")
+        steps.append(Step(action, manifest, live, host, note, template_changed))
     if refusals:
         raise ClusterError("refusing to apply:\n" + "\n".join(f"- {r}" for r in refusals))
 

@@ -65,9 +65,10 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     Then wait for the rollouts, restart outdated Elasticsearch pods one at a time and make the
     Elasticsearch calls the plan lists.
 
-    While Elasticsearch keeps its version, the users and the index template are sent before the agents and
-    Kibana are applied: they log in as those users, and their first lines make indices from the template.
-    A version change sends them after the restarts instead, in the form the new version takes."""
+    When no Elasticsearch pod restarts in this run, the users and the index template are sent before the
+    agents and Kibana are applied: they log in as those users, and their first lines make indices from the
+    template. When pods restart (a new version, security turned on or off), they are sent after the
+    restarts, in the form the restarted pods take."""
     done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
     work, ns, timeout = plan.elasticsearch, settings.namespace, settings.kubernetes.rollout_timeout
     followups = list(work.after)
