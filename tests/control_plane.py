@@ -8,6 +8,7 @@ only, on free ports; ``stop()`` ends every process it started.
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import datetime
 import ipaddress
@@ -119,6 +120,22 @@ class Pki:
         self._save(name, key, builder.sign(ca_key, hashes.SHA256()))
 
 
+def write_kubeconfig(path: Path, server: str, pki: Pki, cert: str) -> None:
+    """A kubeconfig for ``server`` that trusts the cluster CA and logs in with client certificate ``cert``."""
+    def b64(name: str) -> str:
+        return base64.b64encode(Path(pki.path(name)).read_bytes()).decode()
+
+    path.write_text(
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: local\n  cluster:\n    server: {server}\n"
+        f"    certificate-authority-data: {b64('ca.crt')}\n"
+        f"users:\n- name: {cert}\n  user:\n    client-certificate-data: {b64(cert + '.crt')}\n"
+        f"    client-key-data: {b64(cert + '.key')}\n"
+        f"contexts:\n- name: {cert}@local\n  context: {{cluster: local, user: {cert}}}\n"
+        f"current-context: {cert}@local\n")
+    path.chmod(0o600)
+
+
 class ControlPlane:
     """Start with ``start()``; ``kubeconfig`` is an admin kubeconfig (client certificate, system:masters)."""
 
@@ -196,20 +213,7 @@ class ControlPlane:
         return [f"--kubeconfig={config}", f"--authentication-kubeconfig={config}", f"--authorization-kubeconfig={config}"]
 
     def _kubeconfig(self, path: Path, cert: str) -> None:
-        import base64
-
-        def b64(name: str) -> str:
-            return base64.b64encode(Path(self.pki.path(name)).read_bytes()).decode()
-
-        path.write_text(
-            "apiVersion: v1\nkind: Config\n"
-            f"clusters:\n- name: local\n  cluster:\n    server: {self.server}\n"
-            f"    certificate-authority-data: {b64('ca.crt')}\n"
-            f"users:\n- name: {cert}\n  user:\n    client-certificate-data: {b64(cert + '.crt')}\n"
-            f"    client-key-data: {b64(cert + '.key')}\n"
-            f"contexts:\n- name: {cert}@local\n  context: {{cluster: local, user: {cert}}}\n"
-            f"current-context: {cert}@local\n")
-        path.chmod(0o600)
+        write_kubeconfig(path, self.server, self.pki, cert)
 
     def _launch(self, name: str, binary: Path, *args: str) -> None:
         log = open(self.dir / "logs" / f"{name}.log", "wb")
