@@ -1,0 +1,16 @@
+"""A Kubernetes API server for the tests, where no real control plane can run (``KUBELOGS_K8S_BIN`` unset).
+
+It implements what the deploy, the verify stage and the test kubelet use, and is held to a real
+kube-apiserver's recorded answers (``../shared/kube-contract``; tests/support/test_kube_double_contract.py):
+when the two disagree, the double is wrong. One module per idea:
+
+- ``server``: REST paths, authentication, RBAC (``auth``), answers and Warning headers, pods/log and pods/proxy;
+- ``store``: the one write path (admission, defaults, validation, field ownership, resource versions);
+- ``fields``: server-side apply and managed fields; ``selectors``: label and field selectors;
+- ``admission``, ``podsecurity``, ``defaults``, ``validation``, ``errors``: what the API server's plugins,
+  strategies and validation say, in their words; ``podtemplate``: pod templates as Go decodes, defaults
+  and hashes them;
+- ``controllers``: namespaces, node lifecycle, scheduler, DaemonSet, StatefulSet, Deployment/ReplicaSet,
+  Job and the garbage collector, in one loop;
+- ``__main__``: run as a process (tests/double_control_plane.py starts it).
+"""

@@ -1,0 +1,116 @@
+"""The rendered route.lua (``ROUTE_LUA`` in kubelogs/manifests/fluent_bit.py) run in a real LuaJIT, the Lua that
+Fluent Bit embeds, on a record of each branch: routed, kept unrouted, dropped.
+
+The script, its function and the tag come from the rendered configuration (the ConfigMap's lua filter
+``script``/``call`` and the tail input's ``Tag``), as Fluent Bit reads them. Return codes are those of Fluent
+Bit's lua filter (docs: pipeline/filters/lua.md): -1 drops the record, 0 keeps it unmodified, 1 replaces its
+timestamp and record, 2 replaces the record only; always three values (code, timestamp, record).
+Skipped, with the reason, where ``luajit`` is not installed (Debian package ``luajit``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from typing import Any
+
+import pytest
+
+from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests import fluent_bit as fb
+from kubelogs.manifests.common import LOG_NAME_ANNOTATION
+from kubelogs.settings import validate_settings
+from kubelogs.verify.pods import CANARY_LOG_NAME
+from tests.support.fluent_bit_schema import read_config, rendered_files
+from tests.support.lua import LUAJIT_MISSING, FilterResult, call_filter, luajit
+
+pytestmark = pytest.mark.skipif(luajit() is None, reason=LUAJIT_MISSING)
+
+DROP, KEEP, REPLACE_ALL, REPLACE_RECORD = -1, 0, 1, 2
+TIMESTAMP = 1764771000.123456  # Fluent Bit passes a double (seconds.fraction) unless time_as_table
+NODE = "worker-2"
+LOG_FILE = f"web-7d4b9c-xk2p_shop_web-{'a' * 64}.log"  # /var/log/containers/<pod>_<namespace>_<container>-<id>.log
+LINE = {"time": "2026-12-03T10:10:00.123456789Z", "stream": "stdout", "_p": "F", "log": "GET /cart 200"}
+
+
+def rendered_filter() -> tuple[str, str, str]:
+    """(script text, function name, tag of LOG_FILE) as the default render configures the lua filter."""
+    files, main = rendered_files(render_all(validate_settings({}), GeneratedSecrets(password="generated")))
+    sections, problems = read_config(files, main)
+    assert problems == []
+    [lua] = [s for s in sections if s.name == "FILTER" and s.get("name") == "lua"]
+    [tail] = [s for s in sections if s.name == "INPUT" and s.get("name") == "tail"]
+    script, call, tag = lua.get("script"), lua.get("call"), tail.get("tag")
+    assert script and call and tag
+    directory, name = posixpath.split(script)
+    assert directory == fb.CONFIG_DIR and name in files, f"{script} is not a file of the mounted ConfigMap"
+    # tail's tag: the `*` becomes the file's path with '/' as '.'.
+    return files[name], call, tag.replace("*", f"var/log/containers/{LOG_FILE}".replace("/", "."))
+
+
+SCRIPT, CALL, TAG = rendered_filter()
+
+
+def route(record: dict[str, Any], env: dict[str, str] | None = None) -> FilterResult:
+    [result] = call_filter(SCRIPT, CALL, [(TAG, TIMESTAMP, record)], {"NODE_NAME": NODE} if env is None else env)
+    assert result.values == 3, "Fluent Bit's lua filter takes exactly code, timestamp, record"
+    assert result.timestamp == TIMESTAMP
+    return result
+
+
+def from_pod(annotations: Any) -> dict[str, Any]:
+    """A line after the kubernetes filter found its pod (``Annotations On``)."""
+    kubernetes = {"pod_name": "web-7d4b9c-xk2p", "namespace_name": "shop", "container_name": "web", "host": NODE,
+                  "labels": {"app": "web"}}
+    if annotations is not None:
+        kubernetes["annotations"] = annotations
+    return {**LINE, "kubernetes": kubernetes}
+
+
+@pytest.mark.parametrize("name", ["shop-web", CANARY_LOG_NAME, "a", "0day", "web-2"])
+def test_a_pod_with_a_valid_log_name_is_kept_as_it_is(name):
+    # The es output takes the index prefix from the annotation (Logstash_Prefix_Key): the record needs no change.
+    record = from_pod({LOG_NAME_ANNOTATION: name, "other.io/annotation": "x"})
+    result = route(record)
+    assert result.code == KEEP and result.record == record
+
+
+def test_a_line_without_pod_metadata_is_kept_unrouted_with_its_node_and_file():
+    # The kubernetes filter adds no `kubernetes` key when the API lookup fails (403, API down).
+    result = route(dict(LINE))
+    assert result.code == REPLACE_RECORD  # the timestamp stays
+    assert result.record == {**LINE, fb.UNROUTED_FIELD: {"node": NODE, "file": LOG_FILE}}
+
+
+def test_an_unrouted_line_without_node_name_still_names_its_file():
+    result = route(dict(LINE), env={})
+    assert result.code == REPLACE_RECORD and result.record[fb.UNROUTED_FIELD] == {"node": "", "file": LOG_FILE}
+
+
+def test_pod_metadata_that_is_not_a_map_counts_as_missing():
+    result = route({**LINE, "kubernetes": "garbled"})
+    assert result.code == REPLACE_RECORD and result.record[fb.UNROUTED_FIELD]["file"] == LOG_FILE
+
+
+DROPPED = {  # id -> the pod's annotations (None: the key is absent)
+    "no-annotations": None,
+    "annotations-not-a-map": "kubelogs.io/log-name=shop",
+    "other-annotations-only": {"other.io/annotation": "shop"},
+    "empty-name": {LOG_NAME_ANNOTATION: ""},
+    "upper-case": {LOG_NAME_ANNOTATION: "Shop"},
+    "underscore": {LOG_NAME_ANNOTATION: "shop_web"},  # log-pilot's rule: no '_' in names
+    "leading-dash": {LOG_NAME_ANNOTATION: "-shop"},
+    "dot": {LOG_NAME_ANNOTATION: "shop.web"},
+    "space": {LOG_NAME_ANNOTATION: "shop web"},
+    "not-a-string": {LOG_NAME_ANNOTATION: 5},
+}
+
+
+@pytest.mark.parametrize("annotations", DROPPED.values(), ids=DROPPED.keys())
+def test_a_pod_without_a_valid_log_name_is_dropped(annotations):
+    assert route(from_pod(annotations)).code == DROP
+
+
+def test_the_driver_reports_a_missing_function():
+    # A wrong `call` must fail here, not pass: Fluent Bit would refuse to start.
+    with pytest.raises(AssertionError, match="defines no function no_such_function"):
+        call_filter(SCRIPT, "no_such_function", [(TAG, TIMESTAMP, dict(LINE))])
