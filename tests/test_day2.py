@@ -111,8 +111,8 @@ ADMIN_PATHS = ("/_cluster/", "/_flush", "/_ilm/", "/_template/", "/_index_templa
                "/_security/", "/_xpack/")
 # The security settings in 7.x+ form (kubelogs/manifests/security.py), sent after an upgrade from 6.x.
 SECURITY_7 = ["PUT /_security/role/kubelogs_writer", "PUT /_security/user/kubelogs-writer",
-              "POST /_security/user/kubelogs-writer/_password", "PUT /_security/role/kubelogs_reader",
-              "PUT /_security/user/kubelogs-reader", "POST /_security/user/kubelogs-reader/_password"]
+              "PUT /_security/user/kubelogs-writer/_password", "PUT /_security/role/kubelogs_reader",
+              "PUT /_security/user/kubelogs-reader", "PUT /_security/user/kubelogs-reader/_password"]
 
 
 def record_restarts(api, es) -> None:
@@ -140,7 +140,7 @@ def test_upgrade_restarts_one_pod_at_a_time_each_after_green(api):
         *prepare, "DELETE-POD elasticsearch-0 allocation=primaries",
         "PUT /_cluster/settings", "GET /_cluster/health",  # allocation back on, green again
         # the users and roles in the new version's API (and the path of Kibana's user, renamed in 7.8)
-        "GET /_cluster/health", *SECURITY_7, "POST /_security/user/kibana_system/_password",
+        "GET /_cluster/health", *SECURITY_7, "PUT /_security/user/kibana_system/_password",
         "GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_index_template/kubelogs-logs",
         "PUT /*-20*/_settings"]
     *restart_health, security_health, send_health = [p for m, p in es.calls if p.startswith("/_cluster/health")]

@@ -1,19 +1,16 @@
-"""Least privilege and Kibana on the real tier: the real API server takes the objects (Pod Security admission,
-RBAC, NetworkPolicy, the Kibana Deployment its controllers roll out), the real Fluent Bit writes with the
-writer user, the verifier reads with the reader user, the fake Elasticsearch records the security calls and
-decides every request by the roles they made (tests/fake_es_security.py), and the verify stage's Kibana
-checks run against the fake Kibana the test kubelet plays behind the Service (tests/fake_kibana.py)."""
+"""Least privilege and Kibana on the cluster tier: the API server takes the objects (Pod Security admission,
+RBAC, NetworkPolicy, the Kibana Deployment its controllers roll out), Fluent Bit (real, or played by its
+configuration) writes with the writer user its env resolves to, the verifier reads with the reader user,
+the fake Elasticsearch records the security calls and decides every request by the roles they made
+(tests/fake_es_security.py), and the verify stage's Kibana checks run against the fake Kibana the test
+kubelet plays behind the Service (tests/fake_kibana.py)."""
 
 from __future__ import annotations
-
-import pytest
 
 from kubelogs.manifests.common import CREDENTIALS_SECRET, KIBANA_SECRET, READER_SECRET, WRITER_SECRET
 from kubelogs.verify import stage as verify_stage
 from tests.api_helpers import deploy, kube, log_pilot_settings_for, settings_for
 from tests.log_traffic import DEFAULT_MAJOR
-
-pytestmark = pytest.mark.fluent_bit
 
 
 def secret_refs(pod: dict) -> set[str]:
@@ -38,10 +35,10 @@ def test_agents_write_as_the_writer_the_verifier_reads_as_the_reader_and_kibana_
     # The users and roles, made once, as `elastic`, from an in-cluster pod.
     assert security_calls(es) == [
         ("PUT", "/_security/role/kubelogs_writer"), ("PUT", "/_security/user/kubelogs-writer"),
-        ("POST", "/_security/user/kubelogs-writer/_password"),
+        ("PUT", "/_security/user/kubelogs-writer/_password"),
         ("PUT", "/_security/role/kubelogs_reader"), ("PUT", "/_security/user/kubelogs-reader"),
-        ("POST", "/_security/user/kubelogs-reader/_password"),
-        ("POST", "/_security/user/kibana_system/_password")]
+        ("PUT", "/_security/user/kubelogs-reader/_password"),
+        ("PUT", "/_security/user/kibana_system/_password")]
     assert {u for u, m, p in es.calls_by if p.startswith("/_security")} == {"elastic"}
     for secret, user in ((WRITER_SECRET, "kubelogs-writer"), (READER_SECRET, "kubelogs-reader"),
                          (KIBANA_SECRET, "kibana_system")):
@@ -101,7 +98,7 @@ def test_the_log_pilot_recipe_with_kibana_6(api):
     es = api.serve_elasticsearch(major=6)
     settings = log_pilot_settings_for(api, verify={"timeout": 20})
     deploy(api, settings)
-    assert ("POST", "/_xpack/security/user/kibana/_password") in security_calls(es)
+    assert ("PUT", "/_xpack/security/user/kibana/_password") in security_calls(es)
     assert all(secret_refs(p) == {WRITER_SECRET} for p in api.pods("log-pilot") + api.pods("fluent-bit"))
     report, lines = verify(api, settings)
     assert report.ok, lines

@@ -72,10 +72,10 @@ def requests(settings: Settings) -> list[tuple[str, str, dict]]:
         calls += [("PUT", f"{api}/role/{role}", body),
                   ("PUT", f"{api}/user/{user}", {"password": f"@@{placeholder}@@", "roles": [role],
                                                  "full_name": full_name}),
-                  ("POST", f"{api}/user/{user}/_password", {"password": f"@@{placeholder}@@"})]
+                  ("PUT", f"{api}/user/{user}/_password", {"password": f"@@{placeholder}@@"})]
     if settings.kibana.enabled:
         user = compat.kibana_system_user(settings.elasticsearch.version)
-        calls.append(("POST", f"{api}/user/{user}/_password", {"password": "@@KIBANA_PASSWORD@@"}))
+        calls.append(("PUT", f"{api}/user/{user}/_password", {"password": "@@KIBANA_PASSWORD@@"}))
     return calls
 
 

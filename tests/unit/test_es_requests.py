@@ -49,12 +49,6 @@ class Discrepancy:
 
 DISCREPANCIES: tuple[Discrepancy, ...] = (
     Discrepancy(
-        (6, 7, 8, 9), "POST", r"/(_security|_xpack/security)/user/[^/]+/_password",
-        "change_password: the client sends PUT, kubelogs (security.requests) POST; Elasticsearch takes both",
-        "elasticsearch-specification security/change_password lists methods PUT and POST (the generated clients "
-        "take the first); Elastic's docs show POST (reference 6.1 security-api-change-password, 8.x "
-        "change-passwords-native-users)."),
-    Discrepancy(
         (7, 8, 9), "GET", r"/[^/_][^/]*/_count",
         "count: the client sends POST (5.x/6.x clients: GET), files/verify-canaries.sh GET ?q=; Elasticsearch "
         "takes both",
