@@ -16,10 +16,20 @@ from tests.real_cluster import ClusterView, start_tier
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every test on the real control plane carries the marker, whichever fixture brought it in.
+    # Every test on the cluster tier carries the marker, whichever fixture brought it in.
     for item in items:
         if "tier" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.control_plane)
+
+
+@pytest.fixture(autouse=True)
+def real_fluent_bit(request):
+    """Tests of Fluent Bit's own behaviour need its real binary (of the default image): skip without it."""
+    if request.node.get_closest_marker("fluent_bit"):
+        from kubelogs import compatibility as compat
+        from tests import real_tools
+
+        real_tools.fluent_bit_binary(compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[-1])
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +59,8 @@ def restore_max_map_count():
 
 @pytest.fixture(scope="session")
 def tier():
-    """The real control plane, its test kubelet and the recording proxy, for the whole session."""
+    """The control plane (real with KUBELOGS_K8S_BIN, else the API-server double), its test kubelet and the
+    recording proxy, for the whole session."""
     with tempfile.TemporaryDirectory(prefix="kubelogs-tier-") as workdir:
         started = start_tier(Path(workdir))
         yield started

@@ -8,11 +8,14 @@ kubelet and runtime, through the real API server:
   over HTTPS.
 - **Pods** bound to those nodes (by the real scheduler or DaemonSet controller) get their status from here:
   Running and Ready, or the reason they are not. Deleted pods are stopped and then confirmed (grace 0).
-- **Fluent Bit pods** run the **real fluent-bit binary** of the image's version with the pod's command, its
-  rendered ConfigMap, env resolved as a kubelet does (Secret keys through the API), a service-account token
-  from the TokenRequest API, and the node's ``/var/log``, ``/var/lib/docker/containers`` and
-  ``/var/lib/fluent-bit`` as its hostPath volumes, in a sandbox (tests/pod_sandbox.py) where the Services
-  resolve. Ready when its readiness probe answers.
+- **Fluent Bit pods** run the **real fluent-bit binary** of the image's version where one is given
+  (``KUBELOGS_FLUENT_BIT_BIN``), with the pod's command, its rendered ConfigMap, env resolved as a kubelet
+  does (Secret keys through the API), a service-account token from the TokenRequest API, and the node's
+  ``/var/log``, ``/var/lib/docker/containers`` and ``/var/lib/fluent-bit`` as its hostPath volumes, in a
+  sandbox (tests/pod_sandbox.py) where the Services resolve. Ready when its readiness probe answers.
+  Without the binary it is **played** by its own configuration (tests/support/played_fluent_bit.py):
+  ready, its health and metrics served on the pod's IP, and each canary line on its node routed by the
+  configuration's Lua filter in LuaJIT and shipped as its es output says.
 - **Canary pods:** their command runs here (``sleep`` made a no-op); what they print is written to the
   node's ``/var/log/pods/...`` and ``/var/log/containers/...`` in the format of the node's runtime (CRI for
   containerd, Docker's json-file for docker), as kubelet and runtime write it.
@@ -38,6 +41,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -54,6 +58,10 @@ from tests.control_plane import die_with_parent
 from tests.fake_kibana import FakeKibana
 from tests.loopback import serve_tls
 from tests.pod_sandbox import Mount, Sandbox
+from tests.support import played_fluent_bit
+from tests.support.played_fluent_bit import PlayedConfig
+
+REPO = Path(__file__).resolve().parent.parent
 
 SYNC_SECONDS = 0.3
 # Pod addresses in POD_CIDR, one per pod of the session; 10.244.0.x is left to the host end (HOST_END).
@@ -124,6 +132,8 @@ class PlayedPod:
     sandbox: Sandbox | None = None
     log_file: Path | None = None
     server: FakeKibana | None = None  # what plays its container, for images that cannot run here
+    agent: PlayedConfig | None = None  # a played Fluent Bit's configuration
+    env: dict[str, str] = field(default_factory=dict)
     stopped: bool = False
     # One of a pod network like kind's (the endpoint controllers refuse loopback addresses). Services reach
     # pods through the sandbox's forwarders; Fluent Bit pods also get it on a veth, for the API server's proxy.
@@ -139,7 +149,7 @@ class Kubelet:
     api: AdminApi
     apiserver: str  # "127.0.0.1:port" of the real API server (the kubernetes Service's backend)
     workdir: Path
-    fluent_bit_binary: Callable[[str], Path]
+    fluent_bit_binary: Callable[[str], Path | None]  # the real binary of a version, or None: played
     pki: object  # tests.control_plane.Pki: signs the kubelet endpoint's certificate
     nodes: dict[str, PlayedNode] = field(default_factory=dict)
     backends: dict[tuple[str, str], dict[int, str]] = field(default_factory=dict)  # (ns, svc) -> port -> addr
@@ -429,11 +439,15 @@ class Kubelet:
         pod = played.pod
         container = pod["spec"]["containers"][0]
         version = container["image"].rsplit(":", 1)[-1]
+        binary = self.fluent_bit_binary(version)
+        if binary is None:
+            self._play_fluent_bit(played)
+            return
         directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
         mounts = self._volumes(played, directory / "volumes")
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         # The image's binary is the real Fluent Bit of its version.
-        mounts.insert(0, Mount(str(self.fluent_bit_binary(version)), argv[0], True))
+        mounts.insert(0, Mount(str(binary), argv[0], True))
         played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"]),
                                  pod_ip=played.ip, down=lambda names: bool(self.unreachable.intersection(names))).open()
         played.log_file = directory / "container.log"
@@ -468,6 +482,56 @@ class Kubelet:
             self._status(played, "Running", ready=False,
                          waiting=("CrashLoopBackOff", f"exit code {played.process.returncode}"))
 
+    def _play_fluent_bit(self, played: PlayedPod) -> None:
+        """No binary of this version: the pod's own configuration drives a played agent (see module doc)."""
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        mounted = {m["name"] for m in container.get("volumeMounts") or []}
+        files: dict[str, str] = {}
+        for volume in pod["spec"].get("volumes") or []:
+            if "configMap" in volume and volume["name"] in mounted:
+                files.update((self.api.get("ConfigMap", volume["configMap"]["name"], pod["metadata"]["namespace"])
+                              or {}).get("data") or {})
+        try:
+            played.agent = played_fluent_bit.load(files, argv)
+        except (ValueError, KeyError) as e:  # what the real binary would refuse to start with
+            self._status(played, "Running", ready=False, waiting=("CrashLoopBackOff", f"exit code 1: {e}"))
+            return
+        played.env = self.env(pod, container)
+        port = next((p["containerPort"] for p in container.get("ports") or []), 2020)
+        directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
+        played.sandbox = Sandbox(directory / "sandbox", [], pod_ip=played.ip).open()
+        played.process = subprocess.Popen(
+            ["ip", "netns", "exec", played.sandbox.netns, sys.executable, "-m", "tests.support.played_fluent_bit",
+             str(port)], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not played.stopped and played.sandbox.http_status(port, "/api/v1/health") != 200:
+            if time.monotonic() > deadline or played.process.poll() is not None:
+                self._status(played, "Running", ready=False, waiting=("CrashLoopBackOff", "the played agent did not serve"))
+                return
+            time.sleep(0.1)
+        self._status(played, "Running", ready=True)
+        while not played.stopped and played.process.poll() is None:  # killed: the container crashed
+            time.sleep(0.5)
+        if not played.stopped:
+            self._status(played, "Running", ready=False,
+                         waiting=("CrashLoopBackOff", f"exit code {played.process.returncode}"))
+
+    def _fluent_bit_ship(self, played: PlayedPod, container: dict, lines: list[str], log_file: Path) -> None:
+        """A played Fluent Bit (ready, on this node) ships the canary's lines as its configuration says."""
+        agent = next((p for p in self.pods.values() if p.node is played.node and not p.stopped and p.agent), None)
+        if agent is None or played.node.name in self.quiet_nodes:
+            return
+
+        def resolve(host: str, port: int) -> str | None:
+            service, namespace = (host.split(".") + [agent.pod["metadata"]["namespace"]])[:2]
+            return self.backends.get((namespace, service), {}).get(port)
+        tag = "kube." + str(log_file).lstrip("/").replace("/", ".")
+        with contextlib.suppress(OSError):
+            played_fluent_bit.ship(agent.agent, agent.env, played.node.name, played.pod, container, lines, resolve, tag)
+
     def _run_kibana(self, played: PlayedPod) -> None:
         pod, ns = played.pod, played.pod["metadata"]["namespace"]
         container = pod["spec"]["containers"][0]
@@ -490,8 +554,9 @@ class Kubelet:
         self.logs[played.key] = result.stdout
         self._status(played, "Running", ready=True)
         lines = result.stdout.splitlines()
-        write_container_log(played.node, pod, container["name"], lines)
+        link = write_container_log(played.node, pod, container["name"], lines)
         self._log_pilot_ship(played, container, lines)
+        self._fluent_bit_ship(played, container, lines, link)
 
     def _log_pilot_ship(self, played: PlayedPod, container: dict, lines: list[str]) -> None:
         """log-pilot (if it runs, ready, on this node) ships the lines of a container that declares a log."""

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kubelogs import compatibility as compat
 from kubelogs.cluster.api import ApiError, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.resources import RESOURCES
@@ -23,6 +22,7 @@ from kubelogs.settings import validate_settings
 from tests import real_tools
 from tests.api_proxy import ApiProxy
 from tests.control_plane import ControlPlane
+from tests.double_control_plane import DoubleControlPlane
 from tests.fake_elasticsearch import FakeElasticsearch
 from tests.kubelet import AdminApi, Kubelet
 from tests.pod_sandbox import sweep_stale
@@ -34,7 +34,7 @@ TRACKED_KINDS = ("Secret", "ConfigMap", "ServiceAccount", "Service", "PodDisrupt
 
 @dataclass
 class Tier:
-    control_plane: ControlPlane
+    control_plane: ControlPlane | DoubleControlPlane
     admin: AdminApi
     kubelet: Kubelet
     proxy: ApiProxy
@@ -58,17 +58,18 @@ class Tier:
 
 
 def start_tier(workdir: Path) -> Tier:
-    # Every deploy runs the default image's Fluent Bit: without its binary, skip (or fail) here, not
-    # with a rollout timeout later.
-    real_tools.fluent_bit_binary(compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[-1])
+    """The real control plane where its binaries are given (KUBELOGS_K8S_BIN), else the API-server double."""
     sweep_stale()
-    control_plane = ControlPlane(real_tools.k8s_bin_dir(), workdir / "control-plane").start()
+    if real_tools.k8s_backend() == "real":
+        control_plane = ControlPlane(real_tools.k8s_bin_dir(), workdir / "control-plane").start()
+    else:
+        control_plane = DoubleControlPlane(workdir / "control-plane").start()
     try:
         settings = validate_settings({"kubernetes": {"kubeconfig": str(control_plane.kubeconfig)}})
         admin = AdminApi(load_client(settings), retry_delays=(0.2, 0.5, 1.0))
         (workdir / "pods").mkdir(parents=True, exist_ok=True)
         kubelet = Kubelet(admin, control_plane.server.removeprefix("https://"), workdir / "pods",
-                          real_tools.fluent_bit_binary, control_plane.pki).start()
+                          real_tools.fluent_bit_binary_if_any, control_plane.pki).start()
         proxy = ApiProxy(control_plane.server.removeprefix("https://"), control_plane.pki).start()
     except BaseException:
         control_plane.stop()

@@ -1,7 +1,9 @@
-"""The verify stage on the real control plane: canaries on every node, the real Fluent Bit shipping their
-lines on containerd nodes, log-pilot played by the contract on the Docker node, the in-cluster script
-(files/verify-canaries.sh) run with curl against the fake Elasticsearch behind the Service, and its result
-read through the real API server's pods/NAME/log (from the test kubelet's endpoint).
+"""The verify stage on the cluster tier: canaries on every node, Fluent Bit shipping their lines on
+containerd nodes (the real binary where it is given, else played by its configuration), log-pilot played
+by the contract on the Docker node, the in-cluster script (files/verify-canaries.sh) run with curl against
+the fake Elasticsearch behind the Service, and its result read through the API server's pods/NAME/log
+(from the test kubelet's endpoint). Tests of what only Fluent Bit itself does (retries, dead letters)
+carry the ``fluent_bit`` marker.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from tests.api_helpers import deploy
 from tests.api_helpers import log_pilot_settings_for as settings_for
 from tests.kubelet import write_container_log
 from tests.log_traffic import app_pod, dead_letters_probe
-
-pytestmark = pytest.mark.fluent_bit
 
 
 @pytest.fixture
@@ -108,6 +108,7 @@ def test_missing_elasticsearch_nodes_fail(cluster):
     assert "Elasticsearch has 1 nodes, expected 2 (replicas)" in report.problems
 
 
+@pytest.mark.fluent_bit
 def test_a_lost_line_names_the_node_after_the_timeout_and_cleans_up(cluster):
     api, es, _ = cluster
     lost = api.nodes[1].node
@@ -127,6 +128,7 @@ def test_a_lost_line_names_the_node_after_the_timeout_and_cleans_up(cluster):
     assert leftover_pods(api) == []
 
 
+@pytest.mark.fluent_bit
 def test_a_batch_refused_past_the_retry_limit_is_dead_lettered_and_fails_verify(cluster):
     api, es, kubelet = cluster
     lost = api.nodes[1].node

@@ -22,6 +22,7 @@ from tests.support.kube_double.kinds import BY_KIND, Kind
 from tests.support.kube_double.selectors import fields_match, labels_match, parse_fields, parse_labels
 from tests.support.kube_double.validation import validate, validate_update
 
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 # Metadata the server keeps: a write cannot set it, ownership never covers it.
 SERVER_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                    "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink")
@@ -178,6 +179,11 @@ class Store:
                 meta["generation"] = 1
             elif self._spec_changed(kind, old, new):
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
+        if kind.kind == "DaemonSet" and subresource != "status":
+            # apps/v1 keeps the internal spec.templateGeneration in an annotation: it grows with the template.
+            before = int(((old or {}).get("metadata", {}).get("annotations") or {}).get(TEMPLATE_GENERATION, "0"))
+            changed = old is None or old["spec"].get("template") != new["spec"].get("template")
+            meta.setdefault("annotations", {})[TEMPLATE_GENERATION] = str(before + 1 if changed else before)
         uid = meta["uid"]
         stamp = now()
         times = dict(self._times.get(uid, {}))

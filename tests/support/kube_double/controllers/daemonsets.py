@@ -12,6 +12,7 @@ from tests.support.kube_double.controllers.common import (CONTROLLER_MANAGER, cr
                                                           node_matches, owned_pods, ready, template_hash, terminating,
                                                           untolerated)
 from tests.support.kube_double.kinds import BY_KIND
+from tests.support.kube_double.store import TEMPLATE_GENERATION
 
 DAEMONSET = BY_KIND["DaemonSet"]
 COMPONENT = "daemonset-controller"
@@ -41,6 +42,17 @@ def _pod_spec(ds: dict, node: str) -> dict:
     node_affinity = affinity.setdefault("nodeAffinity", {})
     node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})["nodeSelectorTerms"] = [term]
     return spec
+
+
+def template_generation(ds: dict) -> str:
+    """The template's generation, which the API server keeps in an annotation of apps/v1 DaemonSets."""
+    return (ds["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION, "1")
+
+
+def _updated(pod: dict, revision: str, generation: str) -> bool:
+    """util.IsPodUpdated: the revision hash, or the template generation, is the current one."""
+    labels = pod["metadata"].get("labels") or {}
+    return labels.get("controller-revision-hash") == revision or labels.get("pod-template-generation") == generation
 
 
 def _target_node(pod: dict) -> str | None:
@@ -92,7 +104,7 @@ class DaemonSets:
                 continue
             for pod in live[1:]:
                 delete_pod(store, pod)
-            if rolling and live and (live[0]["metadata"].get("labels") or {}).get("controller-revision-hash") != revision:
+            if rolling and live and not _updated(live[0], revision, template_generation(ds)):
                 if not ready(live[0]) or unavailable < max_unavailable:
                     if ready(live[0]):
                         unavailable += 1
@@ -103,7 +115,7 @@ class DaemonSets:
             pod = new_pod(ds, template)
             pod["metadata"].setdefault("labels", {}).update({
                 "controller-revision-hash": revision,
-                "pod-template-generation": str(ds["metadata"].get("generation", 1))})
+                "pod-template-generation": template_generation(ds)})
             pod["spec"] = _pod_spec(ds, name)
             if create_pod(store, ds, pod, COMPONENT) is None:
                 self._backoff[uid] = time.monotonic() + RETRY_SECONDS
@@ -112,25 +124,28 @@ class DaemonSets:
 
     @staticmethod
     def _status(store, ds: dict, should_run: set[str], revision: str) -> None:
+        """Counted as the controller counts: on each node, the first of its pods (scheduled before not,
+        then the oldest), terminating ones included; so an update counts once the old pod is gone."""
         pods: dict[str, list[dict]] = {}
         for pod in owned_pods(store, ds):
             pods.setdefault(_target_node(pod) or "", []).append(pod)
-        scheduled = {n for n, ps in pods.items() if any(p["spec"].get("nodeName") for p in ps)}
+        first = {n: sorted(ps, key=lambda p: (not p["spec"].get("nodeName"), p["metadata"]["creationTimestamp"],
+                                              p["metadata"]["name"]))[0] for n, ps in pods.items()}
+        generation = template_generation(ds)
+        runs = [first[n] for n in should_run if n in first]
+        ready_count = sum(1 for p in runs if ready(p))
         status = {
-            "currentNumberScheduled": len(scheduled & should_run),
-            "numberMisscheduled": len(scheduled - should_run),
+            "currentNumberScheduled": len(runs),
+            "numberMisscheduled": len(set(first) - should_run),
             "desiredNumberScheduled": len(should_run),
-            "numberReady": sum(1 for n in should_run if any(ready(p) for p in pods.get(n, []))),
+            "numberReady": ready_count,
             "observedGeneration": ds["metadata"].get("generation", 1),
-            "updatedNumberScheduled": sum(1 for n in should_run if any(
-                (p["metadata"].get("labels") or {}).get("controller-revision-hash") == revision and p["spec"].get("nodeName")
-                for p in pods.get(n, []))),
+            "updatedNumberScheduled": sum(1 for p in runs if _updated(p, revision, generation)),
         }
-        available = sum(1 for n in should_run if any(ready(p) for p in pods.get(n, [])))
-        if available:
-            status["numberAvailable"] = available
-        if len(should_run) - available:
-            status["numberUnavailable"] = len(should_run) - available
+        if ready_count:  # available: ready for minReadySeconds (0 here)
+            status["numberAvailable"] = ready_count
+        if len(should_run) - ready_count:
+            status["numberUnavailable"] = len(should_run) - ready_count
         previous = ds.get("status") or {}
         if "collisionCount" in previous:
             status["collisionCount"] = previous["collisionCount"]
