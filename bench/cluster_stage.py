@@ -21,7 +21,7 @@ from kubelogs.cluster import rollout, stage
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.settings import validate_settings
-from tests.real_cluster import ClusterView, Tier, start_tier
+from tests.support.tier import ClusterView, Tier, start_tier
 
 
 def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float]:

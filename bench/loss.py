@@ -28,10 +28,10 @@ from pathlib import Path
 import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
 
 from kubelogs.cluster import rollout
-from tests.api_helpers import deploy, settings_for
-from tests.kubelet import write_container_log
-from tests.log_traffic import DEFAULT_MAJOR, app_pod, log_file, messages, unrouted_messages, wait_for_replacement
-from tests.real_cluster import ClusterView, Tier, node_targets, start_tier
+from tests.support.cluster_helpers import deploy, settings_for
+from tests.support.kubelet import write_container_log
+from tests.support.log_traffic import DEFAULT_MAJOR, app_pod, log_file, messages, unrouted_messages, wait_for_replacement
+from tests.support.tier import ClusterView, Tier, node_targets, start_tier
 
 API_SERVICE = "kubernetes.default.svc"
 DELIVERY_TIMEOUT = 240.0  # after the last line is written: retries back off at most 30 s

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from bench.table import print_medians
-from tests import harness
+from tests.support import harness
 
 SETTINGS = {"elasticsearch": {"replicas": 1}}
 # The fact a no-op re-run reads, with the directories the stage reads, for the floor.

@@ -1,6 +1,6 @@
-"""Shared fixtures: a Docker engine, the node image, the machine-wide vm.max_map_count, and the real
-control-plane tier (a session-wide control plane, test kubelet and recording proxy; one namespace and
-set of nodes per test)."""
+"""Shared fixtures: a Docker engine, the node image, the machine-wide vm.max_map_count, and the cluster
+tier (a session-wide control plane -- the API-server double, or the real one with KUBELOGS_K8S_BIN --,
+test kubelet and recording proxy; one namespace and set of nodes per test)."""
 
 # pyinfra's CLI package monkey-patches ssl with gevent when imported (kubelogs.errors imports it). It
 # must come before anything imports ssl, or TLS to the real API server recurses in SSLContext.
@@ -11,15 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import harness
-from tests.real_cluster import ClusterView, start_tier
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every test on the cluster tier carries the marker, whichever fixture brought it in.
-    for item in items:
-        if "tier" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.control_plane)
+from tests.support import harness
+from tests.support.tier import ClusterView, start_tier
 
 
 @pytest.fixture(autouse=True)
@@ -27,9 +20,9 @@ def real_fluent_bit(request):
     """Tests of Fluent Bit's own behaviour need its real binary (of the default image): skip without it."""
     if request.node.get_closest_marker("fluent_bit"):
         from kubelogs import compatibility as compat
-        from tests import real_tools
+        from tests.support import binaries
 
-        real_tools.fluent_bit_binary(compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[-1])
+        binaries.fluent_bit_binary(compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[-1])
 
 
 @pytest.fixture(scope="session")
@@ -79,9 +72,9 @@ def quick_polls(monkeypatch):
 
 @pytest.fixture
 def api(tier):
-    """One test's share of the real cluster: its own namespace and the nodes of ``api_helpers.NODE_SPECS``."""
-    from tests.api_helpers import NODE_SPECS
-    from tests.real_cluster import node_targets
+    """One test's share of the cluster: its own namespace and the nodes of ``cluster_helpers.NODE_SPECS``."""
+    from tests.support.cluster_helpers import NODE_SPECS
+    from tests.support.tier import node_targets
 
     view = ClusterView(tier)
     view.nodes = node_targets(view, NODE_SPECS)

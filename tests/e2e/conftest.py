@@ -6,19 +6,18 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
 
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.settings import validate_settings
-from tests import harness
+from tests.e2e.artifacts import ARTIFACTS
+from tests.support import harness
 
 CLUSTER = os.environ.get("KUBELOGS_E2E_CLUSTER", "kubelogs-e2e")
 # Pinned; CI's matrix sets KIND_NODE_IMAGE per Kubernetes minor.
 NODE_IMAGE = os.environ.get("KIND_NODE_IMAGE", "kindest/node:v1.31.9")
-ARTIFACTS = Path(os.environ.get("KUBELOGS_E2E_ARTIFACTS", tempfile.gettempdir())) / "kubelogs-e2e"
 
 
 def unavailable_reason() -> str | None:

@@ -7,23 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.artifacts import save
 
 pytestmark = pytest.mark.e2e
 
 SETTINGS = {"elasticsearch": {"replicas": 3}, "kubernetes": {"rollout_timeout": 900}, "verify": {"timeout": 300}}
-
-
-def verify_table(run) -> str:
-    lines = run.stderr.splitlines()
-    start = next((i for i, line in enumerate(lines) if "Elasticsearch:" in line), len(lines))
-    return "\n".join(line.split("]", 1)[-1].strip() for line in lines[start:] if "[@local]" in line)
-
-
-def save(name: str, run) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    (ARTIFACTS / f"{name}-verify-table.txt").write_text(verify_table(run))
-    (ARTIFACTS / f"{name}-stderr.txt").write_text(run.stderr)
 
 
 def test_main_job_deploys_and_every_canary_is_found(kind_cluster):

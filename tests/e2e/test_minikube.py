@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from kubelogs import compatibility as compat
-from tests import harness
-from tests.e2e.test_kind import save
+from tests.support import harness
+from tests.e2e.artifacts import save
 
 pytestmark = pytest.mark.e2e
 

@@ -11,10 +11,10 @@ objects (``render_all``), and the code that talks to Elasticsearch runs for real
 - the verify stage's verifier pod (``pods.verifier``: files/verify-canaries.sh);
 - the retention CronJob's pod where there is no ILM (files/es-retention.sh).
 
-A pod runs at once, as tests/kubelet.py runs these pods (its env resolution, Secrets and ConfigMaps from the
+A pod runs at once, as tests/support/kubelet.py runs these pods (its env resolution, Secrets and ConfigMaps from the
 rendered objects, ``TMPDIR`` its own), with the host's ``sh`` and ``curl``; the one difference: the pod's
 ``ES_URL`` names the recording Elasticsearch on 127.0.0.1 instead of the Service (a kubelet's sandbox
-resolves the Service to loopback the same way). The recorder is tests/fake_elasticsearch.py of that major,
+resolves the Service to loopback the same way). The recorder is tests/support/fake_elasticsearch.py of that major,
 with the body of each request kept; a request the fake does not implement is answered 200 and marked, so
 that the scripts go on (the fake's answers are not what is checked here). The request lines of every
 variant of a major are deduplicated by shape and sent through one run of es-admin.sh per ConfigMap.
@@ -45,8 +45,8 @@ from kubelogs.manifests.common import REQUESTS_KEY, GeneratedSecrets
 from kubelogs.manifests.elasticsearch import HTTP_PORT, NAME as ES_NAME, service_host
 from kubelogs.settings import Settings, SettingsError, validate_settings
 from kubelogs.verify import pods
-from tests.fake_elasticsearch import FakeElasticsearch
-from tests.kubelet import Kubelet
+from tests.support.fake_elasticsearch import FakeElasticsearch
+from tests.support.kubelet import Kubelet
 
 # Settings variants, each from the defaults of a version; one that is not valid for a version is left out.
 VARIANTS: dict[str, dict[str, Any]] = {

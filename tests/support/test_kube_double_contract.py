@@ -10,17 +10,17 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import real_tools
-from tests.control_plane import ControlPlane
-from tests.double_control_plane import DoubleControlPlane
+from tests.support import binaries
+from tests.support.control_plane import ControlPlane
+from tests.support.double_control_plane import DoubleControlPlane
 from tests.support.shared import shared
 
 
 def test_every_recorded_answer_is_given_again(tmp_path: Path) -> None:
     contract = shared("kube-contract")
     scenarios = sorted(json.loads(f.read_text())["scenario"] for f in (contract / "corpus").glob("*.json"))
-    if real_tools.k8s_backend() == "real":
-        plane = ControlPlane(real_tools.k8s_bin_dir(), tmp_path / "control-plane").start()
+    if binaries.k8s_backend() == "real":
+        plane = ControlPlane(binaries.k8s_bin_dir(), tmp_path / "control-plane").start()
         target = ["--kubeconfig", str(plane.kubeconfig)]
     else:
         plane = DoubleControlPlane(tmp_path / "control-plane").start()

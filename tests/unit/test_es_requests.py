@@ -1,6 +1,6 @@
 """Every request kubelogs sends to Elasticsearch is one Elastic's official client of that major sends.
 
-No Elasticsearch can run here, and tests/fake_elasticsearch.py was written from the docs, so what the
+No Elasticsearch can run here, and tests/support/fake_elasticsearch.py was written from the docs, so what the
 deploy, the verify stage and the in-cluster scripts send is held to something Elastic maintains: the
 ``elasticsearch`` Python client of each supported major, generated from Elastic's API specification
 (tests/support/es_clients.py pins them, one venv each). The requests are collected by running the code

@@ -12,5 +12,5 @@ when the two disagree, the double is wrong. One module per idea:
   and hashes them;
 - ``controllers``: namespaces, node lifecycle, scheduler, DaemonSet, StatefulSet, Deployment/ReplicaSet,
   Job and the garbage collector, in one loop;
-- ``__main__``: run as a process (tests/double_control_plane.py starts it).
+- ``__main__``: run as a process (tests/support/double_control_plane.py starts it).
 """

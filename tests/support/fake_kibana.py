@@ -1,0 +1,137 @@
+"""A fake Kibana on loopback, as the verify stage's in-cluster pod sees it (Kibana's image cannot run here).
+
+It speaks the parts of Kibana's HTTP API the verify stage uses, shaped by ``major`` the way that version
+answers, and keeps state:
+- ``GET /api/status``: ``status.overall.state`` (green/red) up to 7.x, ``status.overall.level``
+  (available/unavailable) from 8.x. Kibana is available only while it can log in to Elasticsearch with
+  the credentials its pod was given (it asks the fake Elasticsearch behind the Service, ``GET /`` as that
+  user), as the real one is. With security on, a caller must log in too: Kibana checks the caller's
+  credentials with Elasticsearch (``GET /_security/_authenticate``); 8.9+ answers a caller without
+  credentials with the overall level only.
+- Index patterns: the saved objects API (``/api/saved_objects/index-pattern/<id>``, 6.x and 7.x) and the
+  data views API (``/api/data_views``, ``/api/data_views/data_view``, 8.x and 9.x): a duplicate title is
+  refused (400 ``Duplicate data view``), a write without the ``kbn-xsrf`` header too. Only a superuser may
+  write them here (Kibana's admin privileges).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+
+from tests.support.loopback import JsonHandler, LoopbackServer
+
+
+@dataclass
+class FakeKibana(LoopbackServer):
+    major: int
+    minor: int = 0
+    elasticsearch: str = ""  # "127.0.0.1:port" of the Elasticsearch its pod is configured with
+    security: bool = False
+    username: str = ""  # what its pod logs in to Elasticsearch as
+    password: str = ""
+    index_patterns: dict[str, dict] = field(default_factory=dict)  # id -> {"title", "timeFieldName", "name"}
+    calls: list[tuple[str, str]] = field(default_factory=list)
+
+    def _es(self, path: str, authorization: str | None) -> tuple[int, dict]:
+        request = urllib.request.Request(f"http://{self.elasticsearch}{path}")
+        if authorization:
+            request.add_header("Authorization", authorization)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as answer:
+                return answer.status, json.loads(answer.read() or b"{}")
+        except urllib.error.HTTPError as e:
+            return e.code, {}
+        except OSError:
+            return 0, {}
+
+    def available(self) -> bool:
+        """Whether Kibana can log in to Elasticsearch with its own credentials."""
+        auth = "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode() if self.security else None
+        return self._es("/", auth)[0] == 200
+
+    def caller(self, authorization: str | None) -> dict | None:
+        """The caller's user as Elasticsearch knows it, or None when it does not log in."""
+        if not self.security:
+            return {"username": "anonymous", "roles": ["superuser"]}
+        if not authorization:
+            return None
+        status, user = self._es("/_security/_authenticate", authorization)
+        return user if status == 200 else None
+
+    def status(self, authenticated: bool) -> tuple[int, dict]:
+        up = self.available()
+        version = {"number": f"{self.major}.{self.minor}.0", "build_number": 1}
+        if self.major >= 8:
+            level = "available" if up else "unavailable"
+            overall = {"level": level, "summary": "All services and plugins are available" if up else "core unavailable"}
+            body = {"status": {"overall": overall}}
+            if authenticated:
+                body = {"name": "kibana", "uuid": str(uuid.uuid4()), "version": version,
+                        "status": {"overall": overall, "core": {}, "plugins": {}}, "metrics": {}}
+            return (200 if up else 503), body
+        state = "green" if up else "red"
+        return 200, {"name": "kibana", "version": version, "status": {
+            "overall": {"state": state, "title": state.capitalize(), "nickname": "Looking good" if up else "Danger"},
+            "statuses": []}}
+
+    def answer(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, object]:
+        user = self.caller(headers.get("authorization"))
+        parts = [p for p in path.split("?")[0].split("/") if p]
+        if parts == ["api", "status"] and method == "GET":
+            if user is None and (self.major, self.minor) < (8, 9):
+                return 401, {"statusCode": 401, "error": "Unauthorized", "message": "Unauthorized"}
+            return self.status(user is not None)
+        if user is None:
+            return 401, {"statusCode": 401, "error": "Unauthorized", "message": "Unauthorized"}
+        if method != "GET" and "kbn-xsrf" not in headers:
+            return 400, {"statusCode": 400, "error": "Bad Request", "message": "Request must contain a kbn-xsrf header."}
+        if method != "GET" and "superuser" not in (user.get("roles") or []):
+            return 403, {"statusCode": 403, "error": "Forbidden", "message": "Forbidden"}
+        try:
+            doc = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return 400, {"statusCode": 400, "error": "Bad Request", "message": "invalid JSON"}
+        if self.major >= 8:
+            if parts == ["api", "data_views"] and method == "GET":
+                return 200, {"data_view": [{"id": i, "title": p["title"], "name": p.get("name", p["title"])}
+                                           for i, p in self.index_patterns.items()]}
+            if parts == ["api", "data_views", "data_view"] and method == "POST":
+                view = doc.get("data_view") or {}
+                if any(p["title"] == view.get("title") for p in self.index_patterns.values()):
+                    return 400, {"statusCode": 400, "error": "Bad Request", "message": f"Duplicate data view: {view.get('title')}"}
+                view_id = view.get("id") or str(uuid.uuid4())
+                self.index_patterns[view_id] = {k: view[k] for k in ("title", "name", "timeFieldName") if k in view}
+                return 200, {"data_view": {"id": view_id, **self.index_patterns[view_id]}}
+        elif parts[:3] == ["api", "saved_objects", "index-pattern"] and len(parts) == 4:
+            object_id = parts[3]
+            if method == "GET":
+                found = self.index_patterns.get(object_id)
+                return (200, {"id": object_id, "type": "index-pattern", "attributes": found}) if found else (
+                    404, {"statusCode": 404, "error": "Not Found", "message": f"Saved object [index-pattern/{object_id}] not found"})
+            if method == "POST":
+                if object_id in self.index_patterns and "overwrite=true" not in path:
+                    return 409, {"statusCode": 409, "error": "Conflict", "message": "version conflict, document already exists"}
+                self.index_patterns[object_id] = dict(doc.get("attributes") or {})
+                return 200, {"id": object_id, "type": "index-pattern", "attributes": self.index_patterns[object_id]}
+        return 404, {"statusCode": 404, "error": "Not Found", "message": f"not implemented by the fake: {method} {path}"}
+
+
+class _Handler(JsonHandler):
+    owner: FakeKibana
+
+    def _serve(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        status, payload = self.owner.answer(self.command, self.path, headers, body)
+        self.owner.calls.append((self.command, self.path))
+        self.reply(status, payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
+
+
+FakeKibana.handler_class = _Handler
