@@ -62,12 +62,12 @@ def tier():
 
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch):
-    """In-process stages poll the real cluster every 0.3 s instead of every 2 s (the pace for users)."""
+    """In-process stages poll the cluster every 0.1 s instead of every 2 s (the pace for users)."""
     from kubelogs.cluster import es_tasks, restarts, rollout
     from kubelogs.verify import pods
 
     for module in (rollout, pods, es_tasks, restarts):
-        monkeypatch.setattr(module, "POLL_SECONDS", 0.3)
+        monkeypatch.setattr(module, "POLL_SECONDS", 0.1)
 
 
 @pytest.fixture

@@ -52,6 +52,9 @@ class ApiProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # One write per answer: headers and body in separate small writes meet 40 ms delayed ACKs.
+            wbufsize = -1
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

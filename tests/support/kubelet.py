@@ -63,7 +63,7 @@ from tests.support.played_fluent_bit import PlayedConfig
 
 REPO = Path(__file__).resolve().parents[2]
 
-SYNC_SECONDS = 0.3
+SYNC_SECONDS = 0.1
 # Pod addresses in POD_CIDR, one per pod of the session; 10.244.0.x is left to the host end (HOST_END).
 _pod_numbers = itertools.count()  # next() on it is atomic: pods start in threads
 

@@ -176,7 +176,7 @@ class ClusterView:
                 return value
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-            time.sleep(0.3)
+            time.sleep(0.1)
 
     # -- cleanup ------------------------------------------------------------------------------------------
     def cleanup(self, namespaces: list[str] | None = None, wait_for_namespaces: bool = False) -> None:
