@@ -3,7 +3,7 @@ tier (a session-wide control plane -- the API-server double, or the real one wit
 test kubelet and recording proxy; one namespace and set of nodes per test)."""
 
 # pyinfra's CLI package monkey-patches ssl with gevent when imported (kubelogs.errors imports it). It
-# must come before anything imports ssl, or TLS to the real API server recurses in SSLContext.
+# must come before anything imports ssl, or TLS to the API server recurses in SSLContext.
 import pyinfra_cli  # noqa: F401, I001
 
 import tempfile

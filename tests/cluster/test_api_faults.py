@@ -1,5 +1,5 @@
 """An unreachable, failing or slow API server: retries where safe, clear errors, nothing half-done, and a
-re-run after an interrupted cluster stage converges. The real API server, behind the recording proxy that
+re-run after an interrupted cluster stage converges. The API server, behind the recording proxy that
 injects the faults a healthy server cannot produce on demand (tests/support/api_proxy.py)."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The cluster stage through the real kubernetes client against the real control plane (tests/support/tier.py):
-real apply, dry-run, admission, controllers and scheduler; the test kubelet plays the nodes and pods."""
+"""The cluster stage through the real kubernetes client against the cluster tier (tests/support/tier.py):
+the API server's apply, dry-run, admission, controllers and scheduler (the double's, held to recorded
+real answers, or a real control plane's); the test kubelet plays the nodes and pods."""
 
 from __future__ import annotations
 
@@ -160,7 +161,7 @@ def test_collector_switch_prunes_the_agent_no_longer_wanted(api):
     assert [s.ref for s in plan.steps if s.action == "update"] == [
         f"ConfigMap {ns}/elasticsearch-security", f"DaemonSet {ns}/fluent-bit"]
     assert api.get("DaemonSet", "fluent-bit", ns)["status"]["desiredNumberScheduled"] == 3
-    # The real garbage collector removed log-pilot's pods with their DaemonSet.
+    # The garbage collector removed log-pilot's pods with their DaemonSet.
     api.wait_for("log-pilot's pods to go", lambda: not api.pods("log-pilot"))
 
 
@@ -194,7 +195,7 @@ def test_missing_kubernetes_node_is_a_clear_error(api):
 
 
 def test_rollout_timeout_names_the_schedulers_reason_pull_errors_and_events(api):
-    # Three replicas, two labelled data nodes: the real scheduler cannot place the third pod.
+    # Three replicas, two labelled data nodes: the scheduler cannot place the third pod.
     settings = log_pilot_settings_for(api, elasticsearch={"replicas": 3}, kubernetes={"rollout_timeout": 8})
     with pytest.raises(ClusterError) as timed_out:
         deploy(api, settings)

@@ -1,4 +1,4 @@
-"""Day-2 changes on the real control plane: a configuration change reaches the running pods (the real
+"""Day-2 changes on the cluster tier: a configuration change reaches the running pods (the
 controllers roll them), an unchanged one rolls nothing, and Elasticsearch version changes follow Elastic's
 upgrade rules: downgrades and skipped steps are refused before anything is applied."""
 

@@ -1,4 +1,4 @@
-"""No log line lost between a container and Elasticsearch, with the real Fluent Bit on the real tier: lines
+"""No log line lost between a container and Elasticsearch, with the real Fluent Bit on the cluster tier: lines
 written before the agent's first start, an agent restarted (SIGTERM or SIGKILL) while Elasticsearch
 refuses every bulk request, a log rotated kubelet-style while written at 500 lines/s, and the Kubernetes
 API forbidden to the agent for 30 s: every line arrives, once."""
@@ -101,7 +101,7 @@ def test_kubelet_style_rotation_at_500_lines_per_second_loses_nothing(api):
 
 
 def test_kubernetes_api_forbidden_for_30_seconds_loses_no_line(api):
-    # Fluent Bit's token loses its RBAC for 30 s (its ClusterRoleBinding deleted: the real API server answers
+    # Fluent Bit's token loses its RBAC for 30 s (its ClusterRoleBinding deleted: the API server answers
     # 403), then a re-run of the deploy puts it back. A pod it has seen keeps its cached metadata; a pod it
     # has not seen yet cannot be looked up: its lines are kept in the unrouted index, counted per node.
     es = api.serve_elasticsearch(major=DEFAULT_MAJOR)

@@ -9,7 +9,7 @@ import subprocess
 from tests.support import harness
 
 # The victim is a data node: while it is down, one Elasticsearch pod cannot be scheduled and the first
-# run's rollout wait ends at this timeout (the real scheduler; the run fails for the node anyway).
+# run's rollout wait ends at this timeout (the scheduler; the run fails for the node anyway).
 SETTINGS = {"elasticsearch": {"replicas": 2}, "kubernetes": {"rollout_timeout": 20}}
 
 
@@ -33,7 +33,7 @@ def test_node_stopped_mid_run_is_reported_and_a_rerun_converges(node_image, tier
         assert interrupted.returncode != 0
         if interrupted.stdout.strip():
             failed = {h for hosts in interrupted.failed_hosts().values() for h in hosts}
-            # The cluster stage fails too: the victim's Elasticsearch pod cannot be scheduled (real scheduler).
+            # The cluster stage fails too: the victim's Elasticsearch pod cannot be scheduled.
             assert failed <= {f"@docker/{victim.name}", "@local"}, failed
             if "@local" in failed:
                 assert "rollout not complete" in interrupted.stderr and "Unschedulable" in interrupted.stderr

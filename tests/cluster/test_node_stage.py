@@ -1,10 +1,11 @@
 """The main job end to end: the real `pyinfra inventories/kind.py deploy.py` on Debian containers labelled
-as kind nodes, which are also the nodes of the real control plane (tests/support/tier.py).
+as kind nodes, which are also the nodes of the cluster tier (tests/support/tier.py).
 
 The cluster: a control plane and a worker on containerd, and a worker whose kubelet uses Docker
 (cri-dockerd) with a 1 MiB tmpfs as its data filesystem. The containerd nodes' canary lines go through
-the real Fluent Bit, tailing the node container's own /var/log, into the fake Elasticsearch; log-pilot is
-played on the Docker node. Tests run in file order on one cluster.
+Fluent Bit (the real one, tailing the node container's own /var/log, where its binary is given; else
+played by its configuration) into the fake Elasticsearch; log-pilot is played on the Docker node. Tests
+run in file order on one cluster.
 """
 
 from __future__ import annotations

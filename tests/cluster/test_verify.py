@@ -69,8 +69,8 @@ def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     assert all(row[1] == "yes" for row in rows_of(lines).values())
     assert lines[-1] == "verify: OK"
     assert leftover_pods(api) == []
-    # The containerd nodes' lines went through the real Fluent Bit: its kubernetes filter added the pod's
-    # metadata from the real API server; the Docker node's came from (played) log-pilot.
+    # The containerd nodes' lines went through Fluent Bit (its kubernetes filter added the pod's metadata from
+    # the API server, or the played agent did by its configuration); the Docker node's came from played log-pilot.
     [index] = es.indices
     assert index.startswith("kubelogs-canary-")
     shipped_by_fluent_bit = {d["kubernetes"]["host"] for d in es.indices[index] if "kubernetes" in d}
@@ -160,7 +160,7 @@ def test_a_node_without_its_agent_is_named(cluster):
     deploy(api, settings)
     n1 = api.nodes[0].node
     agent = next(p for p in kubelet.pods.values() if p.node.name == n1 and p.process is not None)
-    agent.process.kill()  # the real Fluent Bit dies; the kubelet reports the container crashed
+    agent.process.kill()  # Fluent Bit dies (real or played); the kubelet reports the container crashed
     api.wait_for("the pod to turn not ready", lambda: any(
         p["spec"].get("nodeName") == n1 and not p["status"]["containerStatuses"][0]["ready"] for p in api.pods("fluent-bit")))
     report = stage.run(Kube(load_client(settings)), settings, lambda line: None)

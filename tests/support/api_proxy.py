@@ -1,9 +1,9 @@
-"""A recording, fault-injecting HTTPS proxy in front of the real API server.
+"""A recording, fault-injecting HTTPS proxy in front of the API server (the double or a real one).
 
 The deploy talks to it as to any API server (TLS with the cluster CA, its admin client certificate is
 accepted); every request is recorded and forwarded with the proxy's own admin certificate, except that a
 test can make the next matching requests fail with a status (409, 429, 5xx, 403) or answer slowly:
-cases a healthy real API server cannot produce on demand. Everything else the real server answers.
+cases a healthy API server does not produce on demand. Everything else the server answers.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class Fault:
 
 @dataclass
 class ApiProxy:
-    upstream: str  # "127.0.0.1:port" of the real API server
+    upstream: str  # "127.0.0.1:port" of the API server
     pki: object  # tests.support.control_plane.Pki
     requests: list[Request] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)

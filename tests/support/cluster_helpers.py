@@ -1,4 +1,4 @@
-"""Helpers for tests of the cluster and verify stages on the real control plane (the ``api`` fixture)."""
+"""Helpers for tests of the cluster and verify stages on the cluster tier (the ``api`` fixture)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Containers get no network (``--network none``) and are reached with ``docker exec``, as pyinfra's
 ``@docker`` connector and testinfra's ``docker://`` backend both do. Given the real test tier, each
-container is also a Kubernetes node of the real control plane, played by the test kubelet on the
+container is also a Kubernetes node of the cluster tier, played by the test kubelet on the
 container's own filesystem (its /var/log, /var/lib/fluent-bit, ...), with a fake Elasticsearch behind the
 ``elasticsearch`` Service; without it (the node-stage benchmark), the deploy is limited to the nodes.
 """
@@ -88,7 +88,7 @@ def container_root(name: str) -> Path:
 @dataclass
 class KindLikeCluster:
     """Node containers labelled exactly as kind labels its nodes; with ``tier``, also the Kubernetes nodes
-    of the real control plane, in namespace ``namespace``. The deploy finds the API through $KUBECONFIG,
+    of the cluster tier, in namespace ``namespace``. The deploy finds the API through $KUBECONFIG,
     as it would find a kind cluster's."""
 
     tier: Tier | None = None

@@ -1,12 +1,13 @@
-"""A test kubelet for the real control plane (tests/support/control_plane.py): it plays the nodes and runs their pods.
+"""A test kubelet for the cluster tier (the API-server double, or a real control plane): it plays the nodes and
+runs their pods.
 
 Nothing can run an image here (no container registry, no container runtime), so this plays the part of
-kubelet and runtime, through the real API server:
+kubelet and runtime, through the API server:
 
 - **Nodes:** Node objects named like the test's node containers (or plain directories), Ready, with
   capacity, nodeInfo and the kubelet endpoint the API server calls for ``pods/NAME/log``, served here
   over HTTPS.
-- **Pods** bound to those nodes (by the real scheduler or DaemonSet controller) get their status from here:
+- **Pods** bound to those nodes (by the scheduler or the DaemonSet controller) get their status from here:
   Running and Ready, or the reason they are not. Deleted pods are stopped and then confirmed (grace 0).
 - **Fluent Bit pods** run the **real fluent-bit binary** of the image's version where one is given
   (``KUBELOGS_FLUENT_BIT_BIN``), with the pod's command, its rendered ConfigMap, env resolved as a kubelet
@@ -147,7 +148,7 @@ class PlayedPod:
 @dataclass
 class Kubelet:
     api: AdminApi
-    apiserver: str  # "127.0.0.1:port" of the real API server (the kubernetes Service's backend)
+    apiserver: str  # "127.0.0.1:port" of the API server (the kubernetes Service's backend)
     workdir: Path
     fluent_bit_binary: Callable[[str], Path | None]  # the real binary of a version, or None: played
     pki: object  # tests.support.control_plane.Pki: signs the kubelet endpoint's certificate

@@ -1,4 +1,4 @@
-"""Application log lines on the real tier: pods that declare a log (the contract) on the test kubelet's
+"""Application log lines on the cluster tier: pods that declare a log (the contract) on the test kubelet's
 nodes, their container log files, and which of their lines reached the fake Elasticsearch. Shared by the
 no-line-lost tests and the loss benchmark (bench/loss.py)."""
 

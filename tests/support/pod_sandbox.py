@@ -2,10 +2,10 @@
 
 - **Network:** a network namespace of its own (``ip netns``), with loopback. Service names resolve
   (its ``/etc/hosts``) to addresses in 127.0.0.0/8 there, where a forwarder per Service port relays each
-  connection to the Service's backend on the host's loopback: the fake Elasticsearch, the real API server.
+  connection to the Service's backend on the host's loopback: the fake Elasticsearch, the API server.
   A pod's own listening ports (Fluent Bit's 2020) cannot collide with another pod's. With ``pod_ip``, a
   veth pair also gives the pod that address, as a CNI plugin would: the host routes it to the pod (so the
-  real API server's ``pods/NAME:PORT/proxy`` reaches the pod's port), and the pod reaches nothing through
+  API server's ``pods/NAME:PORT/proxy`` reaches the pod's port), and the pod reaches nothing through
   it but the host end, ``HOST_END`` (no default route: its traffic stays on this machine).
 - **Filesystem:** a private mount namespace whose root is a tmpfs holding the host's /usr, /lib, /etc
   (read-only, so the binaries and libraries run) and the pod's volumes mounted at the pod spec's paths:

@@ -24,7 +24,7 @@ from tests.support.fluent_bit_schema import (
 )
 
 # The Fluent Bit versions the project supports: the default image's and the older line an image override may
-# run (README "Test it": the real tier runs both); one schema file each in ../shared/data/fluent-bit.
+# run (docs/testing.md: the fluent_bit tests run both where they are given); one schema file each in ../shared/data/fluent-bit.
 FLUENT_BIT_VERSIONS = ("3.2.10", "5.1.1")
 FLUENT_BIT_REPOSITORY = compat.AGENTS["fluent-bit"].image.rsplit(":", 1)[0]
 # A representative version per Elasticsearch major Fluent Bit writes to (those of tests/test_fluent_bit_configs.py,
