@@ -17,7 +17,7 @@ from pathlib import Path
 import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
 
 from bench.table import print_medians
-from kubelogs.cluster import rollout, stage
+from kubelogs.cluster import stage
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.settings import validate_settings
@@ -37,7 +37,7 @@ def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float]:
         # Straight to the API server: the tests' recording proxy would add its own TLS handshakes.
         direct = tier.kubeconfig(view.kubeconfig.with_name("direct-kubeconfig"), direct=True)
         settings = validate_settings({"namespace": view.namespace, "elasticsearch": {"replicas": 1},
-                                      "kubernetes": {"kubeconfig": str(direct)}})
+                                      "kubernetes": {"kubeconfig": str(direct), "poll_interval": 0.3}})
         kube = Kube(load_client(settings))
         view.serve_elasticsearch(settings.elasticsearch.major)  # the first apply sends the index settings
         started = time.perf_counter()
@@ -58,7 +58,6 @@ def main() -> None:
     parser.add_argument("nodes", type=int, nargs="+")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    rollout.POLL_SECONDS = 0.3  # the rollout wait's pace, not the users' 2 s, so the apply is measured
     with tempfile.TemporaryDirectory(prefix="kubelogs-bench-") as workdir:
         tier = start_tier(Path(workdir))
         try:

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
 
-from kubelogs.cluster import rollout
 from tests.support.cluster_helpers import deploy, settings_for
 from tests.support.kubelet import write_container_log
 from tests.support.log_traffic import DEFAULT_MAJOR, app_pod, log_file, messages, unrouted_messages, wait_for_replacement
@@ -215,7 +214,6 @@ def main() -> None:
     parser.add_argument("cases", nargs="*", help=f"default: every case ({', '.join(CASES)})")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply every duration (and the burst, up to 1)")
     args = parser.parse_args()
-    rollout.POLL_SECONDS = 0.3
     cases = args.cases or list(CASES)
     if unknown := [c for c in cases if c not in CASES]:
         parser.error(f"unknown case(s) {', '.join(unknown)}; known: {', '.join(CASES)}")

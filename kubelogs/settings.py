@@ -235,6 +235,9 @@ class KubernetesSettings(_Model):
     rollout_timeout: int = Field(
         600, ge=1, le=86400,
         description="Seconds to wait for Elasticsearch and the agents to roll out before failing with a diagnosis.")
+    poll_interval: float = Field(
+        2.0, gt=0, le=60,
+        description="Seconds between looks at the cluster while waiting (rollouts, restarts, the in-cluster pods).")
 
 
 class VerifySettings(_Model):

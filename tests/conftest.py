@@ -60,16 +60,6 @@ def tier():
         started.stop()
 
 
-@pytest.fixture(autouse=True)
-def quick_polls(monkeypatch):
-    """In-process stages poll the cluster every 0.1 s instead of every 2 s (the pace for users)."""
-    from kubelogs.cluster import es_tasks, restarts, rollout
-    from kubelogs.verify import pods
-
-    for module in (rollout, pods, es_tasks, restarts):
-        monkeypatch.setattr(module, "POLL_SECONDS", 0.1)
-
-
 @pytest.fixture
 def api(tier):
     """One test's share of the cluster: its own namespace and the nodes of ``cluster_helpers.NODE_SPECS``."""

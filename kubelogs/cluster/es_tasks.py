@@ -14,7 +14,6 @@ from kubelogs.manifests import client_pods, security
 from kubelogs.manifests.common import REQUESTS_KEY, TASK_LABEL, Manifest, secret_env
 from kubelogs.settings import Settings
 
-POLL_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def health_wanted(settings: Settings) -> str:
 
 def pod(settings: Settings, name: str, task: Task) -> Manifest:
     values = {"ACTIONS": " ".join(task.actions), "HEALTH_WAIT": health_wanted(settings),
-              "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{POLL_SECONDS:g}", **task.env}
+              "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{settings.kubernetes.poll_interval:g}", **task.env}
     env = [*client_pods.es_env(settings), *({"name": k, "value": v} for k, v in values.items())]
     if task.requests:  # the requests exactly as applied in the ConfigMap, and the passwords they name
         env.append({"name": "REQUESTS", "valueFrom": {"configMapKeyRef": {"name": task.requests, "key": REQUESTS_KEY}}})
@@ -60,7 +59,8 @@ def run(kube: Kube, settings: Settings, task: Task, log: Callable[[str], None],
     log(f"elasticsearch: {task.why} ({', '.join(task.actions)})")
     kube.apply(pod(settings, name, task))
     try:
-        phase, output = wait_finished(kube, ns, name, settings.kubernetes.rollout_timeout + 60, clock, sleep)
+        phase, output = wait_finished(kube, ns, name, settings.kubernetes.rollout_timeout + 60,
+                                      settings.kubernetes.poll_interval, clock, sleep)
     finally:
         kube.delete("Pod", name, ns)
     if phase != "Succeeded":
@@ -70,7 +70,7 @@ def run(kube: Kube, settings: Settings, task: Task, log: Callable[[str], None],
     return output
 
 
-def wait_finished(kube: Kube, ns: str, name: str, timeout: float, clock: Callable[[], float],
+def wait_finished(kube: Kube, ns: str, name: str, timeout: float, interval: float, clock: Callable[[], float],
                   sleep: Callable[[float], None]) -> tuple[str, str]:
     """(phase, log) of a pod that runs once, when it has finished; ClusterError on timeout."""
     deadline = clock() + timeout
@@ -82,4 +82,4 @@ def wait_finished(kube: Kube, ns: str, name: str, timeout: float, clock: Callabl
         if clock() >= deadline:
             problem = pod_problem({"status": pod_status}) or f"phase {phase}"
             raise ClusterError(f"pod {name} did not finish within {timeout:g} s ({problem})")
-        sleep(POLL_SECONDS)
+        sleep(interval)

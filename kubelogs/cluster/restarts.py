@@ -22,7 +22,6 @@ from kubelogs.manifests.elasticsearch import NAME
 from kubelogs.settings import Settings
 
 REVISION_LABEL = "controller-revision-hash"  # set on each pod by the StatefulSet controller
-POLL_SECONDS = 2.0
 
 
 def _ordinal(pod: dict) -> int:
@@ -92,13 +91,14 @@ def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
         for pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)
         for pod in batch:
-            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, clock, sleep)
+            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout,
+                          settings.kubernetes.poll_interval, clock, sleep)
             log(f"restarted pod {pod['metadata']['name']}")
     es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
     return len(pods)
 
 
-def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float,
+def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, interval: float,
                   clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
     """Wait until pod ``name`` is a new pod at the update revision, and ready."""
     deadline, state = clock() + timeout, "not recreated yet"
@@ -120,4 +120,4 @@ def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float,
                 f"(kubelogs.kubernetes.rollout_timeout): {state}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state)}\n"
                 "Shard allocation is still limited to primaries; the next run re-enables it and resumes once the "
                 "cause is fixed.")
-        sleep(POLL_SECONDS)
+        sleep(interval)

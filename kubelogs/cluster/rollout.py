@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from kubelogs.cluster.api import ClusterError, Kube
 
-POLL_SECONDS = 2.0
 MAX_EVENTS = 8
 
 
@@ -53,7 +52,7 @@ def status(obj: dict) -> tuple[bool, str]:
     return True, f"{kind} {name}: {desired} pods available" + (" (no node selected)" if not desired else "")
 
 
-def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
+def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float, interval: float,
          log: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep) -> None:
     """Wait until every (kind, namespace, name) is rolled out, logging progress.
@@ -87,7 +86,7 @@ def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float,
             diagnosis = "\n".join(diagnose(kube, kind, ns, name, last[(kind, ns, name)]) for kind, ns, name in pending)
             raise ClusterError(f"rollout not complete after {timeout:g} s (kubelogs.kubernetes.rollout_timeout):\n"
                                f"{diagnosis}\nThe objects are applied; re-run to wait again once the cause is fixed.")
-        sleep(min(POLL_SECONDS, max(0.0, deadline - clock())))
+        sleep(min(interval, max(0.0, deadline - clock())))
 
 
 def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> str:

@@ -71,6 +71,7 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     restarts, in the form the restarted pods take."""
     done = {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
     work, ns, timeout = plan.elasticsearch, settings.namespace, settings.kubernetes.rollout_timeout
+    interval = settings.kubernetes.poll_interval
     followups = list(work.after)
     if followups:  # the StatefulSet exists (follow-ups come from a live one): record them before they are due
         record_pending(kube, ns, followups)
@@ -82,7 +83,7 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     _apply(kube, [s for s in applies if s not in later], skip_hosts, log, done)
     if early:
         try:
-            rollout.wait(kube, [w for w in plan.workloads if w[0] == "StatefulSet"], timeout, log)
+            rollout.wait(kube, [w for w in plan.workloads if w[0] == "StatefulSet"], timeout, interval, log)
         except ClusterError as e:
             raise ClusterError(f"{e}\nThe log agents and Kibana are applied once Elasticsearch is up and their "
                                "users exist (the next run).") from None
@@ -92,7 +93,7 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
         kube.apply(plan.final_parent)  # pruning is done: the parent lists only the kinds still owned
     # Kibana last: it is ready only once its password is set and every Elasticsearch node runs its version.
     last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
-    rollout.wait(kube, [w for w in plan.workloads if w not in last], timeout, log)
+    rollout.wait(kube, [w for w in plan.workloads if w not in last], timeout, interval, log)
     recorded = bool(followups)
 
     def before_limiting(undo: es_tasks.Task) -> None:
@@ -106,7 +107,7 @@ def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], Non
     if recorded:
         record_pending(kube, ns, [])
     _send(kube, plan, settings, [name for name in work.send if name not in early], log)
-    rollout.wait(kube, last, timeout, log)
+    rollout.wait(kube, last, timeout, interval, log)
     return done
 
 

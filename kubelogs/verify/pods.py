@@ -12,7 +12,6 @@ from kubelogs.manifests.index_settings import INDEX_PATTERN, POLICY_NAME
 from kubelogs.settings import Settings
 
 CANARY_LOG_NAME = "kubelogs-canary"  # declared with the application contract, like any application
-POLL_SECONDS = 2
 
 
 def index_for(day: datetime.date) -> str:
@@ -40,7 +39,7 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
         {"name": "INDEX", "value": index},
         {"name": "TOKENS", "value": " ".join(f"{node}={token}" for node, token in tokens.items())},
         {"name": "TIMEOUT", "value": str(settings.verify.timeout)},
-        {"name": "INTERVAL", "value": str(POLL_SECONDS)},
+        {"name": "INTERVAL", "value": f"{settings.kubernetes.poll_interval:g}"},
         # The retention policy it reports (versions without ILM have a CronJob instead; see the stage).
         {"name": "POLICY", "value": POLICY_NAME if compat.has_ilm(es.version) else ""},
         {"name": "UNROUTED", "value": f"{UNROUTED_PREFIX}-*"},
@@ -68,7 +67,7 @@ def kibana_views(settings: Settings, name: str, log_names: list[str]) -> Manifes
         {"name": "API", "value": kibana_api(settings)},
         {"name": "NAMES", "value": " ".join(log_names)},
         {"name": "TIMEOUT", "value": str(settings.verify.timeout)},
-        {"name": "INTERVAL", "value": str(POLL_SECONDS)},
+        {"name": "INTERVAL", "value": f"{settings.kubernetes.poll_interval:g}"},
     ]
     return client_pods.pod(settings, name, {VERIFY_LABEL: "kibana"}, client_pods.container(
         settings, "kibana-views", command=client_pods.script_command("kibana-views.sh"), env=env))

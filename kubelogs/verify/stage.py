@@ -49,21 +49,24 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
             kube.apply(pods.canary(settings, name, r.node, tokens[r.node]))
             created.append(name)
         for name, r in zip(created, targets):
-            started[r.node] = wait_running(kube, ns, name, settings.verify.timeout, clock, sleep, r)
+            started[r.node] = wait_running(kube, ns, name, settings.verify.timeout, settings.kubernetes.poll_interval,
+                                           clock, sleep, r)
         running = {n: t for n, t in tokens.items() if n in started}
         verifier = f"kubelogs-verifier-{run_id}"
         index = pods.index_for(datetime.datetime.now(datetime.timezone.utc).date())
         shippers = [r.node for r in report.nodes if r.agent == fluent_bit.NAME]
         kube.apply(pods.verifier(settings, verifier, running, index, shippers))
         created.append(verifier)
-        _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, clock, sleep)
+        _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90,
+                                           settings.kubernetes.poll_interval, clock, sleep)
         read_output(output, report, started, index)
         delivery(kube, settings, report)
         if settings.kibana.enabled:
             name = f"kubelogs-kibana-{run_id}"
             kube.apply(pods.kibana_views(settings, name, report.log_names))
             created.append(name)
-            _, output = es_tasks.wait_finished(kube, ns, name, settings.verify.timeout + 90, clock, sleep)
+            _, output = es_tasks.wait_finished(kube, ns, name, settings.verify.timeout + 90,
+                                               settings.kubernetes.poll_interval, clock, sleep)
             read_kibana(output, report)
     except ClusterError as e:
         report.problems.append(str(e))
@@ -124,7 +127,7 @@ def agent_coverage(kube: Kube, settings: Settings) -> list[NodeResult]:
     return sorted(results, key=lambda r: r.node)
 
 
-def wait_running(kube: Kube, ns: str, name: str, timeout: float, clock: Callable[[], float],
+def wait_running(kube: Kube, ns: str, name: str, timeout: float, interval: float, clock: Callable[[], float],
                  sleep: Callable[[float], None], result: NodeResult) -> float:
     """Epoch seconds the canary started; raises ClusterError if it does not run in time."""
     deadline = clock() + timeout
@@ -137,7 +140,7 @@ def wait_running(kube: Kube, ns: str, name: str, timeout: float, clock: Callable
         if clock() >= deadline:
             result.note = rollout.pod_problem(pod) or "did not start"
             raise ClusterError(f"canary {name} on {result.node} did not start within {timeout:g} s: {result.note}")
-        sleep(pods.POLL_SECONDS)
+        sleep(interval)
 
 
 def read_output(output: str, report: Report, started: dict[str, float], index: str) -> None:

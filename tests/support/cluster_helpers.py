@@ -8,6 +8,9 @@ from kubelogs.cluster.api import Kube, load_client
 from kubelogs.settings import validate_settings
 from tests.support.tier import ClusterView
 
+# How often the stages look at the cluster in tests (users' runs: every 2 s); the test kubelet is as quick.
+TEST_POLL = 0.1
+
 # (node name suffix, runtime, holds data): two containerd nodes and a Docker one, as on the node containers.
 NODE_SPECS = [("n1", "containerd", False), ("n2", "containerd", True), ("n3", "docker", True)]
 
@@ -21,7 +24,8 @@ def settings_for(api: ClusterView, **sections):
     ``elasticsearch`` keys are merged into that."""
     es = {"replicas": 2, **sections.pop("elasticsearch", {})}
     raw = {"namespace": api.namespace, "elasticsearch": es, **sections}
-    raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 30, **raw.get("kubernetes", {})}
+    raw["kubernetes"] = {"kubeconfig": str(api.kubeconfig), "rollout_timeout": 30, "poll_interval": TEST_POLL,
+                         **raw.get("kubernetes", {})}
     return validate_settings(raw)
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelogs import compatibility as compat
+from tests.support.cluster_helpers import TEST_POLL
 from tests.support.fake_elasticsearch import FakeElasticsearch
 from tests.support.tier import ClusterView, Tier
 
@@ -202,12 +203,20 @@ def start_pyinfra(cluster: KindLikeCluster | str, *args: str, settings: dict[str
     """The same, started in the background (for tests that act on the nodes while it runs)."""
     command = [sys.executable, "-m", "pyinfra", inventory, *args]
     if settings is not None:
-        command += ["--data", f"kubelogs={json.dumps(settings)}"]
+        command += ["--data", f"kubelogs={json.dumps(_test_pace(settings))}"]
     name = cluster if isinstance(cluster, str) else cluster.name
     env = {**os.environ, "KIND_CLUSTER_NAME": name, "MINIKUBE_PROFILE": name, **(env or {})}
     if not isinstance(cluster, str):
         env["KUBECONFIG"] = str(cluster.kubeconfig)
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _test_pace(settings: Any) -> Any:
+    """The settings a run gets: the test's, polling the cluster every 0.1 s unless the test says otherwise
+    (the pace only: a user's run looks every 2 s; what it waits for is the same)."""
+    if isinstance(settings, dict) and isinstance(settings.get("kubernetes", {}), dict):
+        return {**settings, "kubernetes": {"poll_interval": TEST_POLL, **settings.get("kubernetes", {})}}
+    return settings
 
 
 def docker_time() -> str:

@@ -1,6 +1,7 @@
 """The API-server double held to a real kube-apiserver's recorded answers (../shared/kube-contract): every
-scenario replayed, every answer compared, none skipped. With KUBELOGS_K8S_BIN the same check runs on the
-real control plane, which shows the corpus still describes the Kubernetes version given."""
+scenario replayed, every answer compared, none skipped. With KUBELOGS_K8S_BIN the same check runs on that
+real control plane when it is the minor the corpus was recorded from (another minor answers some things
+differently by design, e.g. hashes over a grown PodSpec: that is drift to read, not a failure here)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.support import binaries
 from tests.support.control_plane import ControlPlane
@@ -33,6 +36,11 @@ def test_every_recorded_answer_is_given_again(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     passed = re.findall(r"^(\S+): ok \(", run.stdout, re.MULTILINE)
     assert sorted(passed) == scenarios, run.stdout  # every scenario ran and passed: none left out
-    if isinstance(plane, DoubleControlPlane):
+    if isinstance(plane, DoubleControlPlane):  # and none of its controllers failed on the way
         log = plane.log_tail(lines=10_000)
         assert "Traceback" not in log, f"a controller of the double failed:\n{log}"
+
+
+def _minor(version: str) -> str:
+    """"v1.32" of "v1.32.0-beta.0+cd13ec4a"."""
+    return ".".join(version.lstrip("v").split(".")[:2])

@@ -26,6 +26,7 @@ from tests.support.kube_double.store import Store
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kubelogs-double", "platform": "linux/amd64"}
 NOT_FOUND = ApiFailure(404, "NotFound", "the server could not find the requested resource")
 
@@ -246,13 +247,16 @@ class _Handler(BaseHTTPRequestHandler):
                 force = request.query.get("force") in ("true", "1")
                 obj, created = store.apply(kind, ns, name, body, manager, force, dry_run, warnings)
                 self._send(201 if created else 200, obj, warnings)
-            elif content_type in (MERGE, STRATEGIC):
+            elif content_type == MERGE:
                 try:
                     patch = json.loads(raw or b"{}")
                 except ValueError as e:
                     raise bad_request(f"error decoding patch: {e}") from None
                 obj = store.patch(kind, ns, name, patch, self._manager(request), request.subresource, dry_run, warnings)
                 self._send(200, obj, warnings)
+            elif content_type in (STRATEGIC, JSON_PATCH):  # real servers take them; nothing here sends them
+                raise ApiFailure(415, "UnsupportedMediaType", f"415: {content_type} is not implemented by the "
+                                 "API-server double (tests/support/kube_double): use apply or a merge patch")
             else:
                 raise unsupported_media_type()
         elif method == "PUT":
