@@ -166,26 +166,23 @@ def probe(major: int, requests: list[dict]) -> dict:
 
 def probe_all(requests: dict[int, list[dict]]) -> dict[int, dict]:
     """``probe`` for several majors at once: the probes run side by side (well under a second each)."""
-    running = {}
-    for major, batch in requests.items():
+
+    def one(major: int) -> dict:
         argv = [str(python_of(major)), str(PROBE), "--cache", str(venv_dir(major) / ENDPOINTS_CACHE)]
         process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
-        process.stdin.write(json.dumps({"requests": batch}))  # the probe reads it all before it answers
-        process.stdin.close()
-        running[major] = process
-    answers = {}
-    for major, process in running.items():
-        try:
-            out, err = process.communicate(timeout=PROBE_TIMEOUT)
+        try:  # the probe reads all of its input before it answers
+            out, err = process.communicate(json.dumps({"requests": requests[major]}), timeout=PROBE_TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
             out, err = process.communicate()
         if process.returncode != 0:
             raise RuntimeError(f"Elasticsearch {major}.x client probe failed (exit {process.returncode}): "
                                f"{err.strip()[-1500:]}")
-        answers[major] = json.loads(out)
-    return answers
+        return json.loads(out)
+
+    with ThreadPoolExecutor(max(1, len(requests))) as pool:
+        return dict(zip(requests, pool.map(one, requests)))
 
 
 def ensure_all(failures: type[Exception] = ClientUnavailable) -> dict[int, bool | Exception]:
