@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from kubelogs.settings import quantity_bytes
+
 # kind -> fields (paths under the object) that cannot change once it exists.
 IMMUTABLE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "StatefulSet": (("spec", "selector"), ("spec", "serviceName"), ("spec", "volumeClaimTemplates"),
@@ -44,12 +46,22 @@ def _at(obj: dict, path: tuple[str, ...]) -> Any:
 
 
 def covers(live: Any, desired: Any) -> bool:
-    """Whether ``live`` already has every value ``desired`` sets (server defaults may add more)."""
+    """Whether ``live`` already has every value ``desired`` sets (server defaults may add more). Quantities
+    compare by amount: the server stores them canonical (``pvc_size: 2048Mi`` comes back as ``2Gi``)."""
     if isinstance(desired, dict):
         return isinstance(live, dict) and all(covers(live.get(k), v) for k, v in desired.items())
     if isinstance(desired, list):
         return isinstance(live, list) and len(live) == len(desired) and all(map(covers, live, desired))
-    return live == desired
+    return live == desired or _same_quantity(live, desired)
+
+
+def _same_quantity(live: Any, desired: Any) -> bool:
+    if not (isinstance(live, str) and isinstance(desired, str)):
+        return False
+    try:
+        return quantity_bytes(live) == quantity_bytes(desired)
+    except ValueError:
+        return False
 
 
 def changed_fields(live: dict, desired: dict) -> list[str]:

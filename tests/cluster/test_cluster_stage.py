@@ -176,6 +176,19 @@ def test_immutable_change_is_refused_before_anything_is_applied(api):
     assert len(api.mutations()) == before and api.resource_versions() == versions
 
 
+def test_a_claim_size_the_server_writes_its_own_way_is_no_change(api):
+    # The API server stores quantities canonical: pvc_size 2048Mi comes back as 2Gi. A re-run must not take
+    # that for a change of the (immutable) claim templates and refuse.
+    settings = settings_for(api, elasticsearch={"replicas": 2, "storage": "pvc", "pvc_size": "2048Mi"},
+                            kubernetes={"rollout_timeout": 3})
+    with pytest.raises(ClusterError, match="rollout not complete"):  # no volume provisioner: the claims stay pending
+        deploy(api, settings)
+    live = api.get("StatefulSet", "elasticsearch", api.namespace)
+    assert live["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    again = stage.plan(kube(settings), settings, api.nodes)
+    assert next(s for s in again.steps if s.ref == f"StatefulSet {api.namespace}/elasticsearch").action == "unchanged"
+
+
 def test_real_api_server_refuses_the_same_change(api):
     # What the client-side check saves the user from: the API server's own 422, after a partial apply.
     settings = settings_for(api)

@@ -26,8 +26,9 @@ def random_suffix(n: int = 5) -> str:
 
 
 def _tolerates(tolerations: list[dict], key: str) -> bool:
-    return any((t.get("operator") == "Exists" and not t.get("key"))
-               or (t.get("key") == key and t.get("effect") in (None, "", "NoExecute")) for t in tolerations)
+    """DefaultTolerationSeconds: a toleration of this key (or of every key) for NoExecute (or every effect)."""
+    return any((t.get("key") == key or (t.get("operator") == "Exists" and not t.get("key")))
+               and t.get("effect") in (None, "", "NoExecute") for t in tolerations)
 
 
 def qos_class(spec: dict) -> str:

@@ -70,7 +70,12 @@ def secret(obj: dict) -> None:
 
 
 def claim(obj: dict) -> None:
-    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("volumeMode", "Filesystem")
+    for kind in ("requests", "limits"):  # quantities come back canonical: 2048Mi is stored as 2Gi
+        amounts = (spec.get("resources") or {}).get(kind) or {}
+        for name, value in amounts.items():
+            amounts[name] = podtemplate.canonical_quantity(value)
     obj.setdefault("status", {}).setdefault("phase", "Pending")
 
 
@@ -78,7 +83,12 @@ def statefulset(obj: dict) -> None:
     spec = obj.setdefault("spec", {})
     spec.setdefault("replicas", 1)
     spec.setdefault("podManagementPolicy", "OrderedReady")
-    _rolling(spec.setdefault("updateStrategy", {}), {"partition": 0})
+    strategy = spec.setdefault("updateStrategy", {})
+    if not strategy.get("type"):  # only an unset type brings a rollingUpdate block (SetDefaults_StatefulSet)
+        strategy["type"] = "RollingUpdate"
+        strategy.setdefault("rollingUpdate", {})
+    if strategy["type"] == "RollingUpdate" and "rollingUpdate" in strategy:
+        strategy["rollingUpdate"].setdefault("partition", 0)
     spec.setdefault("revisionHistoryLimit", 10)
     policy = spec.setdefault("persistentVolumeClaimRetentionPolicy", {})
     policy.setdefault("whenDeleted", "Retain")

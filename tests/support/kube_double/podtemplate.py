@@ -1545,6 +1545,11 @@ def _default_pod_spec(spec: dict[str, Any]) -> None:
         _default_resource_list(spec["Resources"]["Requests"])
 
 
+def canonical_quantity(value: str | int | float) -> str:
+    """A resource quantity as the server returns it (``2048Mi`` -> ``2Gi``, ``0.5Gi`` -> ``512Mi``)."""
+    return _Quantity.parse(str(value)).string()
+
+
 def default_pod_template(template: dict[str, Any]) -> dict[str, Any]:
     """The pod template as the v1.32 API server stores and returns it after defaulting.
 

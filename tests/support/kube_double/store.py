@@ -158,10 +158,16 @@ class Store:
                 else:
                     new.pop("status", None)
             if subresource == "status":  # a status write changes the status and nothing else
+                annotations = meta.get("annotations")
                 new = {**copy.deepcopy(old), "status": new.get("status")}
                 if new["status"] is None:
                     new.pop("status")
                 meta = new["metadata"]
+                if kind.kind == "Deployment":  # its status strategy keeps spec and labels, not annotations
+                    if annotations:
+                        meta["annotations"] = copy.deepcopy(annotations)
+                    else:
+                        meta.pop("annotations", None)
         if subresource != "status":  # a status write leaves the rest as stored
             try:
                 defaults.apply_defaults(kind.kind, new)
@@ -177,7 +183,7 @@ class Store:
         if kind.generation:
             if old is None:
                 meta["generation"] = 1
-            elif self._spec_changed(kind, old, new):
+            elif subresource != "status" and self._spec_changed(kind, old, new):
                 meta["generation"] = old["metadata"].get("generation", 1) + 1
         if kind.kind == "DaemonSet" and subresource != "status":
             # apps/v1 keeps the internal spec.templateGeneration in an annotation: it grows with the template.
@@ -223,11 +229,14 @@ class Store:
 
     @staticmethod
     def _spec_changed(kind: Kind, old: dict, new: dict) -> bool:
-        """Whether the generation grows: any change outside metadata and status (v1.32 strategies; a
-        Deployment's annotations do not count, as the recorded answers show)."""
+        """Whether the generation grows: any change outside metadata and status (v1.32 strategies), and for
+        a Deployment a change of its annotations too (copied to its ReplicaSets); its controller writes the
+        revision annotation through the status, which keeps the generation."""
         def spec(obj: dict) -> dict:
             return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata", "status")}
-        return spec(old) != spec(new)
+        if spec(old) != spec(new):
+            return True
+        return kind.kind == "Deployment" and old["metadata"].get("annotations") != new["metadata"].get("annotations")
 
     def _admit_new(self, kind: Kind, obj: dict, warnings: list[str]) -> None:
         if kind.kind == "Pod":
@@ -368,13 +377,20 @@ class Store:
             return self._finish(kind, live, body, owners, {(manager, "Update", subresource)}, dry_run, warnings,
                                 subresource)
 
-    def write_status(self, kind: Kind, obj: dict, status: dict, manager: str) -> dict | None:
-        """A controller's status write (an Update of the status subresource); None if the object is gone."""
+    def write_status(self, kind: Kind, obj: dict, status: dict, manager: str,
+                     annotations: dict | None = None) -> dict | None:
+        """A controller's status write (an Update of the status subresource, with new annotations where the
+        kind's status strategy keeps them: Deployments); None if the object is gone."""
         with self.lock:
             live = self.peek(kind.kind, obj["metadata"].get("namespace"), obj["metadata"]["name"])
-            if live is None or live["metadata"]["uid"] != obj["metadata"]["uid"] or live.get("status") == status:
+            if live is None or live["metadata"]["uid"] != obj["metadata"]["uid"]:
+                return live
+            if live.get("status") == status and (annotations is None or
+                                                 live["metadata"].get("annotations") == annotations):
                 return live
             new = {**live, "status": status}
+            if annotations is not None:
+                new["metadata"] = {**live["metadata"], "annotations": annotations}
             owners = fields.update(_strip(kind, live, "status"), _strip(kind, new, "status"), manager, "status",
                                    self._owners.get(live["metadata"]["uid"], {}))
             return self._finish(kind, live, new, owners, {(manager, "Update", "status")}, False, [], "status")
@@ -488,17 +504,25 @@ class Store:
         self.changed.notify_all()
 
     # -- events ---------------------------------------------------------------------------------------------
-    def event(self, involved: dict, type_: str, reason: str, message: str, component: str) -> None:
-        """Record an Event as controllers do (one per object and reason, counted)."""
+    def event(self, involved: dict, type_: str, reason: str, message: str, component: str,
+              action: str | None = None) -> None:
+        """Record an Event as controllers do (one per object, reason and message, repeats counted). With
+        ``action`` it has the shape of the events.k8s.io/v1 recorder (the scheduler's) read through core v1:
+        ``eventTime`` set, no first/last timestamps, repeats in ``series``."""
         meta = involved["metadata"]
         ns = meta.get("namespace") or "default"
+        micro = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.lock:
             for e in self.each("Event", ns):
                 ref = e["involvedObject"]
                 if ref.get("uid") == meta.get("uid") and e.get("reason") == reason and e.get("message") == message:
                     e = copy.deepcopy(e)
-                    e["count"] = e.get("count", 1) + 1
-                    e["lastTimestamp"] = now()
+                    if action:
+                        series = e.get("series") or {"count": 1}
+                        e["series"] = {"count": series["count"] + 1, "lastObservedTime": micro}
+                    else:
+                        e["count"] = e.get("count", 1) + 1
+                        e["lastTimestamp"] = now()
                     self._store(BY_KIND["Event"], e)
                     return
             stamp = now()
@@ -510,6 +534,10 @@ class Store:
                     "reason": reason, "message": message, "source": {"component": component},
                     "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1, "type": type_,
                     "eventTime": None, "reportingComponent": component, "reportingInstance": ""}
+            if action:
+                body.update({"source": {}, "firstTimestamp": None, "lastTimestamp": None, "eventTime": micro,
+                             "action": action, "reportingInstance": f"{component}-double"})
+                body.pop("count")
             if not meta.get("namespace"):
                 body["involvedObject"].pop("namespace")
             try:

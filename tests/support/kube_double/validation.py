@@ -91,6 +91,17 @@ def validate(kind: Kind, obj: dict) -> None:
         if not match_label_selector(selector, labels):
             raise invalid(kind.kind, kind.group, name, [("spec.template.metadata.labels", "FieldValueInvalid",
                                                            "Invalid value: `selector` does not match template `labels`")])
+    if kind.kind == "StatefulSet":
+        strategy = spec.get("updateStrategy") or {}
+        if strategy.get("type") == "OnDelete" and strategy.get("rollingUpdate") is not None:
+            raise invalid(kind.kind, kind.group, name, [("spec.updateStrategy.rollingUpdate", "FieldValueInvalid",
+                                                           "Invalid value: only allowed for updateStrategy 'RollingUpdate'")])
+    if kind.kind == "Deployment":
+        strategy = spec.get("strategy") or {}
+        if strategy.get("type") == "Recreate" and strategy.get("rollingUpdate") is not None:
+            raise invalid(kind.kind, kind.group, name, [("spec.strategy.rollingUpdate", "FieldValueForbidden",
+                                                           "Forbidden: may not be specified when strategy `type` is "
+                                                           "'Recreate'")])
     if kind.kind == "Job":
         policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):

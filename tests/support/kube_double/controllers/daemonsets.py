@@ -44,6 +44,13 @@ def _pod_spec(ds: dict, node: str) -> dict:
     return spec
 
 
+def _scaled(value: int | str, total: int) -> int:
+    """intstr.GetScaledValueFromIntOrPercent, rounding up (a percentage of the nodes that should run it)."""
+    if isinstance(value, str) and value.endswith("%"):
+        return -(-int(value[:-1]) * total // 100)
+    return int(value)
+
+
 def template_generation(ds: dict) -> str:
     """The template's generation, which the API server keeps in an annotation of apps/v1 DaemonSets."""
     return (ds["metadata"].get("annotations") or {}).get(TEMPLATE_GENERATION, "1")
@@ -89,8 +96,8 @@ class DaemonSets:
         uid = ds["metadata"]["uid"]
         retry_ok = time.monotonic() >= self._backoff.get(uid, 0)
         rolling = (ds["spec"].get("updateStrategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
-        max_unavailable = int(((ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {})
-                              .get("maxUnavailable", 1) or 1) if rolling else 0
+        value = ((ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {}).get("maxUnavailable", 1)
+        max_unavailable = max(1, _scaled(value, len(should_run))) if rolling else 0
         unavailable = sum(1 for n in should_run if not any(ready(p) and not terminating(p) for p in by_node.get(n, [])))
         for name, pods in sorted(by_node.items()):
             live = [p for p in pods if not terminating(p)]

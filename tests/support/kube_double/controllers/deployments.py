@@ -89,13 +89,6 @@ def _sync(store, d: dict) -> None:
                 _scale(store, rs, current - step)
                 can_remove -= step
     _status(store, d, new, old)
-    annotations = d["metadata"].get("annotations") or {}
-    revision = (new["metadata"].get("annotations") or {}).get(REVISION)
-    if revision and annotations.get(REVISION) != revision:
-        updated = copy.deepcopy(store.peek("Deployment", ns, d["metadata"]["name"]))
-        if updated:
-            updated["metadata"].setdefault("annotations", {})[REVISION] = revision
-            store.write(DEPLOYMENT, updated, CONTROLLER_MANAGER)
 
 
 def _surge(spec: dict, replicas: int) -> int:
@@ -158,7 +151,12 @@ def _status(store, d: dict, new: dict, old: list[dict]) -> None:
     status["conditions"] = conditions
     if (d.get("status") or {}).get("collisionCount") is not None:
         status["collisionCount"] = d["status"]["collisionCount"]
-    store.write_status(DEPLOYMENT, d, status, CONTROLLER_MANAGER)
+    # The revision annotation goes with the status (UpdateStatus), so it does not move the generation.
+    annotations = dict(d["metadata"].get("annotations") or {})
+    revision = (new["metadata"].get("annotations") or {}).get(REVISION)
+    if revision:
+        annotations[REVISION] = revision
+    store.write_status(DEPLOYMENT, d, status, CONTROLLER_MANAGER, annotations=annotations)
 
 
 def reconcile_replicasets(store) -> None:

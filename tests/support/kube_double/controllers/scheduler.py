@@ -47,6 +47,10 @@ def _same_topology(nodes: dict[str, dict], a: str, b: str, key: str) -> bool:
 def _reasons(pod: dict, node: dict, nodes: dict[str, dict], bound: list[dict]) -> list[str]:
     spec, name = pod["spec"], node["metadata"]["name"]
     out = []
+    if (node.get("spec") or {}).get("unschedulable") and not any(
+            t.get("key") == "node.kubernetes.io/unschedulable" or (t.get("operator") == "Exists" and not t.get("key"))
+            for t in spec.get("tolerations") or []):
+        out.append("node(s) were unschedulable")
     taints = untolerated(spec, node)
     if taints:
         t = taints[0]
@@ -147,7 +151,7 @@ def _unschedulable(store, pod: dict, message: str) -> None:
                        "reason": "Unschedulable", "message": message})
     status["conditions"] = conditions
     store.write_status(POD, pod, status, SCHEDULER)
-    store.event(pod, "Warning", "FailedScheduling", message, "default-scheduler")
+    store.event(pod, "Warning", "FailedScheduling", message, "default-scheduler", action="Scheduling")
 
 
 def _bind(store, pod: dict, node: str) -> None:
@@ -165,4 +169,4 @@ def _bind(store, pod: dict, node: str) -> None:
     store.write_status(POD, written, status, SCHEDULER)
     store.event(written, "Normal", "Scheduled",
                 f"Successfully assigned {pod['metadata']['namespace']}/{pod['metadata']['name']} to {node}",
-                "default-scheduler")
+                "default-scheduler", action="Binding")
