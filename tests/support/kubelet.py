@@ -237,6 +237,11 @@ class Kubelet:
             if played.sandbox is not None and not played.sandbox.closed:
                 played.sandbox.cut()
 
+    def resolve(self, host: str, port: int, namespace: str) -> str | None:
+        """Where a pod in ``namespace`` reaching ``host:port`` (a Service name) lands on the host's loopback."""
+        service, ns = (host.split(".") + [namespace])[:2]
+        return self.backends.get((ns, service), {}).get(port)
+
     def serve(self, namespace: str, service: str, ports: dict[int, str]) -> None:
         """Back a Service with addresses on the host's loopback (what its endpoints would be)."""
         self.backends[(namespace, service)] = ports
@@ -526,12 +531,11 @@ class Kubelet:
         if agent is None or played.node.name in self.quiet_nodes:
             return
 
-        def resolve(host: str, port: int) -> str | None:
-            service, namespace = (host.split(".") + [agent.pod["metadata"]["namespace"]])[:2]
-            return self.backends.get((namespace, service), {}).get(port)
         tag = "kube." + str(log_file).lstrip("/").replace("/", ".")
+        namespace = agent.pod["metadata"]["namespace"]
         with contextlib.suppress(OSError):
-            played_fluent_bit.ship(agent.agent, agent.env, played.node.name, played.pod, container, lines, resolve, tag)
+            played_fluent_bit.ship(agent.agent, agent.env, played.node.name, played.pod, container, lines,
+                                   lambda host, port: self.resolve(host, port, namespace), tag)
 
     def _run_kibana(self, played: PlayedPod) -> None:
         pod, ns = played.pod, played.pod["metadata"]["namespace"]
@@ -569,8 +573,7 @@ class Kubelet:
             return
         env = self.env(agent.pod, agent.pod["spec"]["containers"][0])
         host, _, port = env["ELASTICSEARCH_HOSTS"].split(",")[0].partition(":")
-        service, namespace = host.split(".")[:2]
-        backend = self.backends.get((namespace, service), {}).get(int(port or 9200))
+        backend = self.resolve(host, int(port or 9200), agent.pod["metadata"]["namespace"])
         if backend is None:
             return
         index = f"{names[0]}-{datetime.datetime.now(datetime.timezone.utc):%Y.%m.%d}"

@@ -22,8 +22,14 @@ from tests.support.shared import shared
 def test_every_recorded_answer_is_given_again(tmp_path: Path) -> None:
     contract = shared("kube-contract")
     scenarios = sorted(json.loads(f.read_text())["scenario"] for f in (contract / "corpus").glob("*.json"))
+    recorded = {json.loads(f.read_text())["recorded_from"] for f in (contract / "corpus").glob("*.json")}
     if binaries.k8s_backend() == "real":
         plane = ControlPlane(binaries.k8s_bin_dir(), tmp_path / "control-plane").start()
+        version = json.loads(plane.request("/version"))["gitVersion"]
+        if {_minor(v) for v in recorded} != {_minor(version)}:
+            plane.stop()
+            pytest.skip(f"the corpus was recorded from {', '.join(sorted(recorded))} and this control plane is "
+                        f"{version}: run contract.py check by hand and read the differences")
         target = ["--kubeconfig", str(plane.kubeconfig)]
     else:
         plane = DoubleControlPlane(tmp_path / "control-plane").start()

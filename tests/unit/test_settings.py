@@ -9,7 +9,7 @@ from pyinfra.api import Inventory
 from kubelogs import compatibility as compat
 from kubelogs.inventory import settings_from_inventory
 from kubelogs.settings import SettingsError, jvm_size_bytes, quantity_bytes, validate_settings
-from tests.support.bad_inputs import BAD_INPUTS, DATA
+from tests.support.bad_inputs import BAD_INPUTS
 
 
 @pytest.mark.parametrize(("raw", "field", "words"), BAD_INPUTS, ids=[f"{i:02}-{b[1]}" for i, b in enumerate(BAD_INPUTS)])

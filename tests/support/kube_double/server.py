@@ -18,8 +18,7 @@ from typing import Any
 import yaml
 
 from tests.support.kube_double.auth import ADMIN_USER, ANONYMOUS, Attributes, Tokens, User, authorize
-from tests.support.kube_double.errors import (ApiFailure, bad_request, method_not_allowed, not_found,
-                                              unsupported_media_type)
+from tests.support.kube_double.errors import (ApiFailure, bad_request, method_not_allowed, unsupported_media_type)
 from tests.support.kube_double.kinds import BY_PATH, KINDS, Kind
 from tests.support.kube_double.store import Store
 
@@ -390,7 +389,3 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError as e:
             raise ApiFailure(503, "ServiceUnavailable", f"error trying to reach service: dial tcp {ip}:{port}: {e}") from None
         self._send(response.status, data, content_type=response.getheader("Content-Type") or "text/plain")
-
-
-def not_found_for(kind: Kind, name: str) -> ApiFailure:
-    return not_found(kind.plural, kind.group, name)

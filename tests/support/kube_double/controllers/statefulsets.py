@@ -34,7 +34,7 @@ def reconcile(store) -> None:
 
 
 def _sync(store, sts: dict) -> None:
-    name, ns, spec = sts["metadata"]["name"], sts["metadata"]["namespace"], sts["spec"]
+    name, spec = sts["metadata"]["name"], sts["spec"]
     status = sts.get("status") or {}
     collisions = status.get("collisionCount") or 0  # the controller always hashes with a count, 0 at first
     update_revision = statefulset_revision(sts, collisions)
