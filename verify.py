@@ -3,7 +3,7 @@ its dead letters; `--limit control_host` skips the nodes, and with them that che
 
 from pyinfra import state
 
-from kubelogs.preflight import run_settings
+from kubelogs.preflight import this_run
 from tasks.verify import verify_logs
 
-verify_logs(run_settings(state))
+verify_logs(this_run(state))

@@ -19,7 +19,7 @@ from tests.support import harness
 
 SETTINGS = {"elasticsearch": {"replicas": 1}}
 # The fact a no-op re-run reads, with the directories the stage reads, for the floor.
-BARE_FACTS = ("kubelogs.facts.NodeState", "data_path=/es-data",
+BARE_FACTS = ("kubelogs.node.facts.NodeState", "data_path=/es-data",
               "sysctl_file=/etc/sysctl.d/90-kubelogs-elasticsearch.conf",
               "directories=/es-data,/var/lib/filebeat,/var/log/filebeat,/var/lib/fluent-bit")
 

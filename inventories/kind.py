@@ -6,7 +6,7 @@ passed with --group-data (the key ``kubelogs``); the defaults need no file.
 
 import os
 
-from kubelogs.kind import DEFAULT_CLUSTER, discover
+from kubelogs.inventory.kind import DEFAULT_CLUSTER, discover
 
 _nodes = discover(os.environ.get("KIND_CLUSTER_NAME", DEFAULT_CLUSTER))
 _hosts = {name: (f"@docker/{name}", {"kube_node_name": name}) for name in _nodes.all}

@@ -1,6 +1,6 @@
 """Inventory of a local minikube cluster on the Docker driver: its node containers (found by the labels
 minikube gives them) and this machine. With `--container-runtime=docker` its nodes run Docker, where
-log-pilot can run (README: the log-pilot recipe).
+log-pilot can run (docs/agents.md: the log-pilot recipe).
 
 Profile: $MINIKUBE_PROFILE, else "minikube". Settings: a group_data/all.py beside this file or passed with
 --group-data / --data (the key ``kubelogs``); the defaults need no file.
@@ -8,7 +8,7 @@ Profile: $MINIKUBE_PROFILE, else "minikube". Settings: a group_data/all.py besid
 
 import os
 
-from kubelogs.minikube import DEFAULT_PROFILE, discover
+from kubelogs.inventory.minikube import DEFAULT_PROFILE, discover
 
 _nodes = discover(os.environ.get("MINIKUBE_PROFILE", DEFAULT_PROFILE))
 # minikube names each Kubernetes node as its container.

@@ -16,7 +16,7 @@ from kubelogs.cluster.es_plan import (
     send_task,
 )
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
-from kubelogs.manifest_checks import check
+from kubelogs.manifests.checks import check
 from kubelogs.manifests import render_all
 from kubelogs.manifests.common import config_hash
 from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of

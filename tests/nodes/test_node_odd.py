@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from kubelogs import compatibility as compat
-from kubelogs.facts import NodeState
-from tasks.node import SYSCTL_FILE
+from kubelogs.node.decisions import SYSCTL_FILE
+from kubelogs.node.facts import NodeState
 from tests.support import harness
 from tests.support.log_traffic import dead_letters_probe
 

@@ -10,9 +10,9 @@ import subprocess
 from pathlib import Path
 
 from kubelogs import compatibility as compat
-from kubelogs.facts import DEAD_LETTERS_SCRIPT, NodeState
 from kubelogs.manifests import fluent_bit
 from kubelogs.manifests.common import LOG_NAME_ANNOTATION
+from kubelogs.node.facts import DEAD_LETTERS_SCRIPT, NodeState
 
 DEFAULT_MAJOR = compat.parse_version(compat.DEFAULT_ES_VERSION)[0]  # what the default settings deploy
 

@@ -11,8 +11,8 @@ import yaml
 from kubelogs import compatibility as compat
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.stage import uncovered_nodes
-from kubelogs.manifest_checks import check
 from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests.checks import check
 from kubelogs.manifests.common import CREDENTIALS_SECRET, LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, WRITER_SECRET
 from kubelogs.settings import validate_settings
 from tests.support.rendered import runtimes_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kubelogs.facts import ContainerRuntime, runtime_from
+from kubelogs.node.facts import ContainerRuntime, runtime_from
 
 
 @pytest.mark.parametrize(("endpoint", "sockets", "runtime"), [

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from kubelogs import compatibility as compat
-from kubelogs.manifest_checks import check, schema_problems, semantic_problems
 from kubelogs.manifests import GeneratedSecrets, elasticsearch, render_all
+from kubelogs.manifests.checks import check, schema_problems, semantic_problems
 from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, applyset_id
 from kubelogs.settings import validate_settings
 from tests.support.rendered import runtimes_of

@@ -6,8 +6,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kubelogs import compatibility as compat
-from kubelogs.manifest_checks import schema_problems, semantic_problems
 from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests.checks import schema_problems, semantic_problems
 from kubelogs.settings import SettingsError, validate_settings
 
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")

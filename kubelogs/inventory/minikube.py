@@ -4,7 +4,7 @@ added later are <profile>-m02, <profile>-m03, ..."""
 
 from __future__ import annotations
 
-from kubelogs.node_containers import NodeContainers, docker_ps, require_running
+from kubelogs.inventory.containers import NodeContainers, docker_ps, require_running
 
 PROFILE_LABEL = "name.minikube.sigs.k8s.io"
 CREATED_BY_LABEL = "created_by.minikube.sigs.k8s.io"

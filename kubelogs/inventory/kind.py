@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kubelogs.node_containers import NodeContainers, docker_ps, require_running
+from kubelogs.inventory.containers import NodeContainers, docker_ps, require_running
 
 CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 ROLE_LABEL = "io.x-k8s.kind.role"

@@ -1,6 +1,6 @@
-"""pyinfra operations the deploy needs and pyinfra does not ship in the form it needs.
+"""pyinfra operations the node stage needs and pyinfra does not ship in the form it needs.
 
-The node operations take the node's state as the caller read it (``kubelogs.facts.NodeState``, one
+The operations take the node's state as the caller read it (``kubelogs.node.facts.NodeState``, one
 round trip for the whole node) instead of reading facts themselves, and yield at most one command:
 on a node that is already right they yield nothing (``host.noop``), so a re-run costs no round trip
 beyond the one fact.
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
@@ -119,17 +118,3 @@ def fail_host(message: str):
     command on the host.
     """
     yield FunctionCommand(_fail, (message,), {})
-
-
-@operation(is_idempotent=False, _set_in_op=False)
-def run_after_node_stage(function: Callable | None = None, **kwargs: Any):
-    """Run ``function(state, host, **kwargs)`` at execution time; without a function, change nothing.
-
-    + function: the callback; its return value is the operation's status (False fails it)
-
-    deploy.py calls this for every host from one place after the node stage, so pyinfra orders it
-    after each node's operations (it orders operations per host, not by line across hosts). Only the
-    control host passes a function.
-    """
-    if function is not None:
-        yield FunctionCommand(function, (), kwargs)

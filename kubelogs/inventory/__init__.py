@@ -1,4 +1,6 @@
-"""How the deploy reads a pyinfra inventory: its group names and its one set of settings."""
+"""How the deploy reads a pyinfra inventory: its group names, its hosts' Kubernetes node names and its one
+set of settings. The submodules find the inventory of a local cluster: the node containers of kind
+(``kind``) or minikube (``minikube``), by the Docker labels their tool puts on them (``containers``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from pyinfra.api.exceptions import NoGroupError
 from kubelogs.settings import DATA_KEY, Problem, Settings, SettingsError, validate_settings
 
 if TYPE_CHECKING:
+    from pyinfra.api.host import Host
     from pyinfra.api.inventory import Inventory
 
 # Every Kubernetes node the node stage prepares.
@@ -24,6 +27,11 @@ def group_names(inventory: Inventory, group: str) -> list[str]:
         return [host.name for host in inventory.get_group(group)]
     except NoGroupError:  # the inventory does not define this group
         return []
+
+
+def kube_node_name(host: Host) -> str:
+    """The Kubernetes node name of an inventory host: its ``kube_node_name`` data, else its inventory name."""
+    return host.data.get("kube_node_name") or host.name
 
 
 def data_node_names(inventory: Inventory) -> list[str]:

@@ -1,4 +1,5 @@
-"""pyinfra facts the node stage reads, and that later stages read back from pyinfra's fact cache."""
+"""pyinfra facts the node stage reads: all it needs to know about a node in one command (``NodeState``).
+Later stages do not ask the node again: they get what was read from ``kubelogs.node.state``."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ _STAT = "'%u %g %a %F'"  # numeric owner, group, octal mode, type
 def disk_from(df_line: str) -> dict[str, Any] | None:
     """A ``df -PkT`` data line as a dict; None for an empty or unreadable line."""
     try:
-        filesystem, fstype, size, used, available, capacity, mountpoint = df_line.split(None, 6)
+        filesystem, fstype, size, _used, available, capacity, mountpoint = df_line.split(None, 6)
         return {
             "filesystem": filesystem,
             "type": fstype,

@@ -21,12 +21,12 @@ def _ref(m: Manifest) -> str:
     return f"{m['kind']}/{m['metadata']['name']}"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _definitions(schema_dir: str, version: str) -> Resource:
     return Resource.from_contents(kv_utils.schema_contents(f"kubernetes-json-schema/{schema_dir}/_definitions.json", version))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _validator(version: str, api_version: str, kind: str) -> jsonschema.Validator:
     """kubernetes_validate.validate(strict=True)'s schema for one kind and version, built once: that
     function reads and parses the large definitions file on every call (most of a deploy's check time)."""

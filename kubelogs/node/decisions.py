@@ -1,0 +1,84 @@
+"""What the node stage decides from a node's state (``NodeState``), before any operation: which paths and
+files it manages, what no operation can fix, how full the data filesystem may be. No pyinfra context
+here: the ``@deploy`` in tasks/node.py turns these decisions into operations and log lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from pyinfra.api.util import get_template
+
+from kubelogs import compatibility as compat
+from kubelogs.settings import Settings
+
+SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
+SYSCTL_TEMPLATE = Path(__file__).resolve().parents[2] / "files" / "sysctl-elasticsearch.conf.j2"
+# Every directory the stage may manage; all are read by the one fact, before the agent is known.
+CANDIDATE_AGENT_DIRS = tuple(dict.fromkeys(d for agent in compat.AGENTS.values() for d in agent.state_dirs))
+
+
+class DirectoryOp(NamedTuple):
+    """One ``numeric_directories`` operation the node needs: its name, and the directories' owner and mode."""
+
+    name: str
+    paths: list[str]
+    uid: int
+    gid: int
+    mode: int
+
+
+def data_directory(settings: Settings, holds_data: bool) -> DirectoryOp | None:
+    """The Elasticsearch hostPath data directory, on a node that holds data with hostPath storage."""
+    es = settings.elasticsearch
+    if not (holds_data and es.storage == "hostPath"):
+        return None
+    return DirectoryOp(f"Elasticsearch data directory {es.data_path}", [es.data_path],
+                       compat.ES_UID, compat.ES_GID, int(es.data_mode, 8))
+
+
+def agent_directories(agent: compat.Agent | None) -> DirectoryOp | None:
+    """The state directories of the node's log agent (None: no agent can run there)."""
+    if agent is None:
+        return None
+    dirs = "directory" if len(agent.state_dirs) == 1 else "directories"
+    return DirectoryOp(f"{agent.name} state {dirs} {', '.join(agent.state_dirs)}", list(agent.state_dirs), 0, 0, 0o755)
+
+
+def impossible_state(state: dict, directory_ops: list[DirectoryOp]) -> tuple[str, str] | None:
+    """(operation name, one-line reason) when a path the stage manages is in the way, else None."""
+    for name, paths, *_ in directory_ops:
+        for path in paths:
+            stat = state["paths"].get(path)
+            if stat is not None and stat["type"] != "directory":
+                return f"Check {name}", f"{path} exists but is a {stat['type']}, not a directory; move it away"
+    persisted = state["sysctl_file"]
+    if persisted is not None and persisted["type"] not in ("regular file", "regular empty file"):
+        return (f"Check {SYSCTL_FILE}",
+                f"{SYSCTL_FILE} exists but is a {persisted['type']}, not a file; move it away")
+    return None
+
+
+def describe_disk(settings: Settings, disk: dict | None) -> str:
+    """The data filesystem in a few words, for the node's log line."""
+    if disk is None:
+        return f"free space of {settings.elasticsearch.data_path} unknown"
+    free_gib = disk["available_kb"] / 2**20
+    return (f"{settings.elasticsearch.data_path} on {disk['type']} {disk['filesystem']}: "
+            f"{free_gib:.1f} GiB free, {disk['used_percent']}% used")
+
+
+def disk_headroom_problem(settings: Settings, disk: dict | None) -> str | None:
+    """Why the data filesystem is too full for Elasticsearch (at or past its flood stage), else None.
+    ``settings.nodes.low_disk`` says whether that warns or fails the node."""
+    limit = settings.nodes.flood_stage_percent
+    if disk is None or disk["used_percent"] < limit:
+        return None
+    return (f"{settings.elasticsearch.data_path} is on a filesystem {disk['used_percent']}% full, at or past "
+            f"Elasticsearch's flood-stage watermark ({limit}%): indices there would turn read-only. "
+            "Free space, or set kubelogs.nodes.low_disk / flood_stage_percent.")
+
+
+def sysctl_content(settings: Settings, value: int) -> str:
+    """The persisted sysctl file, exactly as the template renders it."""
+    return get_template(str(SYSCTL_TEMPLATE)).render(required=settings.max_map_count, value=value)
