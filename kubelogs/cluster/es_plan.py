@@ -1,14 +1,14 @@
 """The Elasticsearch side of a plan: calls around scaling, pods to restart, and index settings to send.
-Read-only, like the rest of the plan; ``stage.execute`` carries it out."""
+Read-only, like the rest of the plan; ``phases.order`` places it among the phases."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
 
-from kubelogs.cluster import quorum, restarts, upgrades
+from kubelogs.cluster import quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube
-from kubelogs.cluster.es_tasks import Task
+from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.manifests import index_settings, security
 from kubelogs.manifests.common import config_hash
 from kubelogs.manifests.elasticsearch import NAME
@@ -32,11 +32,11 @@ PENDING_ANNOTATION = "kubelogs.io/pending-elasticsearch-calls"
 
 @dataclass
 class ElasticsearchWork:
-    before: list[Task] = field(default_factory=list)  # before anything is applied
-    after: list[Task] = field(default_factory=list)  # after the rollout and the restarts
+    before: list[CallBatch] = field(default_factory=list)  # before anything is applied
+    after: list[CallBatch] = field(default_factory=list)  # after the rollout and the restarts
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
     send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
-    send_early: bool = True  # before the agents are applied (False when Elasticsearch restarts: after that)
+    restarts: bool = False  # Elasticsearch pods restart in this run (outdated ones, or a template change)
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
@@ -49,16 +49,16 @@ class ElasticsearchWork:
         return bool(self.before or self.after or self.restarts_pending or self.send)
 
 
-def pending_tasks(live_statefulset: dict | None) -> list[Task]:
+def pending_calls(live_statefulset: dict | None) -> list[CallBatch]:
     raw = (((live_statefulset or {}).get("metadata") or {}).get("annotations") or {}).get(PENDING_ANNOTATION)
     try:
-        return [Task.from_data(t) for t in json.loads(raw)] if raw else []
+        return [CallBatch.from_data(t) for t in json.loads(raw)] if raw else []
     except (ValueError, KeyError, TypeError):
         return []  # unreadable: written by someone else; nothing to resume
 
 
-def record_pending(kube: Kube, namespace: str, tasks: list[Task]) -> None:
-    value = json.dumps([t.as_data() for t in tasks], sort_keys=True) if tasks else None
+def record_pending(kube: Kube, namespace: str, batches: list[CallBatch]) -> None:
+    value = json.dumps([b.as_data() for b in batches], sort_keys=True) if batches else None
     kube.merge_patch("StatefulSet", NAME, namespace, {"metadata": {"annotations": {PENDING_ANNOTATION: value}}},
                      APPLIED_FIELD_MANAGER)
 
@@ -76,20 +76,16 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
         outdated = restarts.outdated(kube, settings.namespace)
-        if outdated and (live != wanted or running != settings.elasticsearch.version):
-            # The recorded version is the template's: the pods still at the older revision may run another.
-            raise ClusterError(
-                f"refusing to apply: {restarts.pending_message(outdated)}, not finished by an earlier run. Keep "
-                f"kubelogs.elasticsearch.version = {running!r} and replicas = {live} for one more run, which "
-                "finishes those restarts, then change them. Nothing was applied.")
-        work.after += pending_tasks(sts.live)
+        pending = restarts.pending_message(outdated) if outdated else ""
+        refused = safety.restarts_finished_first(pending, running, live, settings)
+        if refused:
+            raise ClusterError(refused)
+        work.after += pending_calls(sts.live)
         work.before += [t for t in [quorum.before_scaling(running, live, wanted)] if t]
         work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
         if sts.action == "unchanged" and outdated:
-            work.restarts_pending.append(restarts.pending_message(outdated))
-        # Pods that restart in this run (a new version, security on or off, any template change) take the
-        # requests in their new form only afterwards: send them then.
-        work.send_early = not (sts.template_changed or outdated)
+            work.restarts_pending.append(pending)
+        work.restarts = bool(sts.template_changed or outdated)
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":
@@ -100,6 +96,6 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     return work
 
 
-def send_task(config_map: str) -> Task:
+def send_batch(config_map: str) -> CallBatch:
     # Yellow is enough: users, policies and templates need a master and the primaries, not every replica.
-    return Task(REQUEST_CONFIG_MAPS[config_map], ("health", "requests"), {"HEALTH_WAIT": "yellow"}, config_map)
+    return CallBatch(REQUEST_CONFIG_MAPS[config_map], ("health", "requests"), {"HEALTH_WAIT": "yellow"}, config_map)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import applyset, immutable, rollout, upgrades
+from kubelogs.cluster import applyset, rollout, safety
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
 
 # Server-maintained metadata that differs between a live object and its dry-run without any change.
+if TYPE_CHECKING:
+    from kubelogs.cluster.phases import Phase
+
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
 
 
@@ -72,6 +76,7 @@ class Plan:
     kept_data: list[str] = field(default_factory=list)  # nodes left with Elasticsearch data no pod serves
     warnings: list[str] = field(default_factory=list)
     elasticsearch: ElasticsearchWork = field(default_factory=ElasticsearchWork)
+    phases: list[Phase] = field(default_factory=list)  # what executing it does, in order (phases.order)
 
     @property
     def changes(self) -> list[Step]:
@@ -96,7 +101,8 @@ class Plan:
                 *(f"  waiting   {m}" for m in self.pending_rollouts),
                 *self.elasticsearch.lines(),
                 *(f"  keeps     {m}" for m in self.kept_data),
-                *(f"  warning   {m}" for m in self.warnings)]
+                *(f"  warning   {m}" for m in self.warnings),
+                *(f"  phase {i:>2}  {p.name}: {p.why}" for i, p in enumerate(self.phases, 1))]
 
 
 def comparable(obj: dict) -> dict:
@@ -137,11 +143,10 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
         if live is None:
             steps.append(Step("create", manifest, None, host, note))
             continue
-        fields = immutable.changed_fields(live, manifest)
-        if fields:
-            refusals.append(immutable.refusal(live, manifest, fields))
-            continue
-        if manifest["kind"] == "StatefulSet" and (refused := upgrades.refusal(live, manifest)):
+        refused = safety.immutable_fields_unchanged(live, manifest)
+        if not refused and manifest["kind"] == "StatefulSet":
+            refused = safety.supported_version_change(live, manifest) or safety.major_upgrade_alone(live, manifest)
+        if refused:
             refusals.append(refused)
             continue
         dry = kube.apply(manifest, dry_run=True)

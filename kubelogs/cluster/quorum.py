@@ -13,7 +13,8 @@ StatefulSet's scaling, in the order that never leaves the cluster without a safe
 from __future__ import annotations
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster.es_tasks import Task
+from kubelogs.cluster.es_calls import CallBatch
+from kubelogs.cluster.safety import QUORUM_AFTER_SCALE_UP, QUORUM_BEFORE_SCALE_DOWN
 from kubelogs.manifests.elasticsearch import NAME
 
 
@@ -21,7 +22,7 @@ def quorum(replicas: int) -> int:
     return replicas // 2 + 1
 
 
-def before_scaling(version: str, live: int, wanted: int) -> Task | None:
+def before_scaling(version: str, live: int, wanted: int) -> CallBatch | None:
     if wanted >= live:
         return None
     leaving = [f"{NAME}-{i}" for i in range(wanted, live)]
@@ -29,27 +30,29 @@ def before_scaling(version: str, live: int, wanted: int) -> Task | None:
     env = {"HEALTH_WAIT": "green" if live > 1 else "yellow", "NODES_WAIT": f">={live}", "LEAVING": ",".join(leaving)}
     drain = ("health", "allocation_exclude", "drained")
     if compat.parse_version(version)[0] <= 6:
-        return Task(f"move the shards off {', '.join(leaving)} and lower minimum_master_nodes to {quorum(wanted)} "
+        return CallBatch(f"move the shards off {', '.join(leaving)} and lower minimum_master_nodes to {quorum(wanted)} "
                     f"before scaling down to {wanted}", (*drain, "minimum_masters"),
-                    {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))})
+                    {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))}, check=QUORUM_BEFORE_SCALE_DOWN.name)
     if compat.parse_version(version) >= compat.VOTING_EXCLUSIONS_BY_QUERY_FROM:
         paths = [f"_cluster/voting_config_exclusions?node_names={','.join(leaving)}"]
     else:
         paths = [f"_cluster/voting_config_exclusions/{n}" for n in leaving]
-    return Task(f"move the shards off {', '.join(leaving)} and exclude them from voting before scaling down to {wanted}",
-                (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)})
+    return CallBatch(f"move the shards off {', '.join(leaving)} and exclude them from voting before scaling down to {wanted}",
+                (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)},
+                     check=QUORUM_BEFORE_SCALE_DOWN.name)
 
 
-def after_scaling(version: str, live: int, wanted: int) -> Task | None:
+def after_scaling(version: str, live: int, wanted: int) -> CallBatch | None:
     if wanted == live:
         return None
     if compat.parse_version(version)[0] <= 6:
         if wanted < live:
-            return Task("clear the allocation exclusion of the removed nodes", ("allocation_exclude_clear",))
-        return Task(f"raise minimum_master_nodes to {quorum(wanted)} once {wanted} nodes have joined",
+            return CallBatch("clear the allocation exclusion of the removed nodes", ("allocation_exclude_clear",))
+        return CallBatch(f"raise minimum_master_nodes to {quorum(wanted)} once {wanted} nodes have joined",
                     ("health", "minimum_masters"),
-                    {"MINIMUM_MASTER_NODES": str(quorum(wanted)), "NODES_WAIT": f">={wanted}"})
+                    {"MINIMUM_MASTER_NODES": str(quorum(wanted)), "NODES_WAIT": f">={wanted}"},
+                         check=QUORUM_AFTER_SCALE_UP.name)
     if wanted < live:
-        return Task("clear the allocation and voting exclusions of the removed nodes",
+        return CallBatch("clear the allocation and voting exclusions of the removed nodes",
                     ("allocation_exclude_clear", "clear_voting"))
     return None

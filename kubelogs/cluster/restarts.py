@@ -12,13 +12,14 @@ outdated pods restart together (Elastic's full cluster restart), after the same 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
-from kubelogs.cluster import es_tasks, rollout
+from kubelogs.cluster import es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube
-from kubelogs.cluster.es_tasks import Task
+from kubelogs.cluster.es_calls import CallBatch
+from kubelogs.cluster.safety import ALLOCATION_BACK_ON, HEALTH_BEFORE_RESTART
 from kubelogs.manifests.elasticsearch import NAME
+from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
 REVISION_LABEL = "controller-revision-hash"  # set on each pod by the StatefulSet controller
@@ -64,60 +65,66 @@ def _joined(settings: Settings) -> dict[str, str]:
     return {"NODES_WAIT": f">={settings.elasticsearch.replicas}"}
 
 
-def reenable_task(settings: Settings) -> Task:
-    health = es_tasks.health_wanted(settings)
-    return Task(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"), _joined(settings))
+def reenable_batch(settings: Settings) -> CallBatch:
+    health = es_calls.health_wanted(settings)
+    return CallBatch(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"), _joined(settings),
+                     check=ALLOCATION_BACK_ON.name)
+
+
+def prepare_batch(settings: Settings, what: str) -> CallBatch:
+    # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
+    return CallBatch(f"prepare {what} once the cluster is {es_calls.health_wanted(settings)}",
+                     ("allocation_all", "health", "allocation_primaries", "flush"), _joined(settings),
+                     check=HEALTH_BEFORE_RESTART.name)
 
 
 def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
-                     before_limiting: Callable[[Task], None] = lambda task: None,
-                     clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> int:
+                     before_limiting: Callable[[CallBatch], None] = lambda batch: None, poll: Poll | None = None) -> int:
     """Restart every outdated Elasticsearch pod, health-aware; the number restarted. ``before_limiting`` gets
-    the task that undoes the allocation limit, before it is set (to be recorded for a re-run)."""
+    the batch that undoes the allocation limit, before it is set (to be recorded for a re-run)."""
     ns, timeout = settings.namespace, settings.kubernetes.rollout_timeout
+    poll = poll or Poll(settings.kubernetes.poll_interval)
     pods = outdated(kube, ns)
     if not pods:
         return 0
-    health = es_tasks.health_wanted(settings)
-    before_limiting(reenable_task(settings))
+    before_limiting(reenable_batch(settings))
     # One pod at a time; all together when security changes (a full cluster restart).
     full = needs_full_restart(kube, ns, pods)
     for batch in [pods] if full else [[p] for p in pods]:
         what = "a full cluster restart (security changes)" if full else f"to restart {batch[0]['metadata']['name']}"
-        # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
-        es_tasks.run(kube, settings, Task(f"prepare {what} once the cluster is {health}",
-                                          ("allocation_all", "health", "allocation_primaries", "flush"),
-                                          _joined(settings)), log, clock, sleep)
+        es_calls.run(kube, settings, prepare_batch(settings, what), log, poll)
         for pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)
         for pod in batch:
-            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout,
-                          settings.kubernetes.poll_interval, clock, sleep)
+            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, poll)
             log(f"restarted pod {pod['metadata']['name']}")
-    es_tasks.run(kube, settings, reenable_task(settings), log, clock, sleep)
+    es_calls.run(kube, settings, reenable_batch(settings), log, poll)
     return len(pods)
 
 
-def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, interval: float,
-                  clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, poll: Poll) -> None:
     """Wait until pod ``name`` is a new pod at the update revision, and ready."""
-    deadline, state = clock() + timeout, "not recreated yet"
-    while True:
+    state = ["not recreated yet"]
+
+    def replaced() -> bool | None:
         pod = kube.get("Pod", name, ns)
         sts = kube.get("StatefulSet", NAME, ns) or {}
         revision = (sts.get("status") or {}).get("updateRevision")
         if pod and pod["metadata"]["uid"] != old_uid and not pod["metadata"].get("deletionTimestamp"):
             problem = rollout.pod_problem(pod)
             if (pod["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision:
-                state = "recreated at an older revision"
+                state[0] = "recreated at an older revision"
             elif not problem:
-                return
+                return True
             else:
-                state = problem
-        if clock() >= deadline:
-            raise ClusterError(
-                f"pod {name} was restarted but is not ready after {timeout:g} s "
-                f"(kubelogs.kubernetes.rollout_timeout): {state}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state)}\n"
-                "Shard allocation is still limited to primaries; the next run re-enables it and resumes once the "
-                "cause is fixed.")
-        sleep(interval)
+                state[0] = problem
+        return None
+
+    def timed_out() -> ClusterError:
+        return ClusterError(
+            f"pod {name} was restarted but is not ready after {timeout:g} s "
+            f"(kubelogs.kubernetes.rollout_timeout): {state[0]}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state[0])}\n"
+            "Shard allocation is still limited to primaries; the next run re-enables it and resumes once the "
+            "cause is fixed.")
+
+    poll.until(replaced, timeout, timed_out)

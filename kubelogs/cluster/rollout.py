@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.polling import Poll
 
 MAX_EVENTS = 8
 
@@ -52,17 +52,16 @@ def status(obj: dict) -> tuple[bool, str]:
     return True, f"{kind} {name}: {desired} pods available" + (" (no node selected)" if not desired else "")
 
 
-def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float, interval: float,
-         log: Callable[[str], None], clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep) -> None:
+def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float, poll: Poll,
+         log: Callable[[str], None]) -> None:
     """Wait until every (kind, namespace, name) is rolled out, logging progress.
 
     On timeout, raise ClusterError with a diagnosis of each workload still rolling out.
     """
-    deadline = clock() + timeout
     pending = list(workloads)
     last: dict[tuple[str, str, str], str] = {}
-    while True:
+
+    def all_done() -> bool | None:
         still = []
         for ref in pending:
             kind, ns, name = ref
@@ -79,14 +78,15 @@ def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float, inte
                     log(message)
                 last[ref] = message
                 still.append(ref)
-        pending = still
-        if not pending:
-            return
-        if clock() >= deadline:
-            diagnosis = "\n".join(diagnose(kube, kind, ns, name, last[(kind, ns, name)]) for kind, ns, name in pending)
-            raise ClusterError(f"rollout not complete after {timeout:g} s (kubelogs.kubernetes.rollout_timeout):\n"
-                               f"{diagnosis}\nThe objects are applied; re-run to wait again once the cause is fixed.")
-        sleep(min(interval, max(0.0, deadline - clock())))
+        pending[:] = still
+        return True if not pending else None
+
+    def timed_out() -> ClusterError:
+        diagnosis = "\n".join(diagnose(kube, kind, ns, name, last[(kind, ns, name)]) for kind, ns, name in pending)
+        return ClusterError(f"rollout not complete after {timeout:g} s (kubelogs.kubernetes.rollout_timeout):\n"
+                            f"{diagnosis}\nThe objects are applied; re-run to wait again once the cause is fixed.")
+
+    poll.until(all_done, timeout, timed_out)
 
 
 def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> str:

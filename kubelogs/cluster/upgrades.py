@@ -1,5 +1,5 @@
-"""Elasticsearch version changes, checked before anything is applied: the running version (recorded on the
-live StatefulSet) against the settings, by the rules in ``compatibility.UPGRADE_FROM``."""
+"""Which Elasticsearch version a StatefulSet runs and which one it is rendered for: what the version rules
+(``safety.supported_version_change``, ``compatibility.UPGRADE_FROM``) compare."""
 
 from __future__ import annotations
 
@@ -22,19 +22,6 @@ def running_version(live_statefulset: dict) -> str | None:
     return tag
 
 
-def refusal(live: dict, desired: dict) -> str:
-    """Why the desired Elasticsearch StatefulSet may not replace the live one ('' when it may)."""
-    running = running_version(live)
-    wanted = desired["metadata"]["annotations"][ES_VERSION_ANNOTATION]
-    problem = compat.version_change_problem(running, wanted) if running else ""
-    replicas = (live["spec"].get("replicas", 1), desired["spec"]["replicas"])
-    if not problem and running and compat.parse_version(running)[0] != compat.parse_version(wanted)[0] \
-            and replicas[0] != replicas[1]:
-        # The quorum calls around scaling are made in one version's terms (zen1 or voting exclusions).
-        problem = (f"a major upgrade and a replicas change ({replicas[0]} -> {replicas[1]}) in one run are refused: "
-                   "upgrade with the current replicas first, then change replicas in a second run")
-    if not problem:
-        return ""
-    meta = desired["metadata"]
-    return (f"StatefulSet {meta['namespace']}/{meta['name']} runs Elasticsearch {running}; "
-            f"kubelogs.elasticsearch.version = {wanted!r}: {problem}. Nothing was applied.")
+def wanted_version(desired_statefulset: dict) -> str:
+    """The version a rendered StatefulSet is for (its annotation)."""
+    return desired_statefulset["metadata"]["annotations"][ES_VERSION_ANNOTATION]

@@ -9,11 +9,12 @@ import time
 from collections.abc import Callable, Mapping
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import es_tasks, rollout
+from kubelogs.cluster import es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.manifests import fluent_bit
 from kubelogs.manifests.common import NODE_RUNTIME_LABEL
 from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
+from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 from kubelogs.verify import agent_metrics, pods
 from kubelogs.verify.report import NodeResult, Report
@@ -23,11 +24,11 @@ SINGLE_REPLICA_NOTE = ("yellow is expected: with one Elasticsearch node, replica
 
 
 def run(kube: Kube, settings: Settings, log: Callable[[str], None],
-        dead_letters: Mapping[str, dict | None] | None = None,
-        clock: Callable[[], float] = time.time, sleep: Callable[[float], None] = time.sleep) -> Report:
+        dead_letters: Mapping[str, dict | None] | None = None, poll: Poll | None = None) -> Report:
     """Verify and always remove the pods it created, also on failure. ``dead_letters``: per Kubernetes node
     whose state this run read, its agent's dead-letter files (``NodeState``); nodes not in it are not judged."""
     ns, run_id = settings.namespace, secrets.token_hex(4)
+    poll = poll or Poll(settings.kubernetes.poll_interval)
     report = Report(replicas=settings.elasticsearch.replicas)
     created: list[str] = []
     try:
@@ -49,24 +50,21 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
             kube.apply(pods.canary(settings, name, r.node, tokens[r.node]))
             created.append(name)
         for name, r in zip(created, targets):
-            started[r.node] = wait_running(kube, ns, name, settings.verify.timeout, settings.kubernetes.poll_interval,
-                                           clock, sleep, r)
+            started[r.node] = wait_running(kube, ns, name, settings.verify.timeout, poll, r)
         running = {n: t for n, t in tokens.items() if n in started}
         verifier = f"kubelogs-verifier-{run_id}"
         index = pods.index_for(datetime.datetime.now(datetime.timezone.utc).date())
         shippers = [r.node for r in report.nodes if r.agent == fluent_bit.NAME]
         kube.apply(pods.verifier(settings, verifier, running, index, shippers))
         created.append(verifier)
-        _, output = es_tasks.wait_finished(kube, ns, verifier, settings.verify.timeout + 90,
-                                           settings.kubernetes.poll_interval, clock, sleep)
+        _, output = es_calls.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, poll)
         read_output(output, report, started, index)
         delivery(kube, settings, report)
         if settings.kibana.enabled:
             name = f"kubelogs-kibana-{run_id}"
             kube.apply(pods.kibana_views(settings, name, report.log_names))
             created.append(name)
-            _, output = es_tasks.wait_finished(kube, ns, name, settings.verify.timeout + 90,
-                                               settings.kubernetes.poll_interval, clock, sleep)
+            _, output = es_calls.wait_finished(kube, ns, name, settings.verify.timeout + 90, poll)
             read_kibana(output, report)
     except ClusterError as e:
         report.problems.append(str(e))
@@ -99,7 +97,7 @@ def delivery(kube: Kube, settings: Settings, report: Report) -> None:
             report.problems.append(
                 f"node {r.node}: {files} batch file(s) ({r.dead_letters['kib']} KiB) in Fluent Bit's dead-letter queue "
                 f"{fluent_bit.DEAD_LETTERS_DIR}: lines Elasticsearch refused {settings.agents.retry_limit + 1} times, "
-                f"kept on the node; {where} (README: dead letters)")
+                f"kept on the node; {where} (docs/agents.md: no line dropped without a trace)")
         elif given_up:
             kept = (f"kept in its dead-letter queue {fluent_bit.DEAD_LETTERS_DIR}" if keeps
                     else "dropped: this Fluent Bit image has no dead-letter queue")
@@ -127,20 +125,23 @@ def agent_coverage(kube: Kube, settings: Settings) -> list[NodeResult]:
     return sorted(results, key=lambda r: r.node)
 
 
-def wait_running(kube: Kube, ns: str, name: str, timeout: float, interval: float, clock: Callable[[], float],
-                 sleep: Callable[[float], None], result: NodeResult) -> float:
+def wait_running(kube: Kube, ns: str, name: str, timeout: float, poll: Poll, result: NodeResult) -> float:
     """Epoch seconds the canary started; raises ClusterError if it does not run in time."""
-    deadline = clock() + timeout
-    while True:
-        pod = kube.get("Pod", name, ns) or {}
-        status = pod.get("status") or {}
-        if status.get("phase") in ("Running", "Succeeded"):
-            started = status.get("startTime")
-            return _epoch(started) if started else clock()
-        if clock() >= deadline:
-            result.note = rollout.pod_problem(pod) or "did not start"
-            raise ClusterError(f"canary {name} on {result.node} did not start within {timeout:g} s: {result.note}")
-        sleep(interval)
+    last: dict = {}
+
+    def running() -> float | None:
+        last["pod"] = kube.get("Pod", name, ns) or {}
+        status = last["pod"].get("status") or {}
+        if status.get("phase") not in ("Running", "Succeeded"):
+            return None
+        started = status.get("startTime")
+        return _epoch(started) if started else time.time()
+
+    def timed_out() -> ClusterError:
+        result.note = rollout.pod_problem(last["pod"]) or "did not start"
+        return ClusterError(f"canary {name} on {result.node} did not start within {timeout:g} s: {result.note}")
+
+    return poll.until(running, timeout, timed_out)
 
 
 def read_output(output: str, report: Report, started: dict[str, float], index: str) -> None:

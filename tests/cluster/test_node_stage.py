@@ -19,7 +19,7 @@ import testinfra
 from kubelogs import compatibility as compat
 from tests.support import harness
 
-# The README's log-pilot recipe (the seed's design: log-pilot on the Docker node); two workers hold data.
+# The log-pilot recipe (docs/agents.md; the seed's design: log-pilot on the Docker node); two workers hold data.
 SETTINGS = {"elasticsearch": {"replicas": 2, "version": compat.LOG_PILOT_ES_VERSION}}
 SYSCTL_FILE = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
 OPS_PER_NODE = {"control-plane": 3, "worker1": 4, "worker2": 4}  # sysctl live+file, data dir, agent dirs (one op)
@@ -150,6 +150,10 @@ def test_dry_run_prints_the_cluster_plan_and_changes_nothing(cluster, first_run)
     assert run.returncode == 0, run.stderr[-3000:]
     assert re.search(r"cluster plan: 1 update, \d+ unchanged", run.stderr)
     assert "update    StatefulSet logging/elasticsearch" in run.stderr
+    # The named phases, in the order a real run would take them: a new heap restarts Elasticsearch's pods.
+    assert re.findall(r"phase +\d+  ([^:]+):", run.stderr) == [
+        "apply", "wait for rollouts", "restart outdated Elasticsearch pods", "clear pending Elasticsearch calls",
+        "wait for Kibana"]
     assert len(cluster.api.mutations()) == before
     assert any(r.query.get("dryRun") == "All" for r in cluster.api.requests)
 

@@ -5,8 +5,8 @@ version thresholds in kubelogs/compatibility.py, each major's first and last min
 variant (security on and off, retention off, one node, Kibana off, each collector), the deploy renders its
 objects (``render_all``), and the code that talks to Elasticsearch runs for real:
 
-- the cluster stage's in-cluster calls: ``es_tasks.run`` applies the pod of each task (the request
-  ConfigMaps of ``es_plan.REQUEST_CONFIG_MAPS`` sent with ``es_plan.send_task``; ``quorum`` before and
+- the cluster stage's in-cluster calls: ``es_calls.run`` applies the pod of each call batch (the request
+  ConfigMaps of ``es_plan.REQUEST_CONFIG_MAPS`` sent with ``es_plan.send_batch``; ``quorum`` before and
   after scaling down and up; ``restarts.restart_outdated`` on an outdated pod), which runs files/es-admin.sh;
 - the verify stage's verifier pod (``pods.verifier``: files/verify-canaries.sh);
 - the retention CronJob's pod where there is no ILM (files/es-retention.sh).
@@ -39,10 +39,11 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import es_plan, es_tasks, quorum, restarts
+from kubelogs.cluster import es_calls, es_plan, quorum, restarts
 from kubelogs.manifests import fluent_bit, index_settings, log_pilot, render_all, security
 from kubelogs.manifests.common import REQUESTS_KEY, GeneratedSecrets
 from kubelogs.manifests.elasticsearch import HTTP_PORT, NAME as ES_NAME, service_host
+from kubelogs.polling import Poll
 from kubelogs.settings import Settings, SettingsError, validate_settings
 from kubelogs.verify import pods
 from tests.support.fake_elasticsearch import FakeElasticsearch
@@ -146,7 +147,7 @@ class RecordingElasticsearch(FakeElasticsearch):
 
 
 class PodRunner:
-    """The Kubernetes API as es_tasks, restarts and the verify stage use it, where each applied pod runs at
+    """The Kubernetes API as es_calls, restarts and the verify stage use it, where each applied pod runs at
     once to completion (Elasticsearch pods are only listed, deleted and come back ready)."""
 
     def __init__(self, es: RecordingElasticsearch, workdir: Path) -> None:
@@ -363,7 +364,7 @@ def _run_group(kube: PodRunner, es: RecordingElasticsearch, group: list[_Variant
             merged = {"kind": "ConfigMap", "metadata": {"name": name},
                       "data": {REQUESTS_KEY: "".join(f"{line}\n" for line in lines[name].values())}}
             kube.load([*first.objects, merged])
-            task = es_plan.send_task(name)
+            task = es_plan.send_batch(name)
             _task(kube, es, first.settings, task, f"{_CONFIG_MAP_RUN}: files/es-admin.sh {' '.join(task.actions)} "
                                                   f"({name}, the lines of {len(group)} variants from {first.label})")
     for variant in group:
@@ -382,9 +383,9 @@ def _run_group(kube: PodRunner, es: RecordingElasticsearch, group: list[_Variant
     return sources
 
 
-def _task(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, task: es_tasks.Task, source: str) -> None:
+def _task(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, task: es_calls.CallBatch, source: str) -> None:
     es.source = source
-    es_tasks.run(kube, settings, task, lambda line: None)  # raises ClusterError when the script fails
+    es_calls.run(kube, settings, task, lambda line: None)  # raises ClusterError when the script fails
 
 
 def _restart(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, label: str) -> None:
@@ -395,7 +396,7 @@ def _restart(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, la
                                               "status": {"updateRevision": "new"}}
     kube.objects[("Pod", f"{ES_NAME}-0")] = _ready_es_pod(f"{ES_NAME}-0", "old", uid="old")
     es.source = f"{label}: files/es-admin.sh (restarts.restart_outdated)"
-    restarted = restarts.restart_outdated(kube, settings, lambda line: None, sleep=lambda s: None)
+    restarted = restarts.restart_outdated(kube, settings, lambda line: None, poll=Poll(0, sleep=lambda s: None))
     assert restarted == 1
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster.plan import NodeTarget
-from kubelogs.cluster.stage import uncovered_nodes
+from kubelogs.cluster.safety import agent_on_every_node
 from kubelogs.manifests import GeneratedSecrets, render_all
 from kubelogs.manifests.checks import check
 from kubelogs.manifests.common import CREDENTIALS_SECRET, LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, WRITER_SECRET
@@ -137,10 +137,11 @@ def test_fluent_bit_image_is_configurable():
 def test_nodes_no_agent_can_serve_stop_the_plan():
     nodes = [NodeTarget("h1", "n1", "docker", True), NodeTarget("h2", "n2", "containerd", True),
              NodeTarget("h3", "n3", "unknown", False)]
-    message = uncovered_nodes(validate_settings({"elasticsearch": {"version": "5.6.16"}}), nodes)
+    message = agent_on_every_node(validate_settings({"elasticsearch": {"version": "5.6.16"}}), nodes)
     assert message.startswith("with kubelogs.agents.collector 'auto' and Elasticsearch 5.6.16, no log agent can collect on: n2 (containerd)")
     assert "fluent-bit reads docker/containerd/cri-o nodes and writes to Elasticsearch 6.x/7.x/8.x" in message
-    assert uncovered_nodes(validate_settings({}), nodes) == ""
+    assert message.endswith("[safety check: an agent for every node]")
+    assert agent_on_every_node(validate_settings({}), nodes) == ""
 
 
 def test_readme_pod_example_declares_one_name_both_ways():

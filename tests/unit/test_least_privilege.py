@@ -10,7 +10,7 @@ import json
 import pytest
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import es_tasks
+from kubelogs.cluster import es_calls
 from kubelogs.manifests import GeneratedSecrets, index_settings, kibana, render_all, security
 from kubelogs.manifests.common import KIBANA_SECRET, requests_text
 from kubelogs.settings import validate_settings
@@ -146,7 +146,7 @@ def test_network_policies_admit_exactly_this_deploys_clients():
     es, kb = pod_labels(objects, "StatefulSet", "elasticsearch"), pod_labels(objects, "Deployment", "kibana")
     clients = {name: pod_labels(objects, kind, name) for kind, name in
                (("DaemonSet", "fluent-bit"), ("DaemonSet", "log-pilot"), ("Deployment", "kibana"))}
-    clients["cluster stage's calls"] = es_tasks.pod(settings, "x", es_tasks.Task("t", ("health",)))["metadata"]["labels"]
+    clients["cluster stage's calls"] = es_calls.pod(settings, "x", es_calls.CallBatch("t", ("health",)))["metadata"]["labels"]
     cron = index_settings.retention_cronjob(settings)  # (rendered for versions without ILM)
     clients["retention job"] = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     clients["verifier"] = pods.verifier(settings, "v", {}, "i")["metadata"]["labels"]

@@ -1,0 +1,130 @@
+"""The safety rules of the cluster stage, each a named check (as ECK's upgrade predicates are).
+
+Two kinds:
+- checked by the plan, before anything is applied: a check that fails refuses the whole run, and the
+  refusal names it; each is a pure function of the settings and the live objects, tested alone;
+- checked in the cluster, by the Elasticsearch call batch that precedes the risky step (``es_calls``): the
+  step waits until the check holds, up to ``kubernetes.rollout_timeout``; the batch's log line and its
+  failure name the check, and nothing after it is done.
+
+``CHECKS`` lists them all, in the order a run meets them; the docs' table is generated from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from kubelogs import compatibility as compat
+from kubelogs.cluster import immutable, upgrades
+from kubelogs.settings import Settings
+
+if TYPE_CHECKING:
+    from kubelogs.cluster.plan import NodeTarget
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    where: str  # "plan" (refuses before anything is applied) or "cluster" (waited for before the step)
+    rule: str  # what it guarantees, for the docs
+
+
+AGENT_ON_EVERY_NODE = Check("an agent for every node", "plan",
+    "every node of a known runtime has a log agent that can write to the chosen Elasticsearch version")
+IMMUTABLE_FIELDS = Check("immutable fields unchanged", "plan",
+    "no change the API server cannot make in place (the usual delete-and-recreate can cost pods and data)")
+SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
+    "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
+MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
+    "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
+RESTARTS_FINISHED_FIRST = Check("restarts finished first", "plan",
+    "a version or replicas change waits until the pod restarts of an earlier run are done")
+QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
+    "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
+    "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
+    "new majority (6.x)")
+HEALTH_BEFORE_RESTART = Check("health before a restart", "cluster",
+    "no Elasticsearch pod restarts until the cluster is green (yellow with one node) with every node joined; "
+    "then replica allocation is limited to primaries and the indices are flushed")
+ALLOCATION_BACK_ON = Check("allocation back on", "cluster",
+    "after the restarts, shard allocation goes back to all and the run waits for green (yellow with one "
+    "node) with every node joined; a run stopped before is resumed by the next")
+QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
+    "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
+
+CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MAJOR_UPGRADE_ALONE,
+                             RESTARTS_FINISHED_FIRST, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
+                             ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
+
+
+def named(check: Check, problem: str) -> str:
+    """A refusal or a failure, with the check that made it."""
+    return f"{problem} [safety check: {check.name}]" if problem else ""
+
+
+# -- checked by the plan: each returns why the run is refused ('' when it may go on) ----------------------
+
+def agent_on_every_node(settings: Settings, nodes: Iterable[NodeTarget]) -> str:
+    collector, es = settings.agents.collector, settings.elasticsearch
+    missing = [f"{n.node} ({n.runtime})" for n in nodes
+               if n.runtime in compat.RUNTIMES and compat.agent_for_node(collector, n.runtime, es.major) is None]
+    if not missing:
+        return ""
+    rules = "; ".join(f"{a.name} reads {'/'.join(a.runtimes)} nodes and writes to Elasticsearch "
+                      f"{'/'.join(f'{m}.x' for m in a.es_majors)}" for a in compat.AGENTS.values())
+    return named(AGENT_ON_EVERY_NODE, (
+        f"with kubelogs.agents.collector {collector!r} and Elasticsearch {es.version}, no log agent can "
+        f"collect on: {', '.join(missing)} ({rules}). Choose another collector or Elasticsearch version; "
+        "nothing was applied."))
+
+
+def immutable_fields_unchanged(live: dict, desired: dict) -> str:
+    fields = immutable.changed_fields(live, desired)
+    return named(IMMUTABLE_FIELDS, immutable.refusal(live, desired, fields)) if fields else ""
+
+
+def _version_refusal(live: dict, desired: dict, problem: str) -> str:
+    meta = desired["metadata"]
+    return (f"StatefulSet {meta['namespace']}/{meta['name']} runs Elasticsearch {upgrades.running_version(live)}; "
+            f"kubelogs.elasticsearch.version = {upgrades.wanted_version(desired)!r}: {problem}. Nothing was applied.")
+
+
+def supported_version_change(live: dict, desired: dict) -> str:
+    running, wanted = upgrades.running_version(live), upgrades.wanted_version(desired)
+    problem = compat.version_change_problem(running, wanted) if running else ""
+    return named(SUPPORTED_VERSION_CHANGE, _version_refusal(live, desired, problem)) if problem else ""
+
+
+def major_upgrade_alone(live: dict, desired: dict) -> str:
+    running, wanted = upgrades.running_version(live), upgrades.wanted_version(desired)
+    replicas = (live["spec"].get("replicas", 1), desired["spec"]["replicas"])
+    if not running or compat.parse_version(running)[0] == compat.parse_version(wanted)[0] or replicas[0] == replicas[1]:
+        return ""
+    return named(MAJOR_UPGRADE_ALONE, _version_refusal(live, desired, (
+        f"a major upgrade and a replicas change ({replicas[0]} -> {replicas[1]}) in one run are refused: "
+        "upgrade with the current replicas first, then change replicas in a second run")))
+
+
+def restarts_finished_first(pending: str, running: str, live_replicas: int, settings: Settings) -> str:
+    """``pending``: the restarts an earlier run left (``restarts.pending_message``; '' when none)."""
+    es = settings.elasticsearch
+    if not pending or (live_replicas == es.replicas and running == es.version):
+        return ""
+    # The recorded version is the template's: the pods still at the older revision may run another.
+    return named(RESTARTS_FINISHED_FIRST, (
+        f"refusing to apply: {pending}, not finished by an earlier run. Keep kubelogs.elasticsearch.version = "
+        f"{running!r} and replicas = {live_replicas} for one more run, which finishes those restarts, then change "
+        "them. Nothing was applied."))
+
+
+def markdown() -> str:
+    """The safety-check table of the docs (docs/day-2.md, between its safety-checks markers)."""
+    where = {"plan": "the plan: refuses the run, nothing applied", "cluster": "the cluster: waited for before the step"}
+    rows = [f"| {c.name} | {where[c.where]} | {c.rule} |" for c in CHECKS]
+    return "\n".join(["| check | checked by | rule |", "|---|---|---|", *rows]) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,157 @@
+"""Each safety check of the cluster stage alone, and that what it refuses or waits for names it.
+
+Checks of the plan are pure functions of the settings and the live objects: each is given one input it
+must refuse and one it must let through. Checks in the cluster are batches of files/es-admin.sh: each
+runs for real (host ``sh`` and ``curl``) against the fake Elasticsearch in a state where it must wait (and,
+after ``rollout_timeout``, fail naming the check) and in one where it passes and leaves the settings it
+promises. The day-2 tests (tests/cluster/test_day2.py) show the same checks inside whole runs.
+"""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from kubelogs.cluster import quorum, restarts, safety
+from kubelogs.cluster.api import ClusterError
+from kubelogs.cluster.es_calls import CallBatch, run
+from kubelogs.cluster.plan import NodeTarget
+from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests.common import ES_VERSION_ANNOTATION
+from kubelogs.polling import Poll
+from kubelogs.settings import Settings, validate_settings
+from tests.support.es_requests import PodRunner
+from tests.support.fake_elasticsearch import FakeElasticsearch
+
+
+def statefulset(version: str, replicas: int, selector: str = "elasticsearch") -> dict:
+    return {"kind": "StatefulSet", "metadata": {"name": "elasticsearch", "namespace": "logging",
+                                                "annotations": {ES_VERSION_ANNOTATION: version}},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": selector}}, "serviceName": "elasticsearch",
+                     "template": {"spec": {"containers": [{"name": "elasticsearch",
+                                                           "image": f"elasticsearch:{version}"}]}}}}
+
+
+# -- checked by the plan: (check, refused input, allowed input); each input calls the check's function --------
+SETTINGS_7 = validate_settings({"elasticsearch": {"version": "7.17.26", "replicas": 3}})
+PENDING = "StatefulSet elasticsearch: 1 pod(s) at an older revision (elasticsearch-2); restarted one at a time"
+DOCKER_NODE = NodeTarget("h1", "n1", "docker", True)
+PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
+    safety.AGENT_ON_EVERY_NODE: (
+        lambda: safety.agent_on_every_node(validate_settings({"elasticsearch": {"version": "5.6.16"}}),
+                                           [NodeTarget("h2", "n2", "containerd", True)]),
+        lambda: safety.agent_on_every_node(validate_settings({"elasticsearch": {"version": "5.6.16"}}), [DOCKER_NODE])),
+    safety.IMMUTABLE_FIELDS: (
+        lambda: safety.immutable_fields_unchanged(statefulset("7.17.26", 3), statefulset("7.17.26", 3, selector="es")),
+        lambda: safety.immutable_fields_unchanged(statefulset("7.17.26", 3), statefulset("7.17.26", 5))),
+    safety.SUPPORTED_VERSION_CHANGE: (
+        lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("7.10.2", 3)),
+        lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("8.19.2", 3))),
+    safety.MAJOR_UPGRADE_ALONE: (
+        lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
+        lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
+    safety.RESTARTS_FINISHED_FIRST: (
+        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 2, SETTINGS_7),
+        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 3, SETTINGS_7)),
+}
+
+
+def test_every_check_is_tested_here():
+    in_cluster = {c for c in safety.CHECKS if c.where == "cluster"}
+    assert set(PLAN_CASES) | set(CLUSTER_CASES) == set(safety.CHECKS)
+    assert set(CLUSTER_CASES) == in_cluster and len({c.name for c in safety.CHECKS}) == len(safety.CHECKS)
+
+
+@pytest.mark.parametrize("check", list(PLAN_CASES), ids=lambda c: c.name)
+def test_a_plan_check_refuses_by_name_and_lets_the_safe_change_through(check):
+    refused, allowed = PLAN_CASES[check]
+    message = refused()
+    assert message.endswith(f"[safety check: {check.name}]") and "othing was applied" in message
+    assert allowed() == ""
+
+
+def test_a_plan_check_names_the_way_out():
+    assert "upgrade with the current replicas first, then change replicas in a second run" in \
+        PLAN_CASES[safety.MAJOR_UPGRADE_ALONE][0]()
+    assert "downgrades are refused" in PLAN_CASES[safety.SUPPORTED_VERSION_CHANGE][0]()
+    assert "Keep kubelogs.elasticsearch.version = '7.17.26' and replicas = 2 for one more run" in \
+        PLAN_CASES[safety.RESTARTS_FINISHED_FIRST][0]()
+    assert "--cascade=orphan" in PLAN_CASES[safety.IMMUTABLE_FIELDS][0]()
+
+
+# -- checked in the cluster: (settings, batch, unsafe state, safe state, what the safe run leaves) ---------------
+def _settings(version: str, replicas: int) -> Settings:
+    return validate_settings({"elasticsearch": {"version": version, "replicas": replicas, "security": False},
+                              "kubernetes": {"rollout_timeout": 1, "poll_interval": 0.2}})
+
+
+S6, S7 = _settings("6.8.23", 3), _settings("7.17.26", 3)
+
+
+def _unhealthy(es: FakeElasticsearch) -> None:
+    es.status = "yellow"
+
+
+def _missing_nodes(es: FakeElasticsearch) -> None:
+    es.number_of_nodes = 2
+
+
+CLUSTER_CASES: dict[safety.Check, tuple] = {
+    safety.HEALTH_BEFORE_RESTART: (
+        S7, restarts.prepare_batch(S7, "to restart elasticsearch-2"), [_unhealthy, _missing_nodes],
+        lambda es: es.cluster_settings.get("cluster.routing.allocation.enable") == "primaries"
+        and ("POST", "/_flush") in es.calls),
+    safety.ALLOCATION_BACK_ON: (
+        S7, restarts.reenable_batch(S7), [_unhealthy, _missing_nodes],
+        lambda es: "cluster.routing.allocation.enable" not in es.cluster_settings),
+    safety.QUORUM_BEFORE_SCALE_DOWN: (
+        S7, quorum.before_scaling("7.17.26", 3, 1), [_unhealthy, _missing_nodes],
+        lambda es: es.voting_exclusions == ["elasticsearch-1", "elasticsearch-2"]
+        and es.cluster_settings.get("cluster.routing.allocation.exclude._name") == "elasticsearch-1,elasticsearch-2"),
+    safety.QUORUM_AFTER_SCALE_UP: (
+        S6, quorum.after_scaling("6.8.23", 1, 3), [_missing_nodes],
+        lambda es: str(es.cluster_settings.get("discovery.zen.minimum_master_nodes")) == "2"),
+}
+
+
+def _run_batch(settings: Settings, batch: CallBatch, es: FakeElasticsearch) -> list[str]:
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kubelogs-safety-") as tmp:
+        kube = PodRunner(es, Path(tmp))
+        kube.load(render_all(settings, GeneratedSecrets(password="")))
+        run(kube, settings, batch, lines.append, Poll(0.01))
+    return lines
+
+
+@pytest.mark.parametrize("check", list(CLUSTER_CASES), ids=lambda c: c.name)
+def test_a_cluster_check_waits_then_fails_by_name(check):
+    settings, batch, unsafe_states, _ = CLUSTER_CASES[check]
+    assert batch.check == check.name
+    for unsafe in unsafe_states:
+        with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+            unsafe(es)
+            before = copy.deepcopy(es.cluster_settings)
+            with pytest.raises(ClusterError) as failed:
+                _run_batch(settings, batch, es)
+            message = str(failed.value)
+            assert f"The safety check {check.name!r} is not met." in message, message
+            assert "waited 1s for" in message and "Nothing after this step was done" in message
+            # It changed nothing the check guards: no primaries-only allocation, no exclusion, no quorum.
+            risky = {"cluster.routing.allocation.exclude._name", "discovery.zen.minimum_master_nodes"}
+            assert {k: v for k, v in es.cluster_settings.items() if k in risky or v == "primaries"} == \
+                {k: v for k, v in before.items() if k in risky or v == "primaries"}
+            assert not es.voting_exclusions and ("POST", "/_flush") not in es.calls
+
+
+@pytest.mark.parametrize("check", list(CLUSTER_CASES), ids=lambda c: c.name)
+def test_a_cluster_check_passes_when_safe_and_its_log_names_it(check):
+    settings, batch, _, leaves = CLUSTER_CASES[check]
+    with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+        es.cluster_settings["cluster.routing.allocation.enable"] = "primaries"  # as a restart left it
+        lines = _run_batch(settings, batch, es)
+        assert leaves(es), es.cluster_settings
+    assert lines == [f"elasticsearch: {batch.why} ({', '.join(batch.actions)}; safety check: {check.name})"]
