@@ -60,7 +60,7 @@ VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
 FLATTENED_FROM: tuple[int, int, int] = (7, 3, 0)
 
 
-# Security and Kibana, by the first version that has each (Elastic's references; see README "Kibana").
+# Security and Kibana, by the first version that has each (Elastic's references; docs/objects.md, docs/security.md).
 SECURITY_API_FROM: tuple[int, int, int] = (7, 0, 0)  # _security/...; _xpack/security/... before
 KIBANA_SYSTEM_USER_FROM: tuple[int, int, int] = (7, 8, 0)  # kibana_system; `kibana` before (deprecated from 7.8)
 KIBANA_HOSTS_SETTING_FROM: tuple[int, int, int] = (6, 6, 0)  # ELASTICSEARCH_HOSTS; ELASTICSEARCH_URL before
@@ -184,7 +184,7 @@ def end_of_life_warning(es_version: str, today: str) -> str:
         return ""
     when = f"on {ended}" if ended else "already"
     return (f"Elasticsearch {major}.x reached its end of life {when} (elastic.co/support/eol): no more "
-            "security fixes. Plan an upgrade (see the README's day-2 changes)")
+            "security fixes. Plan an upgrade (see docs/day-2.md)")
 
 
 def has_ilm(es_version: str) -> bool:

@@ -370,7 +370,7 @@ def validate_settings(raw: Any, *, eligible_data_nodes: int | None = None) -> Se
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        raise SettingsError([Problem("", raw, "must be a dict of settings (see the README's settings reference)")])
+        raise SettingsError([Problem("", raw, "must be a dict of settings (see docs/settings.md)")])
     try:
         settings = Settings.model_validate(dict(raw))
     except ValidationError as e:

@@ -1,4 +1,5 @@
-"""The README's settings reference, generated from the model: `python -m kubelogs.settings_reference`."""
+"""The settings reference, generated from the model: `python -m kubelogs.settings_reference`; the docs site's
+settings page (docs/settings.md) is filled in from it when the site is built (docs/hooks/settings_reference.py)."""
 
 from __future__ import annotations
 

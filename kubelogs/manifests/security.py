@@ -30,7 +30,7 @@ WRITER_ROLE, READER_ROLE = "kubelogs_writer", "kubelogs_reader"
 # The daily log indices `<log name>-YYYY.MM.DD` (the unrouted index included), as a Lucene regular
 # expression: not Elasticsearch's and Kibana's own dot-prefixed indices, not other tools' indices.
 LOG_INDICES = r"/[a-z0-9][a-z0-9\-]*-[0-9]{4}\.[0-9]{2}\.[0-9]{2}/"
-# log-pilot's Filebeat may name its indices filebeat-* on some setups (see the README's log agents).
+# log-pilot's Filebeat may name its indices filebeat-* on some setups (see docs/agents.md).
 FILEBEAT_INDICES = "filebeat-*"
 # Placeholder -> (Secret, key): the pod gets each as env of that name.
 PASSWORDS = {"WRITER_PASSWORD": (WRITER_SECRET, "password"), "READER_PASSWORD": (READER_SECRET, "password"),

@@ -17,7 +17,7 @@ from tests.e2e.artifacts import save
 pytestmark = pytest.mark.e2e
 
 PROFILE = os.environ.get("MINIKUBE_PROFILE", "minikube")
-# The README's log-pilot recipe, one Elasticsearch node (minikube starts one node).
+# The log-pilot recipe (docs/agents.md), one Elasticsearch node (minikube starts one node).
 SETTINGS = {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION, "replicas": 1},
             "kubernetes": {"rollout_timeout": 900}, "verify": {"timeout": 300}}
 

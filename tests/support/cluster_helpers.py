@@ -15,7 +15,7 @@ TEST_POLL = 0.1
 NODE_SPECS = [("n1", "containerd", False), ("n2", "containerd", True), ("n3", "docker", True)]
 
 
-# The README's log-pilot recipe: the newest Elasticsearch log-pilot writes to, so the Docker node runs it.
+# The log-pilot recipe (docs/agents.md): the newest Elasticsearch log-pilot writes to, so the Docker node runs it.
 LOG_PILOT_RECIPE = {"version": compat.LOG_PILOT_ES_VERSION}
 
 

@@ -17,7 +17,7 @@ from kubelogs.manifests.common import CREDENTIALS_SECRET, LOG_NAME_ANNOTATION, L
 from kubelogs.settings import validate_settings
 from tests.support.rendered import runtimes_of
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+AGENTS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "agents.md"  # the application contract
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
 MODES = [(collector, version) for collector in compat.COLLECTOR_CHOICES
          for version in ("5.6.16", "6.8.23", "7.17.25", "8.15.3", "8.19.26", "9.5.7")
@@ -144,8 +144,8 @@ def test_nodes_no_agent_can_serve_stop_the_plan():
     assert agent_on_every_node(validate_settings({}), nodes) == ""
 
 
-def test_readme_pod_example_declares_one_name_both_ways():
-    readme = README.read_text()
+def test_docs_pod_example_declares_one_name_both_ways():
+    readme = AGENTS_PAGE.read_text()
     block = re.search(r"<!-- contract-example:begin -->\s*```yaml\n(.*?)```", readme, re.S).group(1)
     pod = yaml.safe_load(block)
     name = pod["metadata"]["annotations"][LOG_NAME_ANNOTATION]

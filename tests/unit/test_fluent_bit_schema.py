@@ -2,7 +2,7 @@
 
 For each Fluent Bit version the project supports (a schema file each: 3.2.10, 5.1.1; the image's version
 changes the render, e.g. the dead-letter keys from 4.2), each Elasticsearch major Fluent Bit writes to
-(security on and off) and the README's log-pilot recipe, the ConfigMap that ``render_all`` makes is checked
+(security on and off) and the log-pilot recipe (docs/agents.md), the ConfigMap that ``render_all`` makes is checked
 with ``tests.support.fluent_bit_schema`` (what that checks, and against what, is its docstring). Then the
 checker itself: it must fail on an unknown key, a mistyped value and a plugin the schema lacks.
 """
@@ -36,7 +36,7 @@ CASES = [(fb_version, {"elasticsearch": {"version": ES_VERSIONS[major], "securit
          for fb_version in FLUENT_BIT_VERSIONS for major in sorted(ES_VERSIONS) for security in (True, False)]
 CASE_IDS = [f"fluent-bit{v}-es{es['version']}-{'security' if es['security'] else 'open'}"
             for v, raw in CASES for es in [raw["elasticsearch"]]]
-# The README's log-pilot recipe: log-pilot on Docker nodes, Fluent Bit on the others.
+# The log-pilot recipe (docs/agents.md): log-pilot on Docker nodes, Fluent Bit on the others.
 RECIPE_CASES = [(v, {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION}}) for v in FLUENT_BIT_VERSIONS]
 RECIPE_IDS = [f"fluent-bit{v}-log-pilot-recipe" for v, _ in RECIPE_CASES]
 

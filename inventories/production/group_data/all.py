@@ -1,6 +1,6 @@
 """Data for every host of the production example: connection and the kubelogs settings.
 
-The settings describe one cluster, so they live here, once. Reference: README "Settings".
+The settings describe one cluster, so they live here, once. Reference: docs/settings.md.
 """
 
 ssh_user = "deploy"
