@@ -24,7 +24,9 @@ class CallBatch:
     actions: tuple[str, ...]
     env: dict[str, str] = field(default_factory=dict)
     requests: str = ""  # the ConfigMap whose requests the `requests` action sends (es_plan.REQUEST_CONFIG_MAPS)
-    check: str = ""  # the name of the safety check it makes
+    # The name of the safety check it makes. Not part of equality: a batch recorded by an older kubelogs
+    # (without it) is the same calls as one planned now, and must not be made twice.
+    check: str = field(default="", compare=False)
 
     def as_data(self) -> dict:
         # Recorded on the StatefulSet for a re-run (es_plan.PENDING_ANNOTATION); read back by from_data.
@@ -62,14 +64,16 @@ def run(kube: Kube, settings: Settings, batch: CallBatch, log: Callable[[str], N
     checked = f"; safety check: {batch.check}" if batch.check else ""
     log(f"elasticsearch: {batch.why} ({', '.join(batch.actions)}{checked})")
     kube.apply(pod(settings, name, batch))
+    unmet = f"\nThe safety check {batch.check!r} is not met." if batch.check else ""
     try:
         phase, output = wait_finished(kube, ns, name, settings.kubernetes.rollout_timeout + 60,
                                       poll or Poll(settings.kubernetes.poll_interval))
+    except ClusterError as e:  # the pod never finished: the check was not made either
+        raise ClusterError(f"could not {batch.why}: {e}{unmet}") from None
     finally:
         kube.delete("Pod", name, ns)
     if phase != "Succeeded":
         failed = [line for line in output.splitlines() if line.startswith("failed ")] or [output.strip()[-600:]]
-        unmet = f"\nThe safety check {batch.check!r} is not met." if batch.check else ""
         raise ClusterError(f"could not {batch.why}: Elasticsearch call {failed[-1]}{unmet}\nNothing after this step "
                            "was done; fix the cause and re-run (the run resumes from here).")
     return output

@@ -37,6 +37,7 @@ class ElasticsearchWork:
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
     send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
     restarts: bool = False  # Elasticsearch pods restart in this run (outdated ones, or a template change)
+    adopted: bool = False  # pods a re-created StatefulSet adopts (after --cascade=orphan): restarted if outdated
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
@@ -86,6 +87,11 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         if sts.action == "unchanged" and outdated:
             work.restarts_pending.append(pending)
         work.restarts = bool(sts.template_changed or outdated)
+    elif sts and sts.action == "create" and by_ref[("Namespace", settings.namespace)].action != "create":
+        # Pods left by a StatefulSet deleted with --cascade=orphan (as the immutable-fields refusal advises)
+        # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
+        match = sts.manifest["spec"]["selector"]["matchLabels"]
+        work.adopted = bool(kube.list("Pod", settings.namespace, ",".join(f"{k}={v}" for k, v in sorted(match.items()))))
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":

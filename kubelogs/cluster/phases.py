@@ -14,7 +14,13 @@ from functools import partial
 from kubelogs.cluster import es_calls, restarts, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_calls import CallBatch
-from kubelogs.cluster.es_plan import APPLIED_ANNOTATION, APPLIED_FIELD_MANAGER, REQUEST_CONFIG_MAPS, record_pending, send_batch
+from kubelogs.cluster.es_plan import (
+    APPLIED_ANNOTATION,
+    APPLIED_FIELD_MANAGER,
+    REQUEST_CONFIG_MAPS,
+    record_pending,
+    send_batch,
+)
 from kubelogs.cluster.plan import Plan, Step
 from kubelogs.manifests.common import config_hash
 from kubelogs.polling import Poll
@@ -41,7 +47,8 @@ APPLY = Kind("apply",
     "objects to create or update, by server-side apply: the namespace, the ApplySet parent, the node labels, then "
     "the rendered objects in order (the agents and Kibana wait for their users when those are sent first)")
 WAIT_ELASTICSEARCH = Kind("wait for Elasticsearch",
-    "users or index settings to send and no Elasticsearch pod restarts in this run: the running cluster takes them")
+    "users or index settings to send and no Elasticsearch pod restarts in this run (no change to its pod template, "
+    "no pod at an older revision): the running cluster takes them")
 SEND = Kind("send users and index settings",
     "before the agents and Kibana: they log in as those users, and their first lines make indices from the template")
 APPLY_USERS = Kind("apply the agents and Kibana", "held back until their users exist (the phase before)")
@@ -49,15 +56,17 @@ PRUNE = Kind("prune", "objects kubelogs owns (ApplySet members) that are no long
 APPLYSET_PARENT = Kind("update the ApplySet parent", "pruning is done: the parent lists only the kinds still owned")
 WAIT_ROLLOUTS = Kind("wait for rollouts", "every workload but Kibana rolled out, as `kubectl rollout status` decides")
 RESTART = Kind("restart outdated Elasticsearch pods",
-    "the StatefulSet's pod template changed, or pods are at an older revision: one at a time, highest ordinal "
-    "first (all together when security is turned on or off), each after *health before a restart*, then "
-    "*allocation back on*")
+    "the StatefulSet's pod template changed, pods are at an older revision, or a re-created StatefulSet adopts "
+    "pods: one at a time, highest ordinal first (all together when security is turned on or off), each after "
+    "*health before a restart*, then *allocation back on* (recorded as a pending call before allocation is "
+    "limited, so a run that stops mid-way re-enables it next time)")
 CALLS_AFTER = Kind("Elasticsearch calls after the rollout",
     "the follow-ups of a replicas change (*quorum after a scale-up*, exclusions cleared), and calls an earlier run left")
-CLEAR_PENDING = Kind("clear pending Elasticsearch calls", "the recorded calls are made")
+CLEAR_PENDING = Kind("clear pending Elasticsearch calls",
+    "calls were due, or pods restart: whatever this run recorded is made, so the record is removed")
 SEND_AFTER_RESTARTS = Kind("send users and index settings after the restarts",
-    "Elasticsearch pods restart in this run (a new version, security on or off): sent in the form the restarted "
-    "pods take")
+    "Elasticsearch pods restart in this run (a new version, security on or off, any pod template change): sent in "
+    "the form the restarted pods take")
 WAIT_KIBANA = Kind("wait for Kibana", "last: Kibana is ready only once its password is set and every node runs its version")
 
 ORDER: tuple[Kind, ...] = (RECORD_PENDING, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
@@ -117,9 +126,10 @@ def order(plan: Plan) -> list[Phase]:
         APPLYSET_PARENT: (plan.searched_parent != plan.final_parent,
                           lambda: [Phase(APPLYSET_PARENT, "kinds no longer owned", _applyset_parent)]),
         WAIT_ROLLOUTS: (bool(rest), lambda: [Phase(WAIT_ROLLOUTS, _refs(rest), partial(_wait, rest))]),
-        RESTART: (work.restarts, lambda: [Phase(RESTART, "StatefulSet pods not at its update revision", _restart)]),
+        RESTART: (work.restarts or work.adopted,
+                  lambda: [Phase(RESTART, "StatefulSet pods not at its update revision", _restart)]),
         CALLS_AFTER: (bool(work.after), lambda: [Phase(CALLS_AFTER, b.why, partial(_call, b)) for b in work.after]),
-        CLEAR_PENDING: (bool(work.after) or work.restarts,
+        CLEAR_PENDING: (bool(work.after) or work.restarts or work.adopted,
                         lambda: [Phase(CLEAR_PENDING, "once they are made", _clear_pending)]),
         SEND_AFTER_RESTARTS: (bool(late), lambda: [Phase(SEND_AFTER_RESTARTS, _sends(late), partial(_send, late))]),
         WAIT_KIBANA: (bool(last), lambda: [Phase(WAIT_KIBANA, _refs(last), partial(_wait, last))]),

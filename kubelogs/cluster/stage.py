@@ -11,8 +11,8 @@ from kubelogs.cluster import credentials, phases, safety
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_plan import plan_elasticsearch
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
-from kubelogs.manifests.checks import check
 from kubelogs.manifests import render_all
+from kubelogs.manifests.checks import check
 from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings

@@ -36,6 +36,12 @@ def statefulset(version: str, replicas: int, selector: str = "elasticsearch") ->
                                                            "image": f"elasticsearch:{version}"}]}}}}
 
 
+def unversioned(sts: dict) -> dict:
+    sts["metadata"]["annotations"] = {}
+    sts["spec"]["template"]["spec"]["containers"][0]["image"] = "mirror.example/elasticsearch@sha256:0123"
+    return sts
+
+
 # -- checked by the plan: (check, refused input, allowed input); each input calls the check's function --------
 SETTINGS_7 = validate_settings({"elasticsearch": {"version": "7.17.26", "replicas": 3}})
 PENDING = "StatefulSet elasticsearch: 1 pod(s) at an older revision (elasticsearch-2); restarted one at a time"
@@ -50,13 +56,18 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
         lambda: safety.immutable_fields_unchanged(statefulset("7.17.26", 3), statefulset("7.17.26", 5))),
     safety.SUPPORTED_VERSION_CHANGE: (
         lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("7.10.2", 3)),
-        lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("8.19.2", 3))),
+        lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("8.19.2", 3))
+        # a StatefulSet whose version cannot be told (no annotation, an image without a version tag): let through
+        + safety.supported_version_change(unversioned(statefulset("7.17.26", 3)), statefulset("5.6.16", 3))),
     safety.MAJOR_UPGRADE_ALONE: (
         lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
         lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
     safety.RESTARTS_FINISHED_FIRST: (
-        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 2, SETTINGS_7),
-        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 3, SETTINGS_7)),
+        # a replicas change (the message returned), and a version change (refused too, or nothing is returned)
+        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 2, SETTINGS_7)
+        if safety.restarts_finished_first(PENDING, "7.17.20", 3, SETTINGS_7) else "",
+        lambda: safety.restarts_finished_first(PENDING, "7.17.26", 3, SETTINGS_7)  # no change: the run finishes them
+        + safety.restarts_finished_first("", "7.17.20", 2, SETTINGS_7)),  # nothing pending: any change
 }
 
 
@@ -100,11 +111,16 @@ def _missing_nodes(es: FakeElasticsearch) -> None:
     es.number_of_nodes = 2
 
 
+def _admin_calls(es: FakeElasticsearch) -> list[str]:
+    return [f"{m} {p.split('?')[0]}" for m, p in es.calls]
+
+
 CLUSTER_CASES: dict[safety.Check, tuple] = {
     safety.HEALTH_BEFORE_RESTART: (
         S7, restarts.prepare_batch(S7, "to restart elasticsearch-2"), [_unhealthy, _missing_nodes],
         lambda es: es.cluster_settings.get("cluster.routing.allocation.enable") == "primaries"
-        and ("POST", "/_flush") in es.calls),
+        and _admin_calls(es) == ["PUT /_cluster/settings", "GET /_cluster/health", "PUT /_cluster/settings",
+                                 "POST /_flush"]),
     safety.ALLOCATION_BACK_ON: (
         S7, restarts.reenable_batch(S7), [_unhealthy, _missing_nodes],
         lambda es: "cluster.routing.allocation.enable" not in es.cluster_settings),
@@ -151,7 +167,8 @@ def test_a_cluster_check_waits_then_fails_by_name(check):
 def test_a_cluster_check_passes_when_safe_and_its_log_names_it(check):
     settings, batch, _, leaves = CLUSTER_CASES[check]
     with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
-        es.cluster_settings["cluster.routing.allocation.enable"] = "primaries"  # as a restart left it
+        if check == safety.ALLOCATION_BACK_ON:
+            es.cluster_settings["cluster.routing.allocation.enable"] = "primaries"  # as the restarts left it
         lines = _run_batch(settings, batch, es)
         assert leaves(es), es.cluster_settings
     assert lines == [f"elasticsearch: {batch.why} ({', '.join(batch.actions)}; safety check: {check.name})"]

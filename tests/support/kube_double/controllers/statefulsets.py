@@ -2,18 +2,31 @@
 volume-claim templates; Parallel or OrderedReady creation and deletion; RollingUpdate that replaces the
 highest outdated ordinal once everything is ready; OnDelete that recreates a deleted pod at the update
 revision; revisions named ``<name>-<hash of the template patch>``, and status as the controller writes it
-(currentRevision moves only when a rolling update completes)."""
+(currentRevision moves only when a rolling update completes). Pods its selector matches that no controller
+owns (left by a StatefulSet deleted with ``--cascade=orphan``) are adopted, as the real controller's
+``ClaimPods`` does; an adopted pod keeps its revision label, so OnDelete leaves it outdated."""
 
 from __future__ import annotations
 
 import copy
 
-from tests.support.kube_double.controllers.common import (CONTROLLER_MANAGER, create_pod, delete_pod, new_pod,
-                                                          owned_pods, ready, statefulset_revision, terminating)
+from tests.support.kube_double.controllers.common import (
+    CONTROLLER_MANAGER,
+    create_pod,
+    delete_pod,
+    new_pod,
+    owned_pods,
+    owner_ref,
+    ready,
+    statefulset_revision,
+    terminating,
+)
 from tests.support.kube_double.errors import ApiFailure
 from tests.support.kube_double.kinds import BY_KIND
+from tests.support.kube_double.selectors import match_label_selector
 
 STATEFULSET = BY_KIND["StatefulSet"]
+POD = BY_KIND["Pod"]
 CLAIM = BY_KIND["PersistentVolumeClaim"]
 COMPONENT = "statefulset-controller"
 
@@ -40,6 +53,7 @@ def _sync(store, sts: dict) -> None:
     update_revision = statefulset_revision(sts, collisions)
     current_revision = status.get("currentRevision") or update_revision
     replicas = spec.get("replicas", 1)
+    _adopt_orphans(store, sts)
     pods = {}
     for pod in owned_pods(store, sts):
         ordinal = _ordinal(pod, name)
@@ -77,6 +91,17 @@ def _sync(store, sts: dict) -> None:
                     delete_pod(store, pods[ordinal])
                     break
     _status(store, sts, update_revision, current_revision)
+
+
+def _adopt_orphans(store, sts: dict) -> None:
+    for pod in list(store.each("Pod", sts["metadata"]["namespace"])):
+        refs = pod["metadata"].get("ownerReferences") or []
+        if terminating(pod) or any(r.get("controller") for r in refs) \
+                or not match_label_selector(sts["spec"].get("selector"), pod["metadata"].get("labels")):
+            continue
+        adopted = copy.deepcopy(pod)
+        adopted["metadata"]["ownerReferences"] = [*refs, owner_ref(sts)]
+        store.write(POD, adopted, CONTROLLER_MANAGER)
 
 
 def _outdated_allowed(spec: dict, ordinal: int, replicas: int) -> bool:
