@@ -14,7 +14,7 @@
 #   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
 #   requests              send REQUESTS: lines "METHOD PATH BODY" (the index settings, the security settings), each
-#                         @@NAME@@ in a body replaced by the env variable NAME (a password from its Secret)
+#                         @@NAME@@ in a body replaced by the file PASSWORDS_DIR/NAME (a password from its Secret)
 # Out: "ok <action>" per action done; "failed <action>: <HTTP status> <answer>" and exit 1 on the first failure.
 answer="${TMPDIR:-/tmp}/es-answer"
 # call METHOD PATH [BODY]: sets $status (000 when Elasticsearch did not answer). The body goes through stdin
@@ -40,15 +40,15 @@ must() {
   fail "$what"
 }
 setting() { must "$1" PUT _cluster/settings "{\"persistent\":{\"$2\":$3}}"; }
-# expand TEXT: each @@NAME@@ (NAME in capitals and _) replaced by the value of the env variable NAME
+# expand TEXT: each @@NAME@@ (NAME in capitals and _) replaced by the content of the file PASSWORDS_DIR/NAME
 expand() {
   rest=$1; out=""
   while :; do
     case "$rest" in *@@[A-Z_]*@@*) ;; *) break ;; esac
     out="$out${rest%%@@*}"; rest=${rest#*@@}; name=${rest%%@@*}; rest=${rest#*@@}
     case "$name" in *[!A-Z_]*|"") echo "bad placeholder @@$name@@"; exit 1 ;; esac
-    eval "[ -n \"\${$name:-}\" ]" || { echo "@@$name@@ has no value"; exit 1; }
-    eval "out=\"\$out\${$name}\""
+    [ -s "${PASSWORDS_DIR:-/nonexistent}/$name" ] || { echo "@@$name@@ has no value"; exit 1; }
+    out="$out$(cat "$PASSWORDS_DIR/$name")"
   done
   printf '%s' "$out$rest"
 }

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.rollout import pod_problem
 from kubelogs.manifests import client_pods, security
-from kubelogs.manifests.common import REQUESTS_KEY, TASK_LABEL, Manifest, secret_env
+from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -50,12 +50,14 @@ def pod(settings: Settings, name: str, batch: CallBatch) -> Manifest:
     values = {"ACTIONS": " ".join(batch.actions), "HEALTH_WAIT": health_wanted(settings),
               "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{settings.kubernetes.poll_interval:g}", **batch.env}
     env = [*client_pods.es_env(settings), *({"name": k, "value": v} for k, v in values.items())]
+    passwords = {}
     if batch.requests:  # the requests exactly as applied in the ConfigMap, and the passwords they name
         env.append({"name": "REQUESTS", "valueFrom": {"configMapKeyRef": {"name": batch.requests, "key": REQUESTS_KEY}}})
-        env += [secret_env(name, secret, key) for name, (secret, key) in security.PASSWORDS.items()
-                if batch.requests == security.NAME and name in security.placeholders(settings)]
+        if batch.requests == security.NAME:
+            passwords = security.placeholders(settings)
     return client_pods.pod(settings, name, {TASK_LABEL: "es-admin"}, client_pods.container(
-        settings, "es-admin", command=client_pods.script_command("es-admin.sh"), env=env))
+        settings, "es-admin", command=client_pods.script_command("es-admin.sh"), env=env),
+        credentials=CREDENTIALS_SECRET, passwords=passwords)
 
 
 def run(kube: Kube, settings: Settings, batch: CallBatch, log: Callable[[str], None], poll: Poll | None = None) -> str:

@@ -6,7 +6,16 @@ import base64
 from collections.abc import Callable
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, fluent_bit, index_settings, kibana, log_pilot, network_policies, security
+from kubelogs.manifests import (
+    elasticsearch,
+    fluent_bit,
+    index_settings,
+    kibana,
+    log_pilot,
+    network_policies,
+    privileges,
+    security,
+)
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     KIBANA_SECRET,
@@ -58,6 +67,8 @@ def _base64(values: dict[str, str]) -> dict[str, str]:
     return {key: base64.b64encode(value.encode()).decode() for key, value in values.items()}
 
 
+WORKLOADS = ("StatefulSet", "DaemonSet", "Deployment")  # the CronJob's annotations come from its pods
+
 AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...], GeneratedSecrets], list[Manifest]]] = {
     "log-pilot": log_pilot.render,
     "fluent-bit": fluent_bit.render,
@@ -75,4 +86,9 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)
         if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent
             objects += builder(settings, runtimes, generated)
-    return objects + kibana.render(settings, generated)
+    objects += kibana.render(settings, generated)
+    for o in objects:
+        if o["kind"] in WORKLOADS:  # what their pods keep, and why, as checkov's skip annotations
+            o["metadata"].setdefault("annotations", {}).update(
+                privileges.annotations(o["metadata"]["labels"]["app.kubernetes.io/name"]))
+    return objects

@@ -80,6 +80,10 @@ def selector(component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": component, "app.kubernetes.io/part-of": PART_OF}
 
 
+# In every pod's securityContext: the runtime's default seccomp profile (Pod Security "restricted" asks for it).
+RUNTIME_DEFAULT_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
+
+
 def obj(api_version: str, kind: str, name: str, component: str, namespace: str, **body: Any) -> Manifest:
     """A namespaced object owned by kubelogs."""
     metadata = {"name": name, "namespace": namespace, "labels": labels(component, namespace)}

@@ -9,6 +9,7 @@ from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     ES_VERSION_ANNOTATION,
     NODE_ES_DATA_LABEL,
+    RUNTIME_DEFAULT_SECCOMP,
     TRANSPORT_TLS_SECRET,
     Manifest,
     obj,
@@ -155,7 +156,7 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,
         "securityContext": {"runAsUser": compat.ES_UID, "runAsGroup": compat.ES_GID,
-                            "fsGroup": compat.ES_GID, "runAsNonRoot": True},
+                            "fsGroup": compat.ES_GID, "runAsNonRoot": True, **RUNTIME_DEFAULT_SECCOMP},
         "affinity": affinity,
         "terminationGracePeriodSeconds": 120,
         "containers": [{

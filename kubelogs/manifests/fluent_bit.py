@@ -11,6 +11,7 @@ from __future__ import annotations
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     LOG_NAME_ANNOTATION,
+    RUNTIME_DEFAULT_SECCOMP,
     WRITER_SECRET,
     GeneratedSecrets,
     Manifest,
@@ -157,6 +158,7 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
     pod = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": True,  # the kubernetes filter reads pod metadata
+        "securityContext": RUNTIME_DEFAULT_SECCOMP,
         **agent_placement(runtimes),
         "containers": [{
             "name": NAME,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
-from kubelogs.manifests.common import REQUESTS_KEY, TASK_LABEL, Manifest, obj, requests_text
+from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest, obj, requests_text
 from kubelogs.manifests.fluent_bit import UNROUTED_FIELD
 from kubelogs.settings import Settings
 
@@ -113,8 +113,9 @@ def retention_cronjob(settings: Settings) -> Manifest:
     env = [*client_pods.es_env(settings),
            {"name": "RETENTION_DAYS", "value": str(settings.elasticsearch.retention_days)}]
     pod = client_pods.pod(settings, RETENTION_JOB, {TASK_LABEL: "retention"}, client_pods.container(
-        settings, "retention", command=client_pods.script_command("es-retention.sh"), env=env))
-    return obj("batch/v1", "CronJob", RETENTION_JOB, "elasticsearch", settings.namespace, spec={
+        settings, "retention", command=client_pods.script_command("es-retention.sh"), env=env),
+        credentials=CREDENTIALS_SECRET)
+    cronjob = obj("batch/v1", "CronJob", RETENTION_JOB, "elasticsearch", settings.namespace, spec={
         "schedule": RETENTION_SCHEDULE,
         "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 1,
@@ -122,3 +123,5 @@ def retention_cronjob(settings: Settings) -> Manifest:
         "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
             "metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}}},
     })
+    cronjob["metadata"]["annotations"] = pod["metadata"]["annotations"]  # what its pods keep, and why
+    return cronjob

@@ -7,6 +7,7 @@ from __future__ import annotations
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     KIBANA_SECRET,
+    RUNTIME_DEFAULT_SECCOMP,
     GeneratedSecrets,
     Manifest,
     credential_digests,
@@ -75,7 +76,8 @@ def render(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
     pod = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,  # it talks to Elasticsearch only
-        "securityContext": {"runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "runAsNonRoot": True},
+        "securityContext": {"runAsUser": UID, "runAsGroup": UID, "fsGroup": UID, "runAsNonRoot": True,
+                            **RUNTIME_DEFAULT_SECCOMP},
         "containers": [{
             "name": NAME,
             "image": kibana.image_ref(settings.elasticsearch.version),

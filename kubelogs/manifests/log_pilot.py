@@ -40,6 +40,7 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
     pod = {
         "serviceAccountName": NAME,
         "automountServiceAccountToken": False,  # it reads Docker, never the Kubernetes API
+        "securityContext": {"runAsUser": 0},  # as its image runs: the Docker socket is root's (privileges.KEPT)
         **agent_placement(runtimes),
         "containers": [{
             "name": NAME,

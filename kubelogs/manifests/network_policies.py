@@ -6,10 +6,14 @@ it enforces NetworkPolicy; kind's default one does not).
   Elasticsearch calls and the verify stage's pods, and from the namespaces ``elasticsearch.client_namespaces``.
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
   ``kubectl port-forward`` enters the pod's own network namespace, so no policy stands in its way.
+- Fluent Bit: its metrics port only, from anywhere (the verify stage reads it through the API server's pod
+  proxy, whose address no policy can name portably). log-pilot, the short-lived pods of the cluster and
+  verify stages and the canaries: no connection in.
 """
 
 from __future__ import annotations
 
+from kubelogs import compatibility as compat
 from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot
 from kubelogs.manifests.common import TASK_LABEL, VERIFY_LABEL, Manifest, obj, selector
 from kubelogs.settings import Settings
@@ -34,6 +38,12 @@ def _ingress(name: str, namespace: str, pods: dict, port: int, sources: list[dic
         "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": port}]}]})
 
 
+def _no_ingress(name: str, namespace: str, component: str, pods: dict) -> Manifest:
+    """The selected pods take no connection (they only call out)."""
+    return obj("networking.k8s.io/v1", "NetworkPolicy", name, component, namespace, spec={
+        "podSelector": pods, "policyTypes": ["Ingress"], "ingress": []})
+
+
 def render(settings: Settings) -> list[Manifest]:
     ns, es_pods = settings.namespace, selector(elasticsearch.NAME)
     es_clients = [
@@ -46,6 +56,19 @@ def render(settings: Settings) -> list[Manifest]:
         _ingress(f"{elasticsearch.NAME}-transport", ns, es_pods, elasticsearch.TRANSPORT_PORT,
                  [{"podSelector": {"matchLabels": es_pods}}]),
         _ingress(f"{elasticsearch.NAME}-http", ns, es_pods, elasticsearch.HTTP_PORT, es_clients),
+    ]
+    agents = compat.runtimes_for
+    if agents(fluent_bit.NAME, settings.agents.collector, settings.elasticsearch.major):
+        policies.append(obj("networking.k8s.io/v1", "NetworkPolicy", fluent_bit.NAME, fluent_bit.NAME, ns, spec={
+            "podSelector": {"matchLabels": selector(fluent_bit.NAME)}, "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": fluent_bit.HEALTH_PORT}]}]}))
+    if agents(log_pilot.NAME, settings.agents.collector, settings.elasticsearch.major):
+        policies.append(_no_ingress(log_pilot.NAME, ns, log_pilot.NAME, {"matchLabels": selector(log_pilot.NAME)}))
+    policies += [
+        _no_ingress("kubelogs-calls", ns, elasticsearch.NAME,
+                    {"matchExpressions": [{"key": TASK_LABEL, "operator": "Exists"}]}),
+        _no_ingress("kubelogs-verify", ns, elasticsearch.NAME,
+                    {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "Exists"}]}),
     ]
     if settings.kibana.enabled:
         policies.append(_ingress(kibana.NAME, ns, selector(kibana.NAME), kibana.PORT, [

@@ -6,7 +6,14 @@ import datetime
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods, kibana
-from kubelogs.manifests.common import LOG_NAME_ANNOTATION, LOG_PILOT_ENV_PREFIX, READER_SECRET, VERIFY_LABEL, Manifest
+from kubelogs.manifests.common import (
+    CREDENTIALS_SECRET,
+    LOG_NAME_ANNOTATION,
+    LOG_PILOT_ENV_PREFIX,
+    READER_SECRET,
+    VERIFY_LABEL,
+    Manifest,
+)
 from kubelogs.manifests.fluent_bit import UNROUTED_FIELD, UNROUTED_PREFIX
 from kubelogs.manifests.index_settings import INDEX_PATTERN, POLICY_NAME
 from kubelogs.settings import Settings
@@ -26,7 +33,7 @@ def canary(settings: Settings, name: str, node: str, token: str) -> Manifest:
         command=["sh", "-c", f"echo 'kubelogs canary {token}'; sleep {settings.verify.timeout + 120}"],
         env=[{"name": f"{LOG_PILOT_ENV_PREFIX}{CANARY_LOG_NAME}", "value": "stdout"}],
     ), nodeName=node, tolerations=[{"operator": "Exists"}])
-    pod["metadata"]["annotations"] = {LOG_NAME_ANNOTATION: CANARY_LOG_NAME}
+    pod["metadata"]["annotations"][LOG_NAME_ANNOTATION] = CANARY_LOG_NAME
     return pod
 
 
@@ -34,7 +41,7 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
     """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it.
     ``shippers``: the nodes whose unrouted lines it counts (Fluent Bit's)."""
     es = settings.elasticsearch
-    env = client_pods.es_env(settings, READER_SECRET) + [  # read-only
+    env = client_pods.es_env(settings) + [
         {"name": "HEALTH_WAIT", "value": "yellow" if settings.elasticsearch.replicas == 1 else "green"},
         {"name": "INDEX", "value": index},
         {"name": "TOKENS", "value": " ".join(f"{node}={token}" for node, token in tokens.items())},
@@ -48,7 +55,8 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
         {"name": "LOGS", "value": INDEX_PATTERN},
     ]
     return client_pods.pod(settings, name, {VERIFY_LABEL: "verifier"}, client_pods.container(
-        settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env))
+        settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env),
+        credentials=READER_SECRET)  # read-only
 
 
 def kibana_api(settings: Settings) -> str:
@@ -70,4 +78,5 @@ def kibana_views(settings: Settings, name: str, log_names: list[str]) -> Manifes
         {"name": "INTERVAL", "value": f"{settings.kubernetes.poll_interval:g}"},
     ]
     return client_pods.pod(settings, name, {VERIFY_LABEL: "kibana"}, client_pods.container(
-        settings, "kibana-views", command=client_pods.script_command("kibana-views.sh"), env=env))
+        settings, "kibana-views", command=client_pods.script_command("kibana-views.sh"), env=env),
+        credentials=CREDENTIALS_SECRET)

@@ -136,8 +136,8 @@ def test_prune_removes_only_owned_objects_never_data_or_credentials(api):
     pruned = sorted(s.ref for s in plan.steps if s.action == "prune")
     assert pruned == [f"ClusterRole kubelogs-fluent-bit-{ns}", f"ClusterRoleBinding kubelogs-fluent-bit-{ns}",
                       f"ConfigMap {ns}/fluent-bit-config", f"DaemonSet {ns}/fluent-bit",
-                      f"ServiceAccount {ns}/fluent-bit"]
-    assert done["pruned"] == 5
+                      f"NetworkPolicy {ns}/fluent-bit", f"ServiceAccount {ns}/fluent-bit"]
+    assert done["pruned"] == 6
     assert api.get("DaemonSet", "fluent-bit", ns) is None and api.get("ClusterRole", f"kubelogs-fluent-bit-{ns}") is None
     for kind, name in (("PersistentVolumeClaim", "data-elasticsearch-0"), ("DaemonSet", "someone-elses"),
                        ("ConfigMap", "other-applyset"), ("Secret", CREDENTIALS_SECRET), ("Secret", TRANSPORT_TLS_SECRET)):
@@ -156,7 +156,7 @@ def test_collector_switch_prunes_the_agent_no_longer_wanted(api):
     assert api.get("DaemonSet", "fluent-bit", ns)["status"]["desiredNumberScheduled"] == 2
     plan, _, _ = deploy(api, log_pilot_settings_for(api, agents={"collector": "fluent-bit"}))
     assert sorted(s.ref for s in plan.steps if s.action == "prune") == [
-        f"DaemonSet {ns}/log-pilot", f"ServiceAccount {ns}/log-pilot"]
+        f"DaemonSet {ns}/log-pilot", f"NetworkPolicy {ns}/log-pilot", f"ServiceAccount {ns}/log-pilot"]
     # Fluent Bit now runs on the Docker node too; the writer no longer needs Filebeat's template privileges.
     assert [s.ref for s in plan.steps if s.action == "update"] == [
         f"ConfigMap {ns}/elasticsearch-security", f"DaemonSet {ns}/fluent-bit"]

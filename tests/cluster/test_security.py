@@ -52,8 +52,9 @@ def test_agents_write_as_the_writer_the_verifier_reads_as_the_reader_and_kibana_
     [kibana] = api.pods("kibana")
     assert secret_refs(kibana) == {KIBANA_SECRET}
     assert api.get("Deployment", "kibana", ns)["status"]["availableReplicas"] == 1
+    # Every pod kubelogs runs is selected by one: who may reach it, or (the short-lived pods) no one.
     assert {p["metadata"]["name"] for p in api.objects("NetworkPolicy")} == {
-        "elasticsearch-transport", "elasticsearch-http", "kibana"}
+        "elasticsearch-transport", "elasticsearch-http", "kibana", "fluent-bit", "kubelogs-calls", "kubelogs-verify"}
 
     report, lines = verify(api, settings)
     assert report.ok, lines

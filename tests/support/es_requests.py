@@ -26,6 +26,7 @@ the body is one sample operation) and files/kibana-views.sh (it talks to Kibana,
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import shutil
@@ -40,9 +41,10 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import es_calls, es_plan, quorum, restarts
-from kubelogs.manifests import fluent_bit, index_settings, log_pilot, render_all, security
+from kubelogs.manifests import fluent_bit, index_settings, log_pilot, render_all
 from kubelogs.manifests.common import REQUESTS_KEY, GeneratedSecrets
-from kubelogs.manifests.elasticsearch import HTTP_PORT, NAME as ES_NAME, service_host
+from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
+from kubelogs.manifests.elasticsearch import NAME as ES_NAME
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings, SettingsError, validate_settings
 from kubelogs.verify import pods
@@ -67,7 +69,7 @@ GENERATED = GeneratedSecrets(password="elastic-secret", writer_password="writer-
 OLD_INDEX = "app-2000.01.01"  # a daily index past any retention, for the retention job to delete
 SCRIPT_TIMEOUT = 60.0
 # Pod env that changes nothing in the requests a script sends (see PodRunner._run).
-UNSENT_ENV = frozenset({"HOSTNAME", "ES_USER", "ES_PASSWORD", *security.PASSWORDS})
+UNSENT_ENV = frozenset({"HOSTNAME"})
 _CONFIG_MAP_RUN = "request ConfigMaps"  # the source of a merged ConfigMap run; its lines name their variants
 
 
@@ -190,6 +192,19 @@ class PodRunner:
         return self.logs.get(name, "")
 
     # -- running a pod ----------------------------------------------------------------------------------
+    def _secret_files(self, pod: dict, volume_name: str) -> dict[str, bytes] | None:
+        """The files of a Secret volume (or of a projected one's Secret items); None for any other volume."""
+        volume = next(v for v in pod["spec"]["volumes"] if v["name"] == volume_name)
+        if "secret" in volume:
+            return _decoded(self.get("Secret", volume["secret"]["secretName"]))
+        if "projected" in volume:
+            files = {}
+            for source in volume["projected"]["sources"]:
+                data = _decoded(self.get("Secret", source["secret"]["name"]))
+                files.update({item["path"]: data[item["key"]] for item in source["secret"]["items"]})
+            return files
+        return None
+
     def _run(self, pod: dict) -> None:
         container = pod["spec"]["containers"][0]
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
@@ -203,12 +218,25 @@ class PodRunner:
         key = json.dumps([argv, sorted((k, v) for k, v in env.items() if k not in UNSENT_ENV)])
         if key not in self.ran:
             with tempfile.TemporaryDirectory(dir=self.workdir) as tmp:
+                # The Secret files the pod mounts, where the env says they are (here: under tmp).
+                for mount in container.get("volumeMounts") or []:
+                    files = self._secret_files(pod, mount["name"])
+                    if files is not None:
+                        where = Path(tmp, mount["name"])
+                        where.mkdir()
+                        for path, content in files.items():
+                            (where / path).write_bytes(content)
+                        env = {k: str(where) if v == mount["mountPath"] else v for k, v in env.items()}
                 result = subprocess.run(argv, env={**env, "TMPDIR": tmp}, cwd=tmp, text=True, stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=SCRIPT_TIMEOUT)
             self.ran[key] = (result.returncode, result.stdout)
         code, output = self.ran[key]
         self.logs[pod["metadata"]["name"]] = output
         pod["status"] = {"phase": "Succeeded" if code == 0 else "Failed"}
+
+
+def _decoded(secret: dict | None) -> dict[str, bytes]:
+    return {k: base64.b64decode(v) for k, v in ((secret or {}).get("data") or {}).items()}
 
 
 def _update_revision(kube: PodRunner) -> str:

@@ -429,6 +429,11 @@ class Kubelet:
                         data = (self.api.get("ConfigMap", source["configMap"]["name"], ns) or {}).get("data") or {}
                         for item in source["configMap"].get("items") or [{"key": k, "path": k} for k in data]:
                             files[item["path"]] = data[item["key"]].encode()
+                    elif "secret" in source:  # a missing key of a present Secret fails the pod: not needed here
+                        data = (self.api.get("Secret", source["secret"]["name"], ns) or {}).get("data") or {}
+                        for item in source["secret"].get("items") or [{"key": k, "path": k} for k in data]:
+                            if item["key"] in data:
+                                files[item["path"]] = base64.b64decode(data[item["key"]])
                     elif "downwardAPI" in source:
                         for item in source["downwardAPI"]["items"]:
                             value = {"metadata.namespace": ns, "metadata.name": pod["metadata"]["name"]}
@@ -595,9 +600,13 @@ class Kubelet:
         directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
         played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
         self._status(played, "Running", ready=True)
+        # The pod's volumes (its /tmp emptyDir, its credentials as files), as the real kubelet mounts them.
+        mounts = self._volumes(played, directory / "volumes")
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
-            env = {**self.env(pod, container, played.sandbox), "TMPDIR": "/tmp"}
-            played.process = subprocess.Popen(played.sandbox.command(argv, [Mount(tmp, "/tmp")]), env=env, text=True,
+            if not any(m.target == "/tmp" for m in mounts):
+                mounts.append(Mount(tmp, "/tmp"))
+            env = self.env(pod, container, played.sandbox)
+            played.process = subprocess.Popen(played.sandbox.command(argv, mounts), env=env, text=True,
                                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                               stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
             output = played.process.communicate()[0]

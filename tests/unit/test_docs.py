@@ -113,9 +113,11 @@ def test_production_example_inventory_validates():
 
 
 @pytest.mark.parametrize(("page", "tag", "module"), [("stages.md", "phases", "kubelogs.cluster.phases"),
-                                                     ("day-2.md", "safety-checks", "kubelogs.cluster.safety")])
+                                                     ("day-2.md", "safety-checks", "kubelogs.cluster.safety"),
+                                                     ("security.md", "privileges", "kubelogs.manifests.privileges")])
 def test_generated_tables_match_the_code(page, tag, module):
-    """The phase table and the safety-check table are the code's own lists (phases.ORDER, safety.CHECKS)."""
+    """The phase, safety-check and privilege tables are the code's own lists (phases.ORDER, safety.CHECKS,
+    privileges.KEPT)."""
     text = (REPO / "docs" / page).read_text()
     begin, end = f"<!-- {tag}:begin -->", f"<!-- {tag}:end -->"
     documented = text.split(begin, 1)[1].split(end, 1)[0].strip()
