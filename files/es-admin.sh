@@ -73,9 +73,11 @@ for action in $ACTIONS; do
     drained)
       for node in $(echo "$LEAVING" | tr ',' ' '); do
         while :; do
-          must "$action $node" GET "_cat/allocation/$node?h=shards"
-          shards=$(tr -d ' \n' < "$answer")
-          [ -z "$shards" ] || [ "$shards" = 0 ] && break  # empty: the node is not in the cluster
+          # Its own row: the answer also has an UNASSIGNED row while any shard is unassigned.
+          must "$action $node" GET "_cat/allocation/$node?h=node,shards"
+          shards=""
+          while read -r name count; do [ "$name" = "$node" ] && shards=$count; done < "$answer"
+          [ -z "$shards" ] || [ "$shards" = 0 ] && break  # no row: the node is not in the cluster
           [ "$(date +%s)" -ge "$deadline" ] && fail "$action (waited ${TIMEOUT}s for the shards to leave $node)"
           sleep "$INTERVAL"
         done

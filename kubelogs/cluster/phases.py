@@ -22,6 +22,7 @@ from kubelogs.cluster.es_plan import (
     send_batch,
 )
 from kubelogs.cluster.plan import Plan, Step
+from kubelogs.manifests import index_settings
 from kubelogs.manifests.common import config_hash
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
@@ -41,6 +42,10 @@ class Kind:
 RECORD_PENDING = Kind("record pending Elasticsearch calls",
     "calls are due after the rollout (a replicas change, or calls an earlier run left): they are recorded on the "
     "StatefulSet before anything makes them necessary, so a run that stops half-way leaves them to the next")
+SETTINGS_BEFORE_DRAIN = Kind("send the index settings before the drain",
+    "replicas go down and the log indices keep fewer replicas: applied and sent first, so that the copies on the "
+    "leaving nodes are dropped instead of waiting for a node that may take them (a replica never shares a node "
+    "with its primary, and an excluded node receives nothing)")
 CALLS_BEFORE = Kind("Elasticsearch calls before applying",
     "replicas go down: the safety check *quorum before a scale-down*, before the StatefulSet shrinks")
 APPLY = Kind("apply",
@@ -69,7 +74,7 @@ SEND_AFTER_RESTARTS = Kind("send users and index settings after the restarts",
     "the form the restarted pods take")
 WAIT_KIBANA = Kind("wait for Kibana", "last: Kibana is ready only once its password is set and every node runs its version")
 
-ORDER: tuple[Kind, ...] = (RECORD_PENDING, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
+ORDER: tuple[Kind, ...] = (RECORD_PENDING, SETTINGS_BEFORE_DRAIN, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
                            APPLYSET_PARENT, WAIT_ROLLOUTS, RESTART, CALLS_AFTER, CLEAR_PENDING, SEND_AFTER_RESTARTS,
                            WAIT_KIBANA)
 
@@ -105,18 +110,25 @@ def order(plan: Plan) -> list[Phase]:
     if not plan.has_work:
         return []
     work = plan.elasticsearch
+    # Fewer replicas per index before a drain (work.before: a scale-down), else the drain waits in vain.
+    before_drain = [n for n in work.send if work.before and n == index_settings.NAME]
+    drain_steps = [s for s in plan.steps if before_drain and s.manifest["kind"] == "ConfigMap"
+                   and s.manifest["metadata"]["name"] in before_drain]
+    sends = [n for n in work.send if n not in before_drain]
     # Pods that restart in this run take the users and settings in their new form only afterwards.
-    early = [] if work.restarts else work.send
-    applies = [s for s in plan.steps if s.action != "prune"]
+    early = [] if work.restarts else sends
+    applies = [s for s in plan.steps if s.action != "prune" and s not in drain_steps]
     held = [s for s in applies if early and s.manifest["kind"] in USERS_OF_CREDENTIALS]
     first = [s for s in applies if s not in held]
     prunes = [s for s in plan.steps if s.action == "prune"]
     rest = [w for w in plan.workloads if w[0] not in LAST_ROLLOUTS]
     last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
-    late = [n for n in work.send if n not in early]
+    late = [n for n in sends if n not in early]
     # Whether each kind is needed, and its phases for this plan; ORDER alone says in which order they run.
     candidates: dict[Kind, tuple[bool, Callable[[], list[Phase]]]] = {
         RECORD_PENDING: (bool(work.after), lambda: [Phase(RECORD_PENDING, _whys(work.after), _record_pending)]),
+        SETTINGS_BEFORE_DRAIN: (bool(before_drain), lambda: [Phase(
+            SETTINGS_BEFORE_DRAIN, _sends(before_drain), partial(_apply_and_send, drain_steps, before_drain))]),
         CALLS_BEFORE: (bool(work.before), lambda: [Phase(CALLS_BEFORE, b.why, partial(_call, b)) for b in work.before]),
         APPLY: (_changes(first), lambda: [Phase(APPLY, _summary(first), partial(_apply, first))]),
         WAIT_ELASTICSEARCH: (bool(early), lambda: [Phase(WAIT_ELASTICSEARCH, "the StatefulSet ready", _wait_elasticsearch)]),
@@ -210,6 +222,11 @@ def _send(names: list[str], run: Execution) -> None:
         run.kube.merge_patch("ConfigMap", name, run.settings.namespace,
                              {"metadata": {"annotations": {APPLIED_ANNOTATION: config_hash(sent["data"])}}},
                              APPLIED_FIELD_MANAGER)
+
+
+def _apply_and_send(steps: list[Step], names: list[str], run: Execution) -> None:
+    _apply(steps, run)
+    _send(names, run)
 
 
 def _applyset_parent(run: Execution) -> None:

@@ -145,7 +145,8 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
             continue
         refused = safety.immutable_fields_unchanged(live, manifest)
         if not refused and manifest["kind"] == "StatefulSet":
-            refused = safety.supported_version_change(live, manifest) or safety.major_upgrade_alone(live, manifest)
+            refused = safety.supported_version_change(live, manifest) or safety.major_upgrade_alone(live, manifest) \
+                or safety.scale_down_alone(live, manifest)
         if refused:
             refusals.append(refused)
             continue

@@ -39,6 +39,9 @@ SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
     "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
 MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
     "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
+SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
+    "fewer replicas and another version are two runs: the index settings go to the running version before the "
+    "drain, in that version's terms")
 RESTARTS_FINISHED_FIRST = Check("restarts finished first", "plan",
     "a version or replicas change waits until the pod restarts of an earlier run are done")
 QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
@@ -55,7 +58,7 @@ QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
     "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
 
 CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MAJOR_UPGRADE_ALONE,
-                             RESTARTS_FINISHED_FIRST, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
+                             SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
                              ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
 
 
@@ -105,6 +108,16 @@ def major_upgrade_alone(live: dict, desired: dict) -> str:
     return named(MAJOR_UPGRADE_ALONE, _version_refusal(live, desired, (
         f"a major upgrade and a replicas change ({replicas[0]} -> {replicas[1]}) in one run are refused: "
         "upgrade with the current replicas first, then change replicas in a second run")))
+
+
+def scale_down_alone(live: dict, desired: dict) -> str:
+    running, wanted = upgrades.running_version(live), upgrades.wanted_version(desired)
+    replicas = (live["spec"].get("replicas", 1), desired["spec"]["replicas"])
+    if not running or running == wanted or replicas[1] >= replicas[0]:
+        return ""
+    return named(SCALE_DOWN_ALONE, _version_refusal(live, desired, (
+        f"a version change and fewer replicas ({replicas[0]} -> {replicas[1]}) in one run are refused: scale down "
+        "with the running version first, then change the version in a second run")))
 
 
 def restarts_finished_first(pending: str, running: str, live_replicas: int, settings: Settings) -> str:

@@ -199,11 +199,12 @@ def test_zen1_quorum_follows_replicas_through_the_settings_api_without_restarts(
     # Lowered before the StatefulSet removed the second node, so the one left can still elect itself.
     index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_template/kubelogs-logs",
                       "PUT /*-20*/_settings"]  # one node: its indices get no replica
-    # Its shards moved off first (allocation exclusion, then none left on it), the quorum lowered, then removed;
-    # the index settings once the StatefulSet has rolled out, the exclusion cleared after the rollouts.
-    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
-                            "PUT /_cluster/settings", "DELETE-POD elasticsearch-1 allocation=all",
-                            *index_settings, "PUT /_cluster/settings"]
+    # The index settings first (no replica left to place: a replica never shares a node with its primary), then
+    # its shards moved off (allocation exclusion, then none left on it), the quorum lowered, then removed; the
+    # exclusion cleared after the rollouts.
+    assert timeline(es) == [*index_settings, "GET /_cluster/health", "PUT /_cluster/settings",
+                            "GET /_cat/allocation/elasticsearch-1", "PUT /_cluster/settings",
+                            "DELETE-POD elasticsearch-1 allocation=all", "PUT /_cluster/settings"]
     assert "cluster.routing.allocation.exclude._name" not in es.cluster_settings  # cleared after
     assert es.cluster_settings["discovery.zen.minimum_master_nodes"] == "1"
     assert first <= uids(api, "elasticsearch")
@@ -216,16 +217,21 @@ def test_7x_scale_down_excludes_the_leaving_nodes_from_voting_first(api):
     first = uids(api, "elasticsearch")
     deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 2}))
     assert first <= uids(api, "elasticsearch")  # growing keeps the bootstrap list: nothing restarts
+    es.index("app-2026.12.03", {"log": "a line"})  # one primary, one replica: one copy on each node
+    assert es.allocation() == ({"elasticsearch-0": 1, "elasticsearch-1": 1}, 0)
     es.calls[:] = []
     record_restarts(api, es)
     deploy(api, settings_for(api, elasticsearch={**settings, "replicas": 1}))
-    # Drained and excluded from voting, removed; the index settings (one node: no replicas) once the StatefulSet
-    # has rolled out; both exclusions cleared after the rollouts.
+    # The index settings first (one node: no replicas), so that the copy on the leaving node can go; drained and
+    # excluded from voting, removed; both exclusions cleared after the rollouts. Draining first would wait
+    # until rollout_timeout: the replica has nowhere to go.
     index_settings = ["GET /_cluster/health", "PUT /_ilm/policy/kubelogs-logs", "PUT /_index_template/kubelogs-logs",
                       "PUT /*-20*/_settings"]
-    assert timeline(es) == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
-                            "POST /_cluster/voting_config_exclusions", "DELETE-POD elasticsearch-1 allocation=all",
-                            *index_settings, "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"]
+    assert timeline(es) == [*index_settings, "GET /_cluster/health", "PUT /_cluster/settings",
+                            "GET /_cat/allocation/elasticsearch-1", "POST /_cluster/voting_config_exclusions",
+                            "DELETE-POD elasticsearch-1 allocation=all", "PUT /_cluster/settings",
+                            "DELETE /_cluster/voting_config_exclusions"]
+    assert es.allocation() == ({"elasticsearch-0": 1}, 0) and es.health() == "green"
     assert es.voting_exclusions == []
     assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-1") in es.calls
 

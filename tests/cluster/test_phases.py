@@ -93,8 +93,8 @@ def test_a_scale_down_calls_elasticsearch_before_applying_and_after_the_rollout(
     deploy(api, settings_for(api))
     start = len(api.mutations())
     plan, _, log = deploy(api, settings_for(api, elasticsearch={"replicas": 1}))
-    assert names(plan) == ["record pending Elasticsearch calls", "Elasticsearch calls before applying", "apply",
-                           "wait for Elasticsearch", "send users and index settings", "wait for rollouts",
+    assert names(plan) == ["record pending Elasticsearch calls", "send the index settings before the drain",
+                           "Elasticsearch calls before applying", "apply", "wait for rollouts",
                            "Elasticsearch calls after the rollout", "clear pending Elasticsearch calls",
                            "wait for Kibana"]
     assert started(log) == names(plan)

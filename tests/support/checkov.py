@@ -31,7 +31,8 @@ def venv() -> Path:
 
 
 def _pin() -> dict:
-    return {"checkov": VERSION, "python": sys.version.split()[0], "executable": sys.executable}
+    # Not the interpreter's path: every checkout's .venv makes the same environment.
+    return {"checkov": VERSION, "python": sys.version.split()[0]}
 
 
 def binary() -> Path | None:

@@ -401,6 +401,9 @@ def _run_group(kube: PodRunner, es: RecordingElasticsearch, group: list[_Variant
         version = settings.elasticsearch.version
         _retention(kube, es, label)
         for live, wanted in SCALING:
+            # As the cluster stage does it (phases: the index settings before the drain): the indices keep
+            # no more replicas than the nodes left can hold, or the leaving nodes never drain.
+            es.index_replicas.update((index, min(replicas, wanted - 1)) for index, replicas in es.index_replicas.items())
             for when, task in (("before", quorum.before_scaling(version, live, wanted)),
                                ("after", quorum.after_scaling(version, live, wanted))):
                 if task is not None:

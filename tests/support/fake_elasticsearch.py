@@ -14,9 +14,13 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
   settings (6.x refuses a ``minimum_master_nodes`` above its node count, as Zen discovery does), ``_flush``,
   voting configuration exclusions (7.x+), ILM policies (6.6+), index templates (legacy ``_template`` with
   5.x's ``template`` key or ``index_patterns``; composable ``_index_template``), ``_cat/indices`` and index
-  deletion. A template's ``number_of_replicas`` reaches the indices created after it, and with
-  ``status=None`` the health is derived from them as Elasticsearch does: yellow while some index wants more
-  replicas than the other nodes can hold.
+  deletion. A template's ``number_of_replicas`` reaches the indices created after it.
+- shard allocation by Elasticsearch's rules (``allocation``): each index one primary shard and its replicas,
+  every copy on its own node (a replica never beside its primary); a node excluded by name
+  (``cluster.routing.allocation.exclude._name``) receives nothing and keeps a copy only while no other node
+  can take it; what fits nowhere is unassigned. ``_cat/allocation`` reports it as Elasticsearch does, with
+  the ``UNASSIGNED`` row even when asked for one node, and with ``status=None`` the health follows it
+  (yellow while a replica is unassigned, red without nodes).
 
 Faults for tests: ``bulk_status`` fails every bulk request as a whole, ``reject`` fails single documents
 (a partial reject, ``errors: true``). ``calls`` records each request once its answer is decided, so a test
@@ -149,10 +153,14 @@ def _parse_bulk(body: bytes, default_index: str | None, major: int) -> list[_Op]
     return ops
 
 
+EXCLUDE_BY_NAME = "cluster.routing.allocation.exclude._name"
+
+
 @dataclass
 class FakeElasticsearch(LoopbackServer):
     status: str | None = "green"  # None: derived from the indices' replicas and the node count
     number_of_nodes: int | Callable[[], int] = 1  # a callable follows e.g. the pods that exist
+    node_names: Callable[[], list[str]] | None = None  # default: elasticsearch-0 … -<number_of_nodes - 1>
     credentials: Callable[[], tuple[str, str] | None] = lambda: None
     indices: dict[str, list[dict]] = field(default_factory=dict)  # index -> document sources, in order
     major: int = 8  # the Elasticsearch major version whose answers and rules the fake follows
@@ -245,13 +253,30 @@ class FakeElasticsearch(LoopbackServer):
     def nodes(self) -> int:
         return self.number_of_nodes() if callable(self.number_of_nodes) else self.number_of_nodes
 
+    def names(self) -> list[str]:
+        return sorted(self.node_names()) if self.node_names else [f"elasticsearch-{i}" for i in range(self.nodes())]
+
+    def allocation(self) -> tuple[dict[str, int], int]:
+        """(shard copies per node, copies unassigned). Copies go to nodes not excluded first; a copy stays on an
+        excluded node only when no other node can take it (Elasticsearch's filter decider says it cannot
+        remain, but it moves only to a node that can have it); two copies of a shard never share a node."""
+        nodes = self.names()
+        excluded = set(filter(None, str(self.cluster_settings.get(EXCLUDE_BY_NAME) or "").split(",")))
+        order = [n for n in nodes if n not in excluded] + [n for n in nodes if n in excluded]
+        shards, unassigned = dict.fromkeys(nodes, 0), 0
+        for replicas in self.index_replicas.values():
+            placed = order[:1 + replicas]
+            for node in placed:
+                shards[node] += 1
+            unassigned += 1 + replicas - len(placed)
+        return shards, unassigned
+
     def health(self) -> str:
         if self.status is not None:
             return self.status
-        nodes = self.nodes()
-        if not nodes:
+        if not self.names():
             return "red"
-        return "yellow" if any(r > nodes - 1 for r in self.index_replicas.values()) else "green"
+        return "yellow" if self.allocation()[1] else "green"
 
     def _admin(self, method: str, parts: list[str], query: dict[str, str], body: bytes,
                user: str | None = None) -> tuple[int, object] | None:
@@ -307,10 +332,14 @@ class FakeElasticsearch(LoopbackServer):
                 if replicas is not None:
                     self.index_replicas[name] = int(replicas)
             return 200, {"acknowledged": True}
-        if parts[:2] == ["_cat", "allocation"] and len(parts) == 3 and method == "GET":
-            # Shards move off a node as soon as it is excluded by name (relocation is instant here).
-            excluded = str(self.cluster_settings.get("cluster.routing.allocation.exclude._name", "")).split(",")
-            return 200, "".join("0\n" if n in excluded else f"{len(self.indices) + 1}\n" for n in parts[2].split(","))
+        if parts[:2] == ["_cat", "allocation"] and len(parts) in (2, 3) and method == "GET":
+            # Relocation is instant here; where copies may go is not (``allocation``).
+            shards, unassigned = self.allocation()
+            rows = [(n, shards[n]) for n in (parts[2].split(",") if len(parts) == 3 else shards) if n in shards]
+            rows += [("UNASSIGNED", unassigned)] if unassigned else []
+            columns = query.get("h", "shards,node").split(",")
+            return 200, "".join(" ".join(str({"node": n, "shards": c}.get(col, "")) for col in columns) + "\n"
+                                for n, c in rows)
         if parts[:2] == ["_cat", "indices"] and len(parts) <= 3 and method == "GET":
             pattern = parts[2] if len(parts) == 3 else "*"
             return 200, "".join(f"{name}\n" for name in sorted(self.indices) if fnmatch.fnmatchcase(name, pattern)

@@ -144,6 +144,32 @@ def test_credentials_are_required_and_every_call_is_recorded(es):
 
 # --- the real Fluent Bit against the fake ---
 
+def cat(es: FakeElasticsearch, path: str) -> str:
+    with urllib.request.urlopen(f"http://{es.address}{path}", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def test_allocation_follows_elasticsearch_rules_and_cat_shows_the_unassigned_row():
+    # Two nodes, one index with one replica: a copy on each. Excluding a node moves nothing while no other node
+    # may take its copy (a replica never beside its primary); dropping the replica frees it.
+    with FakeElasticsearch(major=7, number_of_nodes=2, status=None) as es:
+        es.index("app-2026.12.03", {"log": "x"})
+        assert es.allocation() == ({"elasticsearch-0": 1, "elasticsearch-1": 1}, 0) and es.health() == "green"
+        es.cluster_settings["cluster.routing.allocation.exclude._name"] = "elasticsearch-1"
+        assert es.allocation() == ({"elasticsearch-0": 1, "elasticsearch-1": 1}, 0)
+        assert cat(es, "/_cat/allocation/elasticsearch-1?h=node,shards") == "elasticsearch-1 1\n"
+        es.index_replicas["app-2026.12.03"] = 0
+        assert cat(es, "/_cat/allocation/elasticsearch-1?h=node,shards") == "elasticsearch-1 0\n"
+        # Three copies wanted, two nodes: one unassigned, reported even when one node is asked for.
+        es.index_replicas["app-2026.12.03"] = 2
+        del es.cluster_settings["cluster.routing.allocation.exclude._name"]
+        assert es.health() == "yellow"
+        assert cat(es, "/_cat/allocation/elasticsearch-1?h=shards") == "1\n1\n"  # what `h=shards` alone misread
+        assert cat(es, "/_cat/allocation/elasticsearch-1?h=node,shards") == "elasticsearch-1 1\nUNASSIGNED 1\n"
+        es.number_of_nodes = 0
+        assert es.health() == "red"
+
+
 def run_fluent_bit(version: str, es: FakeElasticsearch, tmp_path: Path, extra: list[str], token: str,
                    done: Callable[[str], bool], timeout: float = 15) -> str:
     """Run Fluent Bit (dummy records carrying ``token``, es output with the ``extra`` keys) until

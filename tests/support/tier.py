@@ -118,8 +118,12 @@ class ClusterView:
             data = self.secret_data(CREDENTIALS_SECRET, ns)
             return (data["username"], data["password"]) if data and secured else None
 
-        es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: sum(
-            not pod_problem(p) for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")))
+        def ready() -> list[str]:
+            return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+                    if not pod_problem(p)]
+
+        es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: len(ready()),
+                               node_names=ready)
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})
         self._servers.append(es)

@@ -62,6 +62,10 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
     safety.MAJOR_UPGRADE_ALONE: (
         lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
         lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
+    safety.SCALE_DOWN_ALONE: (
+        lambda: safety.scale_down_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2)),
+        lambda: safety.scale_down_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 4))  # up: allowed
+        + safety.scale_down_alone(statefulset("7.17.26", 3), statefulset("7.17.26", 1))),  # down alone: allowed
     safety.RESTARTS_FINISHED_FIRST: (
         # a replicas change (the message returned), and a version change (refused too, or nothing is returned)
         lambda: safety.restarts_finished_first(PENDING, "7.17.26", 2, SETTINGS_7)
