@@ -15,6 +15,7 @@ from kubelogs.inventory import data_node_names
 from kubelogs.node.decisions import (
     SYSCTL_FILE,
     agent_directories,
+    boot_time_problem,
     data_directory,
     describe_disk,
     disk_headroom_problem,
@@ -45,7 +46,8 @@ def prepare_node(run: Run) -> None:
         logger.warning(f"{host.print_prefix}no log agent can run here (runtime {runtime['runtime']})")
 
     # A state no operation can fix fails this node, with one line, before anything changes on it.
-    problem = impossible_state(state, [op for op in (data_dir_op, agent_dirs_op) if op])
+    problem = impossible_state(state, [op for op in (data_dir_op, agent_dirs_op) if op]) \
+        or boot_time_problem(state, max(state["max_map_count"] or 0, settings.max_map_count), settings.max_map_count)
     if problem:
         fail_host(name=problem[0], message=problem[1])
         return

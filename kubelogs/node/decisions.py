@@ -4,7 +4,7 @@ here: the ``@deploy`` in tasks/node.py turns these decisions into operations and
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from pyinfra.api.util import get_template
@@ -57,6 +57,33 @@ def impossible_state(state: dict, directory_ops: list[DirectoryOp]) -> tuple[str
         return (f"Check {SYSCTL_FILE}",
                 f"{SYSCTL_FILE} exists but is a {persisted['type']}, not a file; move it away")
     return None
+
+
+def boot_value(persisted: list[tuple[str, int]]) -> tuple[int, str] | None:
+    """(value, file) of vm.max_map_count as a boot applies the files: each file name once (the first of
+    ``facts.SYSCTL_PLACES`` that holds it masks the others), in lexical order of the names, the last line of
+    the last file winning; /etc/sysctl.conf after them all (procps' ``sysctl --system``). None: none sets it."""
+    first: dict[str, str] = {}  # file name -> the path that wins it
+    for path, _ in persisted:
+        name = PurePosixPath(path).name
+        if path != "/etc/sysctl.conf" and name not in first:
+            first[name] = path
+    applied = [(path, value) for name in sorted(first) for path, value in persisted if path == first[name]]
+    applied += [(path, value) for path, value in persisted if path == "/etc/sysctl.conf"]
+    return (applied[-1][1], applied[-1][0]) if applied else None
+
+
+def boot_time_problem(state: dict, value: int, required: int) -> tuple[str, str] | None:
+    """(operation name, one-line reason) when, with SYSCTL_FILE set to ``value``, the next boot would leave
+    vm.max_map_count below ``required`` (another file read after ours sets less), else None."""
+    persisted = [(p, v) for p, v in state.get("persisted") or [] if p != SYSCTL_FILE] + [(SYSCTL_FILE, value)]
+    effective, winner = boot_value(persisted) or (value, SYSCTL_FILE)
+    if effective >= required:
+        return None
+    return ("Check the files that set vm.max_map_count at boot",
+            f"{winner} sets vm.max_map_count = {effective} and is read after {SYSCTL_FILE} at boot (sysctl files "
+            f"apply in the lexical order of their names, /etc/sysctl.conf last): the next boot would undo "
+            f"Elasticsearch's {required}. Raise it there to at least {required}, or remove that line")
 
 
 def describe_disk(settings: Settings, disk: dict | None) -> str:

@@ -103,6 +103,17 @@ fi
 """
 
 
+# Every persisted vm.max_map_count in the places systemd-sysctl and `sysctl --system` read at boot, in
+# their precedence order (decisions.boot_value orders them as they apply); /etc/sysctl.conf is procps' last.
+SYSCTL_PLACES = ("/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d")
+PERSISTED_SCRIPT = r"""for f in """ + " ".join(f"{d}/*.conf" for d in SYSCTL_PLACES) + r""" /etc/sysctl.conf; do
+  [ -f "$f" ] || continue
+  sed -n 's/^[[:space:]]*-\{0,1\}vm[./]max_map_count[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$f" |
+    while read -r v; do printf 'persisted=%s\t%s\n' "$f" "$v"; done
+done
+"""
+
+
 def dead_letters_from(text: str) -> dict[str, int] | None:
     files, _, kib = text.strip().partition(" ")
     return {"files": int(files), "kib": int(kib)} if files.isdigit() and kib.isdigit() else None
@@ -113,7 +124,8 @@ class NodeState(FactBase):
 
     + data_path: the Elasticsearch data path; ``disk`` is the filesystem that holds it (or would hold
       it: its nearest existing parent)
-    + sysctl_file: the persisted sysctl file; ``sysctl_file`` is its numeric stat and sha1, or None
+    + sysctl_file: the persisted sysctl file; ``sysctl_file`` is its numeric stat and sha1, or None;
+      ``persisted`` is every (file, value) that sets vm.max_map_count where the boot reads them
     + directories: paths whose numeric stat to read (a list; on the command line, comma-separated)
     + dead_letters: the log agent's dead-letter directory; ``dead_letters`` is its chunk files' count and
       size, or None when the directory does not exist
@@ -128,6 +140,7 @@ class NodeState(FactBase):
                   "used_percent": 68, "mountpoint": "/"},
          "max_map_count": 262144,
          "sysctl_file": {"type": "regular file", "uid": 0, "gid": 0, "mode": 0o644, "sha1": "3f7..."},
+         "persisted": [("/etc/sysctl.d/90-kubelogs-elasticsearch.conf", 262144)],
          "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
                    "/var/lib/fluent-bit": None},
          "dead_letters": {"files": 2, "kib": 12}}
@@ -145,6 +158,7 @@ class NodeState(FactBase):
             "f=", QuoteString(sysctl_file), "\n",
             'if [ -e "$f" ]; then echo "file=$(sha1sum < "$f" 2>/dev/null | cut -d " " -f 1) $(stat -c ', _STAT,
             ' "$f")"; else echo "file="; fi\n',
+            PERSISTED_SCRIPT,
         ]
         for path in directories:
             parts += ["p=", QuoteString(path), '; printf "stat=%s\\t%s\\n" "$p" "$(stat -c ', _STAT,
@@ -157,7 +171,7 @@ class NodeState(FactBase):
     @staticmethod
     def default() -> dict[str, Any]:
         return {"runtime": "unknown", "evidence": "node state probe printed nothing", "disk": None,
-                "max_map_count": None, "sysctl_file": None, "paths": {}, "dead_letters": None}
+                "max_map_count": None, "sysctl_file": None, "persisted": [], "paths": {}, "dead_letters": None}
 
     def process(self, output: list[str]) -> dict[str, Any]:
         state = self.default()
@@ -178,4 +192,8 @@ class NodeState(FactBase):
                 state["paths"][path] = stat_from(stat)
             elif key == "dead_letters":
                 state["dead_letters"] = dead_letters_from(value)
+            elif key == "persisted":
+                path, _, number = value.partition("\t")
+                if number.strip().isdigit():
+                    state["persisted"].append((path, int(number)))
         return state

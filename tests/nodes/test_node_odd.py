@@ -160,3 +160,32 @@ def test_unwritable_sysctl_directory_fails_that_node_alone_with_one_line(node_im
         assert "Traceback" not in _all_output(run)
         assert f"vm.max_map_count = {REQUIRED}" in good.exec(f"cat {SYSCTL_FILE}")
         assert bad.exec(f"ls {SYSCTL_FILE}* 2>/dev/null || true") == ""  # no temporary file left behind
+
+
+def test_a_sysctl_file_read_after_ours_fails_that_node_naming_it_and_a_boot_keeps_ours(node_image,
+                                                                                        restore_max_map_count):
+    with harness.KindLikeCluster() as cluster:
+        good = cluster.add("control-plane")
+        bad = cluster.add("worker")
+        # Both carry a vendor file that sets less but sorts before ours (harmless); the bad node also one that
+        # sorts after ours (the next boot would undo ours). Nothing else sets any key: `sysctl --system` below
+        # writes machine-wide settings.
+        for node in (good, bad):
+            node.exec("rm -f /etc/sysctl.d/*.conf /usr/lib/sysctl.d/*.conf /lib/sysctl.d/*.conf && : > /etc/sysctl.conf"
+                      " && mkdir -p /usr/lib/sysctl.d && echo 'vm.max_map_count = 65530' > /usr/lib/sysctl.d/10-low.conf")
+        bad.exec("echo 'vm.max_map_count = 65530' > /etc/sysctl.d/99-tuning.conf")
+        harness.set_max_map_count(good, 65530)
+        run = harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes")
+        assert run.returncode != 0 and _failed(run) == {_name(bad)}
+        reason = f"/etc/sysctl.d/99-tuning.conf sets vm.max_map_count = 65530 and is read after {SYSCTL_FILE} at boot"
+        assert _all_output(run).count(reason) == 1, run.stderr[-3000:]
+        assert "Traceback" not in _all_output(run)
+        assert bad.exec(f"test -e {SYSCTL_FILE} && echo yes || echo no") == "no\n"  # nothing changed on it
+        # A boot on the good node: every file applied in order, as systemd-sysctl and procps do. Ours wins.
+        harness.set_max_map_count(good, 65530)
+        good.exec("sysctl --system >/dev/null")
+        assert harness.max_map_count() == REQUIRED
+        # The same boot on the bad node would have undone it: the check is not a guess.
+        bad.exec(f"cat > {SYSCTL_FILE} <<'X'\nvm.max_map_count = {REQUIRED}\nX\n"
+                 "sysctl --system >/dev/null")
+        assert harness.max_map_count() == 65530

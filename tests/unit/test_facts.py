@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubelogs.node.facts import ContainerRuntime, runtime_from
+from kubelogs.node.decisions import boot_time_problem, boot_value
+from kubelogs.node.facts import ContainerRuntime, NodeState, runtime_from
 
 
 @pytest.mark.parametrize(("endpoint", "sockets", "runtime"), [
@@ -24,3 +25,40 @@ def test_runtime_from_kubelet_endpoint_then_sockets(endpoint, sockets, runtime):
 def test_runtime_fact_parses_probe_output():
     output = ["endpoint=", "socket=/run/containerd/containerd.sock", "socket=/var/run/docker.sock"]
     assert ContainerRuntime().process(output) == {"runtime": "containerd", "evidence": "/run/containerd/containerd.sock"}
+
+
+OURS = "/etc/sysctl.d/90-kubelogs-elasticsearch.conf"
+
+
+@pytest.mark.parametrize(("persisted", "effective"), [
+    # Lexical order of the file names, whatever their directory: 99-* after ours wins, 10-* before does not.
+    ([(OURS, 262144), ("/etc/sysctl.d/99-tuning.conf", 65530)], (65530, "/etc/sysctl.d/99-tuning.conf")),
+    ([("/usr/lib/sysctl.d/10-low.conf", 65530), (OURS, 262144)], (262144, OURS)),
+    ([(OURS, 262144), ("/usr/lib/sysctl.d/95-vendor.conf", 65530)], (65530, "/usr/lib/sysctl.d/95-vendor.conf")),
+    # The same name in /etc masks the one in /usr/lib: the vendor's file does not apply at all.
+    ([(OURS, 262144), ("/etc/sysctl.d/95-vendor.conf", 300000), ("/usr/lib/sysctl.d/95-vendor.conf", 65530)],
+     (300000, "/etc/sysctl.d/95-vendor.conf")),
+    # Within one file the last line wins; /etc/sysctl.conf comes after every file (procps' sysctl --system).
+    ([(OURS, 262144), ("/etc/sysctl.conf", 65530)], (65530, "/etc/sysctl.conf")),
+    ([("/etc/sysctl.d/99-a.conf", 65530), ("/etc/sysctl.d/99-a.conf", 270000), (OURS, 262144)],
+     (270000, "/etc/sysctl.d/99-a.conf")),
+    ([], None),
+])
+def test_boot_value_applies_the_files_as_a_boot_does(persisted, effective):
+    assert boot_value(persisted) == effective
+
+
+def test_a_later_file_setting_less_fails_the_node_naming_it():
+    state = {"persisted": [("/etc/sysctl.d/99-tuning.conf", 65530), (OURS, 65530)]}
+    name, reason = boot_time_problem(state, 262144, 262144)
+    assert reason.startswith("/etc/sysctl.d/99-tuning.conf sets vm.max_map_count = 65530 and is read after " + OURS)
+    assert "Raise it there to at least 262144, or remove that line" in reason
+    # Ours as it will be written is what counts (its old value 65530 above is replaced), and a later file
+    # that sets at least ours is fine.
+    assert boot_time_problem({"persisted": [(OURS, 65530)]}, 262144, 262144) is None
+    assert boot_time_problem({"persisted": [("/etc/sysctl.d/99-big.conf", 1048576)]}, 262144, 262144) is None
+
+
+def test_node_state_reads_every_persisted_setting():
+    state = NodeState().process(["persisted=/etc/sysctl.d/99-tuning.conf\t65530", "persisted=/etc/sysctl.conf\tx"])
+    assert state["persisted"] == [("/etc/sysctl.d/99-tuning.conf", 65530)]
