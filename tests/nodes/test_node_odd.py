@@ -28,13 +28,15 @@ def test_node_state_fact_parses_its_probe():
               "file=0123abcd 0 0 644 regular file",
               "stat=/es-data\t1000 1000 750 directory",
               "stat=/var/lib/fluent-bit\t",
-              "dead_letters=2 12"]
+              "dead_letters=2 12",
+              "persisted=/etc/sysctl.d/90-kubelogs-elasticsearch.conf\t262144", "persisted=/etc/sysctl.conf\t65530"]
     assert NodeState().process(output) == {
         "runtime": "containerd", "evidence": "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock",
         "disk": {"filesystem": "overlay", "type": "overlay", "size_kb": 263174212, "available_kb": 83886080,
                  "used_percent": 69, "mountpoint": "/"},
         "max_map_count": 262144,
         "sysctl_file": {"type": "regular file", "uid": 0, "gid": 0, "mode": 0o644, "sha1": "0123abcd"},
+        "persisted": [("/etc/sysctl.d/90-kubelogs-elasticsearch.conf", 262144), ("/etc/sysctl.conf", 65530)],
         "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
                   "/var/lib/fluent-bit": None},
         "dead_letters": {"files": 2, "kib": 12},
