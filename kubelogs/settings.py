@@ -221,6 +221,10 @@ class NodeSettings(_Model):
 class AgentSettings(_Model):
     collector: Literal[compat.COLLECTOR_CHOICES] = Field(  # type: ignore[valid-type]
         "auto", description="`auto` (per node by container runtime: log-pilot on Docker, fluent-bit on containerd), `log-pilot` or `fluent-bit`.")
+    collect: Literal["all", "declared"] = Field(
+        "all", description="Fluent Bit: `all` collects every pod (a pod without a declared log name goes to `<namespace>-YYYY.MM.DD`), `declared` only pods that declare a log name. log-pilot collects declared containers only, whatever this says.")
+    exclude_namespaces: Namespaces = Field(
+        (), description="Fluent Bit: namespaces whose pods are not collected unless they declare a log name. A pod opts out with the annotation `kubelogs.io/collect: \"false\"`.")
     log_pilot_image: Image = Field(compat.AGENTS["log-pilot"].image, description="log-pilot image.")
     fluent_bit_image: Image = Field(compat.AGENTS["fluent-bit"].image, description="Fluent Bit image.")
     retry_limit: int = Field(

@@ -33,7 +33,8 @@ STATE_DIR = "/var/lib/fluent-bit"  # prepared by the node stage (compatibility.A
 HEALTH_PORT = 2020
 STORAGE_LIMIT = "512M"  # per node: Fluent Bit's filesystem buffer for Elasticsearch, under STATE_DIR
 # Fluent Bit's record accessor for the pod's log-name annotation.
-LOG_NAME_FIELD = f"$kubernetes['annotations']['{LOG_NAME_ANNOTATION}']"
+LOG_NAME_FIELD = "log_name"  # on every collected line: its index's name (route.lua)
+COLLECT_ANNOTATION = "kubelogs.io/collect"  # "false" on a pod: its lines are not collected (unless declared)
 # A valid log name (Lua pattern: '%-' is a literal '-'); also keeps log-pilot's rule: no '_' in names.
 LOG_NAME_LUA_PATTERN = "^[a-z0-9][a-z0-9%-]*$"
 TYPE_6X = "doc"  # the mapping type of 6.x log indices
@@ -59,8 +60,12 @@ DEAD_LETTERS_LIMIT = "256M"  # per node, on top of STORAGE_LIMIT
 ROUTE_SCRIPT = "route.lua"
 
 # Runs after the kubernetes filter. Return codes: -1 drops the line, 0 keeps it as it is, 2 keeps it changed.
-ROUTE_LUA = f"""-- kubelogs: which lines go to Elasticsearch (the es output takes the index from the log-name annotation).
+# Every collected line gets LOG_NAME_FIELD, its index's name: the declared log name, else (collect: all) its
+# namespace.
+ROUTE_LUA = f"""-- kubelogs: which lines go to Elasticsearch, and to which index (the es output reads {LOG_NAME_FIELD}).
 local node = os.getenv("NODE_NAME") or ""
+local collect_all = @COLLECT_ALL@
+local excluded = {{@EXCLUDED@}}
 
 function route(tag, timestamp, record)
   local k8s = record["kubernetes"]
@@ -71,13 +76,28 @@ function route(tag, timestamp, record)
     return 2, timestamp, record
   end
   local annotations = k8s["annotations"]
-  local name = type(annotations) == "table" and annotations["{LOG_NAME_ANNOTATION}"] or nil
+  if type(annotations) ~= "table" then annotations = {{}} end
+  local name = annotations["{LOG_NAME_ANNOTATION}"]
   if type(name) == "string" and string.match(name, "{LOG_NAME_LUA_PATTERN}") then
-    return 0, timestamp, record
+    record["{LOG_NAME_FIELD}"] = name  -- a declared log name keeps its index
+    return 2, timestamp, record
   end
-  return -1, timestamp, record  -- the pod did not declare a (valid) log name: not collected
+  local namespace = k8s["namespace_name"]
+  if not collect_all or annotations["{COLLECT_ANNOTATION}"] == "false" or type(namespace) ~= "string"
+      or excluded[namespace] then
+    return -1, timestamp, record  -- not collected: declared-only, opted out, or an excluded namespace
+  end
+  record["{LOG_NAME_FIELD}"] = namespace
+  return 2, timestamp, record
 end
 """
+
+
+def route_lua(settings: Settings) -> str:
+    """route.lua for these settings: what is collected (``agents.collect``, ``agents.exclude_namespaces``)."""
+    excluded = " ".join(f'["{n}"] = true,' for n in settings.agents.exclude_namespaces)
+    return (ROUTE_LUA.replace("@COLLECT_ALL@", "true" if settings.agents.collect == "all" else "false")
+            .replace("@EXCLUDED@", excluded))
 
 
 def config(settings: Settings) -> str:
@@ -88,7 +108,7 @@ def config(settings: Settings) -> str:
     output: list[tuple[str, object]] = [
         ("Name", "es"), ("Match", "kube.*"),
         ("Host", service_host(settings.namespace)), ("Port", HTTP_PORT),
-        ("Logstash_Format", "On"), ("Logstash_Prefix_Key", LOG_NAME_FIELD), ("Logstash_Prefix", UNROUTED_PREFIX),
+        ("Logstash_Format", "On"), ("Logstash_Prefix_Key", f"${LOG_NAME_FIELD}"), ("Logstash_Prefix", UNROUTED_PREFIX),
         ("Logstash_DateFormat", "%Y.%m.%d"),
         ("Replace_Dots", "On"),  # label/annotation keys with dots collide in Elasticsearch mappings
         # A batch Elasticsearch keeps refusing is retried this often, then kept in the dead-letter queue;
@@ -133,8 +153,8 @@ def config(settings: Settings) -> str:
         # outage affects only pods it has not seen yet.
         _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
                             ("Annotations", "On"), ("Labels", "On"), ("K8S-Logging.Exclude", "On")]),
-        # Only pods that declared a log name (the same opt-in as log-pilot's env convention); lines without
-        # metadata go to the unrouted index instead of being dropped (ROUTE_LUA).
+        # Which pods are collected, and each line's index (ROUTE_LUA); lines without metadata go to the
+        # unrouted index instead of being dropped.
         _section("FILTER", [("Name", "lua"), ("Match", "kube.*"), ("script", f"{CONFIG_DIR}/{ROUTE_SCRIPT}"),
                             ("call", "route")]),
         _section("OUTPUT", output),
@@ -145,7 +165,7 @@ def config(settings: Settings) -> str:
 def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSecrets) -> list[Manifest]:
     """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
     ns, role = settings.namespace, cluster_role_name(settings.namespace)
-    files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: ROUTE_LUA}
+    files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: route_lua(settings)}
     env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if settings.elasticsearch.security_enabled:
         env += [secret_env("ES_USER", WRITER_SECRET, "username"),  # writes the log indices, nothing else

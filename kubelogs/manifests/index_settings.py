@@ -10,7 +10,7 @@ from __future__ import annotations
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
 from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest, obj, requests_text
-from kubelogs.manifests.fluent_bit import UNROUTED_FIELD
+from kubelogs.manifests.fluent_bit import LOG_NAME_FIELD, UNROUTED_FIELD
 from kubelogs.settings import Settings
 
 NAME = "elasticsearch-index-settings"
@@ -64,6 +64,7 @@ def mappings(settings: Settings) -> dict:
         "log": {"type": "text"},  # Fluent Bit's line
         "message": {"type": "text"},  # log-pilot's (Filebeat's) line
         "stream": keyword,
+        LOG_NAME_FIELD: keyword,  # Fluent Bit's: the declared log name, or the namespace (its index's name)
         "kubernetes": {"properties": kubernetes},
         UNROUTED_FIELD: {"properties": {"node": keyword, "file": keyword}},
     }

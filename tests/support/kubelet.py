@@ -568,6 +568,17 @@ class Kubelet:
         self._log_pilot_ship(played, container, lines)
         self._fluent_bit_ship(played, container, lines, link)
 
+    def emit(self, pod: dict, container: str, lines: list[str]) -> Path:
+        """An application container writes ``lines``: into its log on its node, where the real Fluent Bit tails
+        them; a played one (and log-pilot) ships them as the canary's. The /var/log/containers link."""
+        played = self.pods.get(pod["metadata"]["uid"])
+        assert played is not None, f"pod {pod['metadata']['name']} is not on a node yet"
+        spec = next(c for c in played.pod["spec"]["containers"] if c["name"] == container)
+        link = write_container_log(played.node, played.pod, container, lines)
+        self._log_pilot_ship(played, spec, lines)
+        self._fluent_bit_ship(played, spec, lines, link)
+        return link
+
     def _log_pilot_ship(self, played: PlayedPod, container: dict, lines: list[str]) -> None:
         """log-pilot (if it runs, ready, on this node) ships the lines of a container that declares a log."""
         names = [e["name"][len(LOG_PILOT_ENV_PREFIX):] for e in container.get("env") or []

@@ -73,7 +73,7 @@ def test_each_daemonset_selects_the_runtimes_of_its_agent(collector, version, ex
 def test_fluent_bit_reads_both_log_formats_and_writes_named_daily_indices():
     conf = fluent_bit_conf(render("auto"))
     assert "Path /var/log/containers/*.log" in conf and "multiline.parser docker, cri" in conf
-    assert f"Logstash_Prefix_Key $kubernetes['annotations']['{LOG_NAME_ANNOTATION}']" in conf
+    assert "Logstash_Prefix_Key $log_name" in conf  # route.lua sets it: the declared log name, else the namespace
     assert "Logstash_Format On" in conf and "Logstash_DateFormat %Y.%m.%d" in conf
     assert "Logstash_Prefix kubelogs-unrouted" in conf  # lines without pod metadata: kept, not dropped
     assert "script /fluent-bit/etc/kubelogs/route.lua" in conf and "call route" in conf

@@ -1,5 +1,6 @@
 """The rendered route.lua (``ROUTE_LUA`` in kubelogs/manifests/fluent_bit.py) run in a real LuaJIT, the Lua that
-Fluent Bit embeds, on a record of each branch: routed, kept unrouted, dropped.
+Fluent Bit embeds, on a record of each branch: routed by its declared log name or (``agents.collect: all``)
+its namespace, kept unrouted, dropped (declared-only, opted out, an excluded namespace).
 
 The script, its function and the tag come from the rendered configuration (the ConfigMap's lua filter
 ``script``/``call`` and the tail input's ``Tag``), as Fluent Bit reads them. Return codes are those of Fluent
@@ -32,9 +33,11 @@ LOG_FILE = f"web-7d4b9c-xk2p_shop_web-{'a' * 64}.log"  # /var/log/containers/<po
 LINE = {"time": "2026-12-03T10:10:00.123456789Z", "stream": "stdout", "_p": "F", "log": "GET /cart 200"}
 
 
-def rendered_filter() -> tuple[str, str, str]:
-    """(script text, function name, tag of LOG_FILE) as the default render configures the lua filter."""
-    files, main = rendered_files(render_all(validate_settings({}), GeneratedSecrets(password="generated")))
+def rendered_filter(agents: dict | None = None) -> tuple[str, str, str]:
+    """(script text, function name, tag of LOG_FILE) as the render of these agent settings configures the lua
+    filter (the defaults: every pod collected)."""
+    settings = validate_settings({"agents": agents or {}})
+    files, main = rendered_files(render_all(settings, GeneratedSecrets(password="generated")))
     sections, problems = read_config(files, main)
     assert problems == []
     [lua] = [s for s in sections if s.name == "FILTER" and s.get("name") == "lua"]
@@ -48,10 +51,14 @@ def rendered_filter() -> tuple[str, str, str]:
 
 
 SCRIPT, CALL, TAG = rendered_filter()
+DECLARED_ONLY = rendered_filter({"collect": "declared"})
+EXCLUDING = rendered_filter({"exclude_namespaces": ["kube-system", "shop"]})
 
 
-def route(record: dict[str, Any], env: dict[str, str] | None = None) -> FilterResult:
-    [result] = call_filter(SCRIPT, CALL, [(TAG, TIMESTAMP, record)], {"NODE_NAME": NODE} if env is None else env)
+def route(record: dict[str, Any], env: dict[str, str] | None = None,
+          rendered: tuple[str, str, str] = (SCRIPT, CALL, TAG)) -> FilterResult:
+    script, call, tag = rendered
+    [result] = call_filter(script, call, [(tag, TIMESTAMP, record)], {"NODE_NAME": NODE} if env is None else env)
     assert result.values == 3, "Fluent Bit's lua filter takes exactly code, timestamp, record"
     assert result.timestamp == TIMESTAMP
     return result
@@ -66,12 +73,14 @@ def from_pod(annotations: Any) -> dict[str, Any]:
     return {**LINE, "kubernetes": kubernetes}
 
 
+@pytest.mark.parametrize("rendered", [(SCRIPT, CALL, TAG), DECLARED_ONLY, EXCLUDING], ids=["all", "declared", "excluding"])
 @pytest.mark.parametrize("name", ["shop-web", CANARY_LOG_NAME, "a", "0day", "web-2"])
-def test_a_pod_with_a_valid_log_name_is_kept_as_it_is(name):
-    # The es output takes the index prefix from the annotation (Logstash_Prefix_Key): the record needs no change.
-    record = from_pod({LOG_NAME_ANNOTATION: name, "other.io/annotation": "x"})
-    result = route(record)
-    assert result.code == KEEP and result.record == record
+def test_a_pod_with_a_valid_log_name_goes_to_its_index_whatever_else_is_set(name, rendered):
+    # The es output takes the index prefix from LOG_NAME_FIELD (Logstash_Prefix_Key). Opting out or an excluded
+    # namespace does not drop a declared name: declaring one is asking to be collected.
+    record = from_pod({LOG_NAME_ANNOTATION: name, "other.io/annotation": "x", fb.COLLECT_ANNOTATION: "false"})
+    result = route(record, rendered=rendered)
+    assert result.code == REPLACE_RECORD and result.record == {**record, fb.LOG_NAME_FIELD: name}
 
 
 def test_a_line_without_pod_metadata_is_kept_unrouted_with_its_node_and_file():
@@ -106,8 +115,23 @@ DROPPED = {  # id -> the pod's annotations (None: the key is absent)
 
 
 @pytest.mark.parametrize("annotations", DROPPED.values(), ids=DROPPED.keys())
-def test_a_pod_without_a_valid_log_name_is_dropped(annotations):
-    assert route(from_pod(annotations)).code == DROP
+def test_a_pod_without_a_valid_log_name_goes_to_its_namespace_by_default(annotations):
+    result = route(from_pod(annotations))
+    assert result.code == REPLACE_RECORD and result.record == {**from_pod(annotations), fb.LOG_NAME_FIELD: "shop"}
+
+
+@pytest.mark.parametrize("annotations", DROPPED.values(), ids=DROPPED.keys())
+def test_with_collect_declared_a_pod_without_a_valid_log_name_is_dropped(annotations):
+    assert route(from_pod(annotations), rendered=DECLARED_ONLY).code == DROP
+
+
+def test_a_pod_opts_out_with_its_annotation_and_a_namespace_can_be_excluded():
+    assert route(from_pod({fb.COLLECT_ANNOTATION: "false"})).code == DROP
+    assert route(from_pod({fb.COLLECT_ANNOTATION: "true"})).code == REPLACE_RECORD
+    assert route(from_pod(None), rendered=EXCLUDING).code == DROP  # the pod's namespace, shop, is excluded
+    other = from_pod(None)
+    other["kubernetes"]["namespace_name"] = "payments"
+    assert route(other, rendered=EXCLUDING).record[fb.LOG_NAME_FIELD] == "payments"
 
 
 def test_the_driver_reports_a_missing_function():
