@@ -8,6 +8,7 @@ from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.polling import Poll
 
 MAX_EVENTS = 8
+EXAMPLES = 3  # pods named for a problem many share
 
 
 def status(obj: dict) -> tuple[bool, str]:
@@ -97,10 +98,20 @@ def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> st
     selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
     pods = kube.list("Pod", namespace, selector) if selector else []
     names = {name} | {p["metadata"]["name"] for p in pods}
+    # Pods with the same problem are one line (a DaemonSet on 300 nodes failing for one reason is one
+    # reason), with its count and a few of them.
+    by_problem: dict[str, list[str]] = {}
     for pod in pods:
         problem = pod_problem(pod)
         if problem:
-            lines.append(f"    pod {pod['metadata']['name']} on {pod.get('spec', {}).get('nodeName') or '(no node)'}: {problem}")
+            where = f"{pod['metadata']['name']} on {pod.get('spec', {}).get('nodeName') or '(no node)'}"
+            by_problem.setdefault(problem, []).append(where)
+    for problem, where in by_problem.items():
+        if len(where) == 1:
+            lines.append(f"    pod {where[0]}: {problem}")
+        else:
+            more = f" and {len(where) - EXAMPLES} more" if len(where) > EXAMPLES else ""
+            lines.append(f"    {len(where)} pods: {problem} (pods {', '.join(where[:EXAMPLES])}{more})")
     if obj and not pods:
         lines.append("    no pods exist for it yet")
     events = [e for e in kube.list("Event", namespace)
