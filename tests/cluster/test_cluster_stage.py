@@ -78,6 +78,25 @@ def test_reapply_changes_nothing(api):
     assert done == {"created": 0, "updated": 0, "pruned": 0, "skipped": 0, "restarted": 0}
 
 
+def test_a_no_op_plan_reads_the_nodes_in_one_list(api):
+    # Its cost must not grow with the cluster: one LIST of the nodes, no GET or dry-run apply per node, when
+    # their labels are as kubelogs applied them.
+    settings = settings_for(api)
+    deploy(api, settings)
+    api.requests.clear()
+    plan = stage.plan(kube(settings), settings, api.nodes)
+    node_requests = [(r.method, r.path) for r in api.requests if r.path.startswith("/api/v1/nodes")]
+    assert node_requests == [("GET", "/api/v1/nodes")]
+    assert {s.action for s in plan.steps if s.manifest["kind"] == "Node"} == {"unchanged"} and not plan.has_work
+    # A label removed by someone else is seen, and put back with the usual dry-run first.
+    api.admin.merge_patch("Node", api.nodes[0].node, None, {"metadata": {"labels": {"kubelogs.io/runtime": None}}},
+                          "someone-else")
+    api.requests.clear()
+    plan = stage.plan(kube(settings), settings, api.nodes)
+    assert [s.ref for s in plan.changes] == [f"Node {api.nodes[0].node}"]
+    assert ("PATCH", f"/api/v1/nodes/{api.nodes[0].node}") in [(r.method, r.path) for r in api.requests]
+
+
 def test_settings_change_updates_only_what_it_shapes_and_rolls_the_pods(api):
     deploy(api, settings_for(api))
     before = {p["metadata"]["uid"] for p in api.pods("elasticsearch")}
