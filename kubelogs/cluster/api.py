@@ -62,6 +62,11 @@ def load_client(settings: Settings) -> k8s.ApiClient:
     return k8s.ApiClient(configuration)
 
 
+def label_selector(match_labels: dict[str, str]) -> str:
+    """A ``labelSelector`` query value for a selector's ``matchLabels``."""
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))
+
+
 class Kube:
     """Kubernetes API calls the cluster stage makes, on plain dicts."""
 

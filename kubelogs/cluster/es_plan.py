@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 
 from kubelogs.cluster import quorum, restarts, safety, upgrades
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.manifests import index_settings, security
 from kubelogs.manifests.common import config_hash
@@ -90,8 +90,7 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     elif sts and sts.action == "create" and by_ref[("Namespace", settings.namespace)].action != "create":
         # Pods left by a StatefulSet deleted with --cascade=orphan (as the immutable-fields refusal advises)
         # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
-        match = sts.manifest["spec"]["selector"]["matchLabels"]
-        work.adopted = bool(kube.list("Pod", settings.namespace, ",".join(f"{k}={v}" for k, v in sorted(match.items()))))
+        work.adopted = bool(kube.list("Pod", settings.namespace, label_selector(sts.manifest["spec"]["selector"]["matchLabels"])))
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import applyset, rollout, safety
-from kubelogs.cluster.api import FIELD_MANAGER, ClusterError, Kube
+from kubelogs.cluster.api import FIELD_MANAGER, ClusterError, Kube, label_selector
 from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
@@ -209,7 +209,7 @@ def unserved_data(kube: Kube, steps: list[Step], namespace: str) -> list[str]:
     sts = next((s for s in steps if s.manifest["kind"] == "StatefulSet" and s.live), None)
     if sts and any("hostPath" in v for v in sts.live["spec"]["template"]["spec"].get("volumes") or []):
         wanted = sts.manifest["spec"]["replicas"]
-        selector = ",".join(f"{k}={v}" for k, v in sts.manifest["spec"]["selector"]["matchLabels"].items())
+        selector = label_selector(sts.manifest["spec"]["selector"]["matchLabels"])
         for pod in kube.list("Pod", namespace, selector):
             ordinal = pod["metadata"]["name"].rsplit("-", 1)[-1]
             if ordinal.isdigit() and int(ordinal) >= wanted and pod["spec"].get("nodeName"):

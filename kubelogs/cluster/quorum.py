@@ -31,14 +31,14 @@ def before_scaling(version: str, live: int, wanted: int) -> CallBatch | None:
     drain = ("health", "allocation_exclude", "drained")
     if compat.parse_version(version)[0] <= 6:
         return CallBatch(f"move the shards off {', '.join(leaving)} and lower minimum_master_nodes to {quorum(wanted)} "
-                    f"before scaling down to {wanted}", (*drain, "minimum_masters"),
-                    {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))}, check=QUORUM_BEFORE_SCALE_DOWN.name)
+                         f"before scaling down to {wanted}", (*drain, "minimum_masters"),
+                         {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))}, check=QUORUM_BEFORE_SCALE_DOWN.name)
     if compat.parse_version(version) >= compat.VOTING_EXCLUSIONS_BY_QUERY_FROM:
         paths = [f"_cluster/voting_config_exclusions?node_names={','.join(leaving)}"]
     else:
         paths = [f"_cluster/voting_config_exclusions/{n}" for n in leaving]
     return CallBatch(f"move the shards off {', '.join(leaving)} and exclude them from voting before scaling down to {wanted}",
-                (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)},
+                     (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)},
                      check=QUORUM_BEFORE_SCALE_DOWN.name)
 
 
@@ -49,10 +49,10 @@ def after_scaling(version: str, live: int, wanted: int) -> CallBatch | None:
         if wanted < live:
             return CallBatch("clear the allocation exclusion of the removed nodes", ("allocation_exclude_clear",))
         return CallBatch(f"raise minimum_master_nodes to {quorum(wanted)} once {wanted} nodes have joined",
-                    ("health", "minimum_masters"),
-                    {"MINIMUM_MASTER_NODES": str(quorum(wanted)), "NODES_WAIT": f">={wanted}"},
+                         ("health", "minimum_masters"),
+                         {"MINIMUM_MASTER_NODES": str(quorum(wanted)), "NODES_WAIT": f">={wanted}"},
                          check=QUORUM_AFTER_SCALE_UP.name)
     if wanted < live:
         return CallBatch("clear the allocation and voting exclusions of the removed nodes",
-                    ("allocation_exclude_clear", "clear_voting"))
+                         ("allocation_exclude_clear", "clear_voting"))
     return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubelogs.cluster import es_calls, rollout
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.safety import ALLOCATION_BACK_ON, HEALTH_BEFORE_RESTART
 from kubelogs.manifests.elasticsearch import NAME
@@ -37,7 +37,7 @@ def outdated(kube: Kube, namespace: str) -> list[dict]:
     if not sts or not revision:
         return []
     match = sts["spec"]["selector"]["matchLabels"]
-    pods = kube.list("Pod", namespace, ",".join(f"{k}={v}" for k, v in sorted(match.items())))
+    pods = kube.list("Pod", namespace, label_selector(match))
     old = [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != revision
            and not p["metadata"].get("deletionTimestamp")]
     return sorted(old, key=_ordinal, reverse=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.polling import Poll
 
 MAX_EVENTS = 8
@@ -95,7 +95,7 @@ def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> st
     lines = [f"- {state}"]
     obj = kube.get(kind, name, namespace) or {}
     match = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    selector = ",".join(f"{k}={v}" for k, v in sorted(match.items()))
+    selector = label_selector(match)
     pods = kube.list("Pod", namespace, selector) if selector else []
     names = {name} | {p["metadata"]["name"] for p in pods}
     # Pods with the same problem are one line (a DaemonSet on 300 nodes failing for one reason is one
