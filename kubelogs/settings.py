@@ -175,7 +175,10 @@ class ElasticsearchSettings(_Model):
     storage_class: DnsLabel | None = Field(
         None, description="StorageClass of the claims when `storage` is `pvc`; empty means the cluster default.")
     security: bool | None = Field(
-        None, description="Authentication and transport TLS; empty means on where the version's free licence has it (6.8+, 7.1+, 8.x).")
+        None, description="Authentication, and TLS on transport and HTTP (every client verifies Elasticsearch's certificate against the generated CA); empty means on where the version's free licence has it (6.8+, 7.1+, 8.x, 9.x).")
+    certificate_renew_days: int = Field(
+        30, ge=1, le=300,
+        description="A run renews Elasticsearch's HTTP certificate (valid a year) when it expires within this many days, and its CA (valid five years) with an overlap; the plan and the verify table show the earliest expiry.")
     cluster_name: DnsLabel = Field("kubelogs", description="Elasticsearch `cluster.name`.")
     retention_days: int = Field(
         14, ge=0, le=3650,

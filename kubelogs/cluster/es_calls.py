@@ -7,10 +7,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.rollout import pod_problem
 from kubelogs.manifests import client_pods, security
-from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest
+from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest, selector
+from kubelogs.manifests.elasticsearch import NAME, protocol
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -46,10 +47,18 @@ def health_wanted(settings: Settings) -> str:
     return "yellow" if settings.elasticsearch.replicas == 1 else "green"
 
 
-def pod(settings: Settings, name: str, batch: CallBatch) -> Manifest:
+def serves_https(kube: Kube, namespace: str) -> bool | None:
+    """Whether the running Elasticsearch pods serve HTTPS (None without any): the calls speak what they
+    serve, which differs from the settings only until a full restart switches it."""
+    pods = [p for p in kube.list("Pod", namespace, label_selector(selector(NAME)))
+            if not p["metadata"].get("deletionTimestamp")]
+    return any(protocol(p.get("spec") or {})[1] for p in pods) if pods else None
+
+
+def pod(settings: Settings, name: str, batch: CallBatch, https: bool | None = None) -> Manifest:
     values = {"ACTIONS": " ".join(batch.actions), "HEALTH_WAIT": health_wanted(settings),
               "TIMEOUT": str(settings.kubernetes.rollout_timeout), "INTERVAL": f"{settings.kubernetes.poll_interval:g}", **batch.env}
-    env = [*client_pods.es_env(settings), *({"name": k, "value": v} for k, v in values.items())]
+    env = [*client_pods.es_env(settings, https), *({"name": k, "value": v} for k, v in values.items())]
     passwords = {}
     if batch.requests:  # the requests exactly as applied in the ConfigMap, and the passwords they name
         env.append({"name": "REQUESTS", "valueFrom": {"configMapKeyRef": {"name": batch.requests, "key": REQUESTS_KEY}}})
@@ -65,7 +74,7 @@ def run(kube: Kube, settings: Settings, batch: CallBatch, log: Callable[[str], N
     ns, name = settings.namespace, f"kubelogs-es-admin-{secrets.token_hex(4)}"
     checked = f"; safety check: {batch.check}" if batch.check else ""
     log(f"elasticsearch: {batch.why} ({', '.join(batch.actions)}{checked})")
-    kube.apply(pod(settings, name, batch))
+    kube.apply(pod(settings, name, batch, serves_https(kube, ns)))
     unmet = f"\nThe safety check {batch.check!r} is not met." if batch.check else ""
     try:
         phase, output = wait_finished(kube, ns, name, settings.kubernetes.rollout_timeout + 60,

@@ -75,6 +75,7 @@ class Plan:
     pending_rollouts: list[str] = field(default_factory=list)
     kept_data: list[str] = field(default_factory=list)  # nodes left with Elasticsearch data no pod serves
     warnings: list[str] = field(default_factory=list)
+    certificates: list[str] = field(default_factory=list)  # each certificate's expiry, and what the run does
     elasticsearch: ElasticsearchWork = field(default_factory=ElasticsearchWork)
     phases: list[Phase] = field(default_factory=list)  # what executing it does, in order (phases.order)
 
@@ -102,6 +103,7 @@ class Plan:
                 *self.elasticsearch.lines(),
                 *(f"  keeps     {m}" for m in self.kept_data),
                 *(f"  warning   {m}" for m in self.warnings),
+                *(f"  tls       {m}" for m in self.certificates),
                 *(f"  phase {i:>2}  {p.name}: {p.why}" for i, p in enumerate(self.phases, 1))]
 
 

@@ -6,8 +6,9 @@ first: only once Elasticsearch is healthy, with replica allocation limited to pr
 flushed; then it waits for the new pod and re-enables allocation. A failure stops at a pod boundary; the
 next run finds the pods still at the older revision and resumes.
 
-Turning security on or off is the exception: nodes with and without it cannot form one cluster, so all
-outdated pods restart together (Elastic's full cluster restart), after the same preparation.
+Turning security or HTTPS on or off is the exception: nodes with and without security cannot form one
+cluster, and clients cannot speak HTTP and HTTPS to one Service, so all outdated pods restart together
+(Elastic's full cluster restart), after the same preparation. The agents buffer meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from kubelogs.cluster import es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.safety import ALLOCATION_BACK_ON, HEALTH_BEFORE_RESTART
-from kubelogs.manifests.elasticsearch import NAME
+from kubelogs.manifests.elasticsearch import NAME, protocol
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -43,16 +44,11 @@ def outdated(kube: Kube, namespace: str) -> list[dict]:
     return sorted(old, key=_ordinal, reverse=True)
 
 
-def _secured(pod_spec: dict) -> bool:
-    """Whether a pod (spec) runs Elasticsearch with security: only then does it get the password."""
-    return any(e.get("name") == "ELASTIC_PASSWORD" for c in pod_spec.get("containers") or [] for e in c.get("env") or [])
-
-
 def needs_full_restart(kube: Kube, namespace: str, pods: list[dict]) -> bool:
-    """Whether some outdated pod runs with another security setting than the template."""
+    """Whether some outdated pod runs with another security or HTTPS setting than the template."""
     sts = kube.get("StatefulSet", NAME, namespace) or {}
-    wanted = _secured(((sts.get("spec") or {}).get("template") or {}).get("spec") or {})
-    return any(_secured(p.get("spec") or {}) != wanted for p in pods)
+    wanted = protocol(((sts.get("spec") or {}).get("template") or {}).get("spec") or {})
+    return any(protocol(p.get("spec") or {}) != wanted for p in pods)
 
 
 def pending_message(pods: list[dict]) -> str:
@@ -91,7 +87,7 @@ def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
     # One pod at a time; all together when security changes (a full cluster restart).
     full = needs_full_restart(kube, ns, pods)
     for batch in [pods] if full else [[p] for p in pods]:
-        what = "a full cluster restart (security changes)" if full else f"to restart {batch[0]['metadata']['name']}"
+        what = "a full cluster restart (security or HTTPS changes)" if full else f"to restart {batch[0]['metadata']['name']}"
         es_calls.run(kube, settings, prepare_batch(settings, what), log, poll)
         for pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)

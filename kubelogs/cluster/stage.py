@@ -23,14 +23,16 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     refused = safety.agent_on_every_node(settings, nodes)
     if refused:
         raise ClusterError(refused)
-    secrets, generated = credentials.existing_or_new(kube, settings)
+    generated = credentials.existing_or_new(kube, settings)
     # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
-    objects = render_all(settings, secrets, initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)))
+    objects = render_all(settings, generated.values,
+                         initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)))
     problems = check(objects)
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
-    result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated)
+    result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated.secrets)
+    result.certificates = generated.certificates
     result.elasticsearch = plan_elasticsearch(kube, settings, result.steps)
     eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())
     result.warnings += [eol] if eol else []

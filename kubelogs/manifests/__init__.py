@@ -18,11 +18,15 @@ from kubelogs.manifests import (
 )
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
+    HTTP_CA_SECRET,
+    HTTP_CERTS_SECRET,
+    HTTP_TRUST_SECRET,
     KIBANA_SECRET,
     PART_OF,
     READER_SECRET,
     READER_USER,
     TRANSPORT_TLS_SECRET,
+    TRUST_KEY,
     WRITER_SECRET,
     WRITER_USER,
     GeneratedSecrets,
@@ -55,6 +59,13 @@ def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
         TRANSPORT_TLS_SECRET: {"ca.crt": generated.ca_crt, "tls.crt": generated.tls_crt, "tls.key": generated.tls_key},
         WRITER_SECRET: {"username": WRITER_USER, "password": generated.writer_password},
         READER_SECRET: {"username": READER_USER, "password": generated.reader_password},
+        # No pod mounts the CA's key: it only signs Elasticsearch's HTTP certificate, in the cluster stage.
+        HTTP_CA_SECRET: {"ca.crt": generated.http_ca_crt, "ca.key": generated.http_ca_key,
+                         **({"previous-ca.crt": generated.http_previous_ca_crt,
+                             "previous-ca.key": generated.http_previous_ca_key} if generated.http_previous_ca_crt else {})},
+        HTTP_CERTS_SECRET: {"tls.crt": generated.http_crt, "tls.key": generated.http_key},
+        # Public: the CAs clients trust and the certificate Elasticsearch serves (its expiry, for the verify stage).
+        HTTP_TRUST_SECRET: {TRUST_KEY: generated.http_trust, "tls.crt": generated.http_crt},
     }
     if settings.kibana.enabled:
         values[KIBANA_SECRET] = {"username": kibana.system_user(settings), "password": generated.kibana_password,
@@ -80,7 +91,7 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
     """Namespace and Secrets first, then workloads: the order they must be applied in.
     ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
     objects = [namespace(settings), *secrets(settings, generated), *network_policies.render(settings),
-               *elasticsearch.render(settings, initial_masters), *security.render(settings, generated),
+               *elasticsearch.render(settings, initial_masters, generated), *security.render(settings, generated),
                *index_settings.render(settings)]
     for agent, builder in AGENT_BUILDERS.items():
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)

@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from kubelogs.manifests import privileges
+from kubelogs.manifests import privileges, tls
 from kubelogs.manifests.common import PART_OF, RUNTIME_DEFAULT_SECCOMP, Manifest
-from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 NOBODY = 65534
@@ -29,10 +28,11 @@ def script_command(name: str) -> list[str]:
     return ["sh", "-c", (FILES / "es-auth.sh").read_text() + (FILES / name).read_text()]
 
 
-def es_env(settings: Settings) -> list[dict[str, Any]]:
-    """ES_URL, and where files/es-auth.sh finds the credentials ``pod`` mounts."""
-    return [{"name": "ES_URL", "value": f"http://{service_host(settings.namespace)}:{HTTP_PORT}"},
-            {"name": "ES_CREDENTIALS", "value": CREDENTIALS_DIR}]
+def es_env(settings: Settings, https: bool | None = None) -> list[dict[str, Any]]:
+    """ES_URL, and where files/es-auth.sh finds the credentials and the trust bundle ``pod`` mounts
+    (``https``: see ``tls.url``)."""
+    return [{"name": "ES_URL", "value": tls.url(settings, https)},
+            {"name": "ES_CREDENTIALS", "value": CREDENTIALS_DIR}, {"name": "ES_CA", "value": tls.TRUST_FILE}]
 
 
 def container(settings: Settings, name: str, **fields: Any) -> dict[str, Any]:
@@ -46,8 +46,9 @@ def pod(settings: Settings, name: str, labels: dict[str, str], main: dict[str, A
     """A pod that runs once (not an ApplySet member: it is removed by whoever created it).
 
     ``credentials``: the generated Secret (username, password) it calls Elasticsearch as, mounted as files
-    (``es_env``). With security off, mounted if it was kept: a cluster still running with security while a
-    restart turns it off needs them, and Elasticsearch without security ignores them. ``passwords``: the
+    (``es_env``) with the trust bundle it verifies Elasticsearch's certificate against. With security off,
+    mounted if they were kept: a cluster still running with security while a restart turns it off needs them,
+    and Elasticsearch without security ignores them. ``passwords``: the
     files ``PASSWORDS_DIR/<NAME>`` the requests' @@NAME@@ placeholders are filled in from (Secret, key).
     """
     volumes: list[dict[str, Any]] = [{"name": "tmp", "emptyDir": {"sizeLimit": "16Mi"}}]
@@ -55,6 +56,8 @@ def pod(settings: Settings, name: str, labels: dict[str, str], main: dict[str, A
         volumes.append({"name": "credentials", "secret": {
             "secretName": credentials, "defaultMode": 0o440, "optional": not settings.elasticsearch.security_enabled}})
         main["volumeMounts"].append({"name": "credentials", "mountPath": CREDENTIALS_DIR, "readOnly": True})
+        volumes.append(tls.volume(optional=not settings.elasticsearch.security_enabled))
+        main["volumeMounts"].append(tls.mount())
     if passwords:
         volumes.append({"name": "passwords", "projected": {"defaultMode": 0o440, "sources": [
             {"secret": {"name": secret, "items": [{"key": key, "path": placeholder}]}}

@@ -38,6 +38,12 @@ WRITER_SECRET = "elasticsearch-writer-credentials"
 READER_SECRET = "elasticsearch-reader-credentials"
 KIBANA_SECRET = "kibana-credentials"
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
+# HTTP TLS (kubelogs/cluster/certificates.py), named as ECK names its own: the CA with its key (no pod mounts
+# it), Elasticsearch's certificate and key (its pods only), and the public trust bundle every client mounts.
+HTTP_CA_SECRET = "elasticsearch-http-ca-internal"
+HTTP_CERTS_SECRET = "elasticsearch-http-certs-internal"
+HTTP_TRUST_SECRET = "elasticsearch-http-certs-public"
+TRUST_KEY = "ca.crt"
 WRITER_USER, READER_USER = "kubelogs-writer", "kubelogs-reader"
 
 # Labels of the short-lived pods kubelogs runs (not ApplySet members; removed by whoever created them):
@@ -57,6 +63,21 @@ class GeneratedSecrets:
     reader_password: str = ""
     kibana_password: str = ""
     kibana_key: str = ""  # Kibana's encryption key (sessions, saved objects, reports)
+    http_ca_crt: str = ""
+    http_ca_key: str = ""
+    http_previous_ca_crt: str = ""  # the CA being replaced, trusted until it expires (credentials.http_tls)
+    http_previous_ca_key: str = ""
+    http_crt: str = ""  # Elasticsearch's HTTP certificate, signed by the HTTP CA
+    http_key: str = ""
+    http_trust: str = ""  # the CA certificates clients trust (one, or two while a CA is replaced)
+
+    def trust_digest(self) -> dict[str, str]:
+        """For the hash of a client's pod template: it reads the trust bundle at start."""
+        return {"trust": hashlib.sha256(self.http_trust.encode()).hexdigest()[:16]} if self.http_trust else {}
+
+    def certificate_digest(self) -> dict[str, str]:
+        """For the hash of Elasticsearch's pod template: a renewed HTTP certificate restarts its pods."""
+        return {"http-certificate": hashlib.sha256(self.http_crt.encode()).hexdigest()[:16]} if self.http_crt else {}
 
 
 def applyset_id(namespace: str) -> str:

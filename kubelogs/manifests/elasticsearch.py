@@ -8,9 +8,13 @@ from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     ES_VERSION_ANNOTATION,
+    HTTP_CERTS_SECRET,
+    HTTP_TRUST_SECRET,
     NODE_ES_DATA_LABEL,
     RUNTIME_DEFAULT_SECCOMP,
     TRANSPORT_TLS_SECRET,
+    TRUST_KEY,
+    GeneratedSecrets,
     Manifest,
     obj,
     secret_env,
@@ -25,7 +29,9 @@ DISCOVERY_SERVICE = "elasticsearch-discovery"  # the StatefulSet's governing (he
 CONFIG_MAP = "elasticsearch-config"
 HTTP_PORT, TRANSPORT_PORT = 9200, 9300
 DATA_DIR = "/usr/share/elasticsearch/data"
-CERTS_DIR = "/usr/share/elasticsearch/config/certs"
+CERTS_DIR = "/usr/share/elasticsearch/config/certs"  # transport
+HTTP_CERTS_DIR = "/usr/share/elasticsearch/config/http-certs"  # HTTP: tls.crt, tls.key and the trust bundle
+HTTP_TLS_VOLUME = "http-tls"  # a pod that mounts it serves HTTPS (restarts.protocol)
 
 
 def service_host(namespace: str) -> str:
@@ -76,18 +82,34 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
             "xpack.security.transport.ssl.key": f"{CERTS_DIR}/tls.key",
             "xpack.security.transport.ssl.certificate": f"{CERTS_DIR}/tls.crt",
             "xpack.security.transport.ssl.certificate_authorities": [f"{CERTS_DIR}/ca.crt"],
-            "xpack.security.http.ssl.enabled": False,
+            # HTTPS for every client (each verifies the certificate against the HTTP CA); the same keys
+            # from 6.8 to 9.x. Elasticsearch reloads the files when they change; kubelogs restarts the pods
+            # anyway, one at a time, so a renewal is never half-applied.
+            "xpack.security.http.ssl.enabled": True,
+            "xpack.security.http.ssl.key": f"{HTTP_CERTS_DIR}/tls.key",
+            "xpack.security.http.ssl.certificate": f"{HTTP_CERTS_DIR}/tls.crt",
         })
     if es.major >= 8 and not es.security_enabled:
         config["xpack.security.enrollment.enabled"] = False
     return config
 
 
+def protocol(pod_spec: dict) -> tuple[bool, bool]:
+    """(security, HTTPS) of the Elasticsearch a pod (spec) runs: only with security does it get the password,
+    only with HTTPS its certificate. Nodes that differ in either cannot serve one cluster's clients together."""
+    containers, volumes = pod_spec.get("containers") or [], pod_spec.get("volumes") or []
+    return (any(e.get("name") == "ELASTIC_PASSWORD" for c in containers for e in c.get("env") or []),
+            any(v.get("name") == HTTP_TLS_VOLUME for v in volumes))
+
+
 def health_command(settings: Settings) -> list[str]:
     """Readiness: this node sees an elected master and answers cluster health (yellow is enough:
     waiting for green deadlocks single-replica clusters and rolling restarts)."""
-    auth = '-u "elastic:${ELASTIC_PASSWORD}" ' if settings.elasticsearch.security_enabled else ""
-    url = f"http://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"
+    if settings.elasticsearch.security_enabled:  # the certificate names 127.0.0.1 too
+        auth = f'-u "elastic:${{ELASTIC_PASSWORD}}" --cacert {HTTP_CERTS_DIR}/{TRUST_KEY} '
+        url = f"https://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"
+    else:
+        auth, url = "", f"http://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"
     return ["sh", "-c", f"curl -fsS -o /dev/null {auth}'{url}'"]
 
 
@@ -109,7 +131,8 @@ def initial_masters_of(config_map: dict | None) -> tuple[str, ...] | None:
     return tuple(config.get("cluster.initial_master_nodes") or ())
 
 
-def render(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> list[Manifest]:
+def render(settings: Settings, initial_masters: tuple[str, ...] | None = None,
+           generated: GeneratedSecrets | None = None) -> list[Manifest]:
     ns = settings.namespace
     return [
         service_account(NAME, ns),
@@ -127,11 +150,12 @@ def render(settings: Settings, initial_masters: tuple[str, ...] | None = None) -
         obj("policy/v1", "PodDisruptionBudget", NAME, NAME, ns, spec={
             "maxUnavailable": 1, "selector": {"matchLabels": selector(NAME)},
         }),
-        statefulset(settings, initial_masters),
+        statefulset(settings, initial_masters, generated),
     ]
 
 
-def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> Manifest:
+def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = None,
+                generated: GeneratedSecrets | None = None) -> Manifest:
     es, ns = settings.elasticsearch, settings.namespace
     env = [
         {"name": "ES_JAVA_OPTS", "value": f"-Xms{es.heap} -Xmx{es.heap}"},
@@ -147,6 +171,10 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
     if es.security_enabled:
         mounts.append({"name": "transport-tls", "mountPath": CERTS_DIR, "readOnly": True})
         volumes.append({"name": "transport-tls", "secret": {"secretName": TRANSPORT_TLS_SECRET}})
+        mounts.append({"name": HTTP_TLS_VOLUME, "mountPath": HTTP_CERTS_DIR, "readOnly": True})
+        volumes.append({"name": HTTP_TLS_VOLUME, "projected": {"sources": [
+            {"secret": {"name": HTTP_CERTS_SECRET, "items": [{"key": k, "path": k} for k in ("tls.crt", "tls.key")]}},
+            {"secret": {"name": HTTP_TRUST_SECRET, "items": [{"key": TRUST_KEY, "path": TRUST_KEY}]}}]}})
     affinity: dict = {
         # Two Elasticsearch pods must never share a node (nor, with hostPath, a data directory).
         "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
@@ -186,7 +214,8 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         if es.storage_class:
             claim["storageClassName"] = es.storage_class
         extra["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
-    sts = workload("StatefulSet", NAME, ns, pod, config_files(settings, initial_masters, live=False),
+    digests = generated.certificate_digest() if generated and es.security_enabled else {}
+    sts = workload("StatefulSet", NAME, ns, pod, {**config_files(settings, initial_masters, live=False), **digests},
                    serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
                    podManagementPolicy="Parallel",  # all masters must start together to elect one
                    **extra)

@@ -9,6 +9,7 @@ index ``<name>-YYYY.MM.DD``.
 from __future__ import annotations
 
 from kubelogs import compatibility as compat
+from kubelogs.manifests import tls
 from kubelogs.manifests.common import (
     LOG_NAME_ANNOTATION,
     RUNTIME_DEFAULT_SECCOMP,
@@ -121,7 +122,9 @@ def config(settings: Settings) -> str:
         ("storage.total_limit_size", STORAGE_LIMIT),
     ]
     if es.security_enabled:
-        output += [("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}")]
+        output += [("HTTP_User", "${ES_USER}"), ("HTTP_Passwd", "${ES_PASSWORD}"),
+                   # HTTPS, the certificate checked against the generated CA and its name against Host.
+                   ("tls", "On"), ("tls.verify", "On"), ("tls.verify_hostname", "On"), ("tls.ca_file", tls.TRUST_FILE)]
     if es.major >= 8:
         output.append(("Suppress_Type_Name", "On"))  # 8.x rejects typed bulk requests
     elif es.major == 6:
@@ -195,10 +198,12 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
             "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                 "capabilities": {"drop": ["ALL"]}},
             "volumeMounts": [{"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
-                             *({"name": v, "mountPath": path, "readOnly": ro} for v, (path, ro) in host_paths.items())],
+                             *({"name": v, "mountPath": path, "readOnly": ro} for v, (path, ro) in host_paths.items()),
+                             *([tls.mount()] if settings.elasticsearch.security_enabled else [])],
         }],
         "volumes": [{"name": "config", "configMap": {"name": CONFIG_MAP}},
-                    *({"name": v, "hostPath": {"path": path}} for v, (path, _) in host_paths.items())],
+                    *({"name": v, "hostPath": {"path": path}} for v, (path, _) in host_paths.items()),
+                    *([tls.volume()] if settings.elasticsearch.security_enabled else [])],
     }
     return [
         service_account(NAME, ns, token=True),
@@ -210,5 +215,6 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
                     subjects=[{"kind": "ServiceAccount", "name": NAME, "namespace": ns}]),
         obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=files),
         # Fluent Bit reads its configuration and credentials only at start.
-        workload("DaemonSet", NAME, ns, pod, {**files, **credential_digests(generated.writer_password)}),
+        workload("DaemonSet", NAME, ns, pod, {**files, **credential_digests(generated.writer_password),
+                                              **generated.trust_digest()}),
     ]

@@ -5,6 +5,7 @@ open it). With security on it logs in as its built-in system user, whose passwor
 from __future__ import annotations
 
 from kubelogs import compatibility as compat
+from kubelogs.manifests import tls
 from kubelogs.manifests.common import (
     KIBANA_SECRET,
     RUNTIME_DEFAULT_SECCOMP,
@@ -17,7 +18,6 @@ from kubelogs.manifests.common import (
     service_account,
     workload,
 )
-from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 NAME = "kibana"
@@ -36,13 +36,15 @@ def system_user(settings: Settings) -> str:
 def env(settings: Settings) -> list[dict]:
     """Kibana's settings, as the official image reads them from env (a fixed list of names per version)."""
     es, version = settings.elasticsearch, compat.parse_version(settings.elasticsearch.version)
-    url = f"http://{service_host(settings.namespace)}:{HTTP_PORT}"
     hosts = "ELASTICSEARCH_HOSTS" if version >= compat.KIBANA_HOSTS_SETTING_FROM else "ELASTICSEARCH_URL"
-    values = [{"name": hosts, "value": url}, {"name": "SERVER_HOST", "value": "0.0.0.0"},
+    values = [{"name": hosts, "value": tls.url(settings)}, {"name": "SERVER_HOST", "value": "0.0.0.0"},
               {"name": "SERVER_NAME", "value": NAME}]
     if es.major < 8:  # X-Pack's own switch, gone from Kibana 8 (it follows Elasticsearch there)
         values.append({"name": "XPACK_SECURITY_ENABLED", "value": str(es.security_enabled).lower()})
     if es.security_enabled:
+        # elasticsearch.ssl.*: the certificate is checked against the generated CA, and its name (`full`).
+        values += [{"name": "ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES", "value": tls.TRUST_FILE},
+                   {"name": "ELASTICSEARCH_SSL_VERIFICATIONMODE", "value": "full"}]
         values += [secret_env("ELASTICSEARCH_USERNAME", KIBANA_SECRET, "username"),
                    secret_env("ELASTICSEARCH_PASSWORD", KIBANA_SECRET, "password"),
                    # Sessions (and, from 7.x, saved objects and reports) survive a restart with a fixed key.
@@ -86,15 +88,18 @@ def render(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
             "resources": {"requests": {"cpu": kibana.cpu, "memory": kibana.memory}, "limits": {"memory": kibana.memory}},
             "readinessProbe": readiness_probe(settings),
             "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-            "volumeMounts": [{"name": "data", "mountPath": "/usr/share/kibana/data"}],
+            "volumeMounts": [{"name": "data", "mountPath": "/usr/share/kibana/data"},
+                             *([tls.mount()] if settings.elasticsearch.security_enabled else [])],
         }],
-        "volumes": [{"name": "data", "emptyDir": {}}],
+        "volumes": [{"name": "data", "emptyDir": {}},
+                    *([tls.volume()] if settings.elasticsearch.security_enabled else [])],
     }
     return [
         service_account(NAME, ns),
         obj("v1", "Service", NAME, NAME, ns, spec={
             "selector": selector(NAME), "ports": [{"name": "http", "port": PORT, "targetPort": "http"}]}),
         # Recreate: two Kibana versions must not run against one cluster at once (saved-object migrations).
-        workload("Deployment", NAME, ns, pod, credential_digests(generated.kibana_password, generated.kibana_key),
+        workload("Deployment", NAME, ns, pod, {**credential_digests(generated.kibana_password, generated.kibana_key),
+                                               **generated.trust_digest()},
                  replicas=1, strategy={"type": "Recreate"}),
     ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from kubelogs.manifests import tls
 from kubelogs.manifests.common import (
+    TRUST_KEY,
     WRITER_SECRET,
     GeneratedSecrets,
     Manifest,
@@ -16,6 +18,11 @@ from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.settings import Settings
 
 NAME = "log-pilot"
+# Its Filebeat has no CA option (its config script writes `protocol` only): a Go program trusts the system's
+# bundle, read from SSL_CERT_FILE (Go 1.9+) or else the first of Go's well-known paths, this one first. The
+# generated CA is mounted there and named by SSL_CERT_FILE: it trusts that CA and no other, and verifies the
+# certificate and its name as Filebeat's default `verification_mode: full` does.
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 
 
 def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSecrets) -> list[Manifest]:
@@ -27,9 +34,11 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
         {"name": "ELASTICSEARCH_HOSTS", "value": f"{service_host(ns)}:{HTTP_PORT}"},
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
     ]
-    if settings.elasticsearch.security_enabled:
+    secured = settings.elasticsearch.security_enabled
+    if secured:
         env += [secret_env("ELASTICSEARCH_USER", WRITER_SECRET, "username"),  # writes the log indices, nothing else
-                secret_env("ELASTICSEARCH_PASSWORD", WRITER_SECRET, "password")]
+                secret_env("ELASTICSEARCH_PASSWORD", WRITER_SECRET, "password"),
+                {"name": "ELASTICSEARCH_SCHEME", "value": "https"}, {"name": "SSL_CERT_FILE", "value": SYSTEM_BUNDLE}]
     host_paths = {  # volume name -> (host path, mount path, read-only)
         "docker-sock": ("/var/run/docker.sock", "/var/run/docker.sock", False),
         "root": ("/", "/host", True),
@@ -53,10 +62,13 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
                               "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 2},
             # SYS_ADMIN: its entrypoint unmounts stale shm mounts under /host.
             "securityContext": {"capabilities": {"add": ["SYS_ADMIN"]}},
-            "volumeMounts": [{"name": v, "mountPath": mount, "readOnly": ro}
-                             for v, (_, mount, ro) in host_paths.items()],
+            "volumeMounts": [*({"name": v, "mountPath": mount, "readOnly": ro} for v, (_, mount, ro) in host_paths.items()),
+                             *([{"name": tls.VOLUME, "mountPath": SYSTEM_BUNDLE, "subPath": TRUST_KEY, "readOnly": True}]
+                               if secured else [])],
         }],
-        "volumes": [{"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()],
+        "volumes": [*({"name": v, "hostPath": {"path": path}} for v, (path, _, _) in host_paths.items()),
+                    *([tls.volume()] if secured else [])],
     }
-    # Configured by env only (in the template already): only its credentials to hash.
-    return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod, credential_digests(generated.writer_password))]
+    # Configured by env only (in the template already): its credentials and trust bundle to hash.
+    return [service_account(NAME, ns), workload("DaemonSet", NAME, ns, pod, {
+        **credential_digests(generated.writer_password), **generated.trust_digest()})]

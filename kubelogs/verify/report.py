@@ -47,6 +47,7 @@ class Report:
     retention: str = ""  # what deletes old log indices, as found in the cluster
     log_names: list[str] = field(default_factory=list)  # logs with a daily index, as the verifier found them
     kibana: str = ""  # Kibana's status and its index patterns, as the verify stage found them
+    tls: str = ""  # HTTPS and the earliest expiry of its certificates, as the verify stage found them
     nodes: list[NodeResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -64,4 +65,5 @@ class Report:
             + (f"; retention: {self.retention}" if self.retention else "")
         verdict = ["verify: OK"] if self.ok else ["verify: FAILED", *(f"- {p}" for p in self.problems)]
         kibana = [f"Kibana: {self.kibana}"] if self.kibana else []
-        return [head, *kibana, *self.notes, *table, *verdict]
+        tls = [f"TLS: {self.tls}"] if self.tls else []
+        return [head, *tls, *kibana, *self.notes, *table, *verdict]

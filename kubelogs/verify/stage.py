@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import secrets
@@ -9,10 +10,10 @@ import time
 from collections.abc import Callable, Mapping
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import es_calls, rollout
+from kubelogs.cluster import certificates, es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.manifests import fluent_bit
-from kubelogs.manifests.common import NODE_RUNTIME_LABEL
+from kubelogs.manifests.common import HTTP_TRUST_SECRET, NODE_RUNTIME_LABEL, TRUST_KEY
 from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
@@ -34,6 +35,8 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
     try:
         if not compat.has_ilm(settings.elasticsearch.version):
             retention_without_ilm(kube, settings, report)
+        if settings.elasticsearch.security_enabled:
+            certificate_expiry(kube, settings, report)
         report.nodes = agent_coverage(kube, settings)
         for r in report.nodes:
             if r.agent == fluent_bit.NAME and dead_letters is not None and r.node in dead_letters:
@@ -77,6 +80,26 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
     for line in report.lines():
         log(line)
     return report
+
+
+def certificate_expiry(kube: Kube, settings: Settings, report: Report,
+                       now: datetime.datetime | None = None) -> None:
+    """The earliest expiry of the HTTP certificate and its CA, from the public Secret (no key is read)."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    secret = kube.get("Secret", HTTP_TRUST_SECRET, settings.namespace) or {}
+    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    if not data.get("tls.crt") or not data.get(TRUST_KEY):
+        report.problems.append(f"Secret {HTTP_TRUST_SECRET} has no certificate: run the deploy to make it")
+        return
+    which, when = min((("the HTTP certificate", certificates.not_after(data["tls.crt"])),
+                       ("its CA", certificates.not_after(data[TRUST_KEY]))), key=lambda pair: pair[1])
+    days, renew = (when - now).days, settings.elasticsearch.certificate_renew_days
+    report.tls = f"HTTPS; earliest expiry {when:%Y-%m-%d} ({which}, {days} days)"
+    if when <= now:
+        report.problems.append(f"{which} expired on {when:%Y-%m-%d}: clients refuse Elasticsearch; run the deploy, "
+                               "which renews it")
+    elif days < renew:
+        report.tls += f"; within {renew} days: the next run renews it"
 
 
 def delivery(kube: Kube, settings: Settings, report: Report) -> None:

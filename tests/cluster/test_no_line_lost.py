@@ -135,3 +135,30 @@ def test_kubernetes_api_forbidden_for_30_seconds_loses_no_line(api):
     report = verify_stage.run(kube(settings), settings, lines.append)
     assert f"node {node.name}: {len(unrouted)} line(s) without pod metadata in kubelogs-unrouted-*" in "\n".join(lines)
     assert report.ok, lines  # the lines are not lost: a note, not a failure
+
+
+def test_turning_security_and_https_on_loses_nothing(api):
+    # A full cluster restart switches Elasticsearch to HTTPS while the agents still speak plain HTTP (refused),
+    # until they roll with the CA; what they read meanwhile stays buffered on the node and arrives once.
+    es = api.serve_elasticsearch(major=DEFAULT_MAJOR)
+    deploy(api, settings_for(api, elasticsearch={"security": False}))
+    node = api.tier.kubelet.nodes[api.nodes[0].node]
+    pod = app_pod(api, "switching", node.name, "switch-app")
+    before = [f"before the switch {i}" for i in range(5)]
+    write_container_log(node, pod, "app", before)
+    api.wait_for("the lines before", lambda: len(messages(es, "switch-app")) >= len(before), timeout=40)
+    kubelet, written = api.tier.kubelet, []
+
+    def each_restart(meta: dict) -> None:  # written while Elasticsearch restarts into HTTPS
+        if meta["name"].startswith("elasticsearch-"):
+            written.append(f"during the restart of {meta['name']}")
+            write_container_log(node, pod, "app", [written[-1]])
+    kubelet.on_terminate = each_restart
+    try:
+        deploy(api, settings_for(api, elasticsearch={"security": True}))
+    finally:
+        kubelet.on_terminate = None
+    assert es.certificate() is not None and written
+    write_container_log(node, pod, "app", ["after the switch"])
+    expected = sorted([*before, *written, "after the switch"])
+    api.wait_for("every line, once", lambda: sorted(messages(es, "switch-app")) == expected, timeout=90)

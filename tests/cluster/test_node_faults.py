@@ -49,4 +49,5 @@ def test_node_stopped_mid_run_is_reported_and_a_rerun_converges(node_image, tier
         changed = {h for hosts in again.changed_hosts().values() for h in hosts}
         assert changed <= {f"@docker/{victim.name}", "@local"}, again.changed_hosts()
         final = harness.run_deploy(cluster, SETTINGS)
-        assert final.returncode == 0 and final.changed_hosts() == {}
+        assert final.returncode == 0, final.stderr[-3000:]
+        assert final.changed_hosts() == {}

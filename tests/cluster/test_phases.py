@@ -84,7 +84,7 @@ def test_a_security_change_restarts_every_pod_together_and_prunes_the_users(api)
     assert names(plan) == ["apply", "prune", "update the ApplySet parent", "wait for rollouts",
                            "restart outdated Elasticsearch pods", "clear pending Elasticsearch calls", "wait for Kibana"]
     assert started(log) == names(plan) and done["restarted"] == 2
-    assert "a full cluster restart (security changes)" in "\n".join(log)
+    assert "a full cluster restart (security or HTTPS changes)" in "\n".join(log)
     assert es.health() == "green"
 
 

@@ -210,9 +210,12 @@ class PodRunner:
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         pod["spec"].setdefault("nodeName", "node-1")  # scheduled
         env = self.kubelet.env(pod, container)
-        service = f"http://{service_host(pod['metadata']['namespace'])}:{HTTP_PORT}"
-        assert env.get("ES_URL") == service, f"{pod['metadata']['name']}: ES_URL {env.get('ES_URL')!r}, not {service}"
-        env["ES_URL"] = f"http://{self.es.address}"  # the Service, as the kubelet's sandbox resolves it
+        # The Service, as the kubelet's sandbox resolves it; over HTTP here (what is sent is the question; that
+        # it goes over verified HTTPS is tests/cluster/test_tls.py's).
+        service = f"://{service_host(pod['metadata']['namespace'])}:{HTTP_PORT}"
+        assert env.get("ES_URL") in (f"http{service}", f"https{service}"), \
+            f"{pod['metadata']['name']}: ES_URL {env.get('ES_URL')!r}, not the Service {service}"
+        env["ES_URL"] = f"http://{self.es.address}"
         # The same script with the same env sends the same requests: it runs once. The pod's name (HOSTNAME)
         # and the credentials (who sends, not what: curl reads them from a file) are not part of that.
         key = json.dumps([argv, sorted((k, v) for k, v in env.items() if k not in UNSENT_ENV)])

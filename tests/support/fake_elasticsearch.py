@@ -22,6 +22,9 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
   the ``UNASSIGNED`` row even when asked for one node, and with ``status=None`` the health follows it
   (yellow while a replica is unassigned, red without nodes).
 
+HTTPS as Elasticsearch serves it with ``xpack.security.http.ssl``: while ``https`` gives a certificate,
+a plain HTTP connection is closed unanswered (``refused`` records it), as is a TLS handshake without it.
+
 Faults for tests: ``bulk_status`` fails every bulk request as a whole, ``reject`` fails single documents
 (a partial reject, ``errors: true``). ``calls`` records each request once its answer is decided, so a test
 that sees a call also sees the state that call left.
@@ -162,6 +165,8 @@ class FakeElasticsearch(LoopbackServer):
     number_of_nodes: int | Callable[[], int] = 1  # a callable follows e.g. the pods that exist
     node_names: Callable[[], list[str]] | None = None  # default: elasticsearch-0 … -<number_of_nodes - 1>
     credentials: Callable[[], tuple[str, str] | None] = lambda: None
+    # HTTPS while this gives (certificate, key) in PEM (tests/support/loopback.py); plain HTTP is then refused.
+    https: Callable[[], tuple[str, str] | None] = lambda: None
     indices: dict[str, list[dict]] = field(default_factory=dict)  # index -> document sources, in order
     major: int = 8  # the Elasticsearch major version whose answers and rules the fake follows
     bulk_status: int | None = None  # every bulk request fails with this HTTP status (e.g. 429, 503)
@@ -183,6 +188,9 @@ class FakeElasticsearch(LoopbackServer):
         self._lock = threading.Lock()
         self._ids: dict[str, dict[str, tuple[int, int]]] = {}  # index -> _id -> (position in indices, _version)
         self._seq_no: dict[str, int] = {}
+
+    def certificate(self) -> tuple[str, str] | None:
+        return self.https()
 
     def index(self, name: str, doc: dict) -> None:
         with self._lock:

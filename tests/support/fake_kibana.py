@@ -5,7 +5,7 @@ answers, and keeps state:
 - ``GET /api/status``: ``status.overall.state`` (green/red) up to 7.x, ``status.overall.level``
   (available/unavailable) from 8.x. Kibana is available only while it can log in to Elasticsearch with
   the credentials its pod was given (it asks the fake Elasticsearch behind the Service, ``GET /`` as that
-  user), as the real one is. With security on, a caller must log in too: Kibana checks the caller's
+  user, over HTTPS verified against the CA its pod mounts where its URL says https), as the real one is. With security on, a caller must log in too: Kibana checks the caller's
   credentials with Elasticsearch (``GET /_security/_authenticate``); 8.9+ answers a caller without
   credentials with the overall level only.
 - Index patterns: the saved objects API (``/api/saved_objects/index-pattern/<id>``, 6.x and 7.x) and the
@@ -18,19 +18,20 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 
-from tests.support.loopback import JsonHandler, LoopbackServer
+from tests.support.loopback import JsonHandler, LoopbackServer, call
 
 
 @dataclass
 class FakeKibana(LoopbackServer):
     major: int
     minor: int = 0
-    elasticsearch: str = ""  # "127.0.0.1:port" of the Elasticsearch its pod is configured with
+    elasticsearch: str = ""  # "127.0.0.1:port" where the Elasticsearch its pod is configured with resolves
+    url: str = ""  # elasticsearch.hosts: its scheme and the name the certificate must carry
+    ca: str | None = None  # elasticsearch.ssl.certificateAuthorities (PEM); None: the system's
+    check_hostname: bool = True  # elasticsearch.ssl.verificationMode full (certificate: False)
     security: bool = False
     username: str = ""  # what its pod logs in to Elasticsearch as
     password: str = ""
@@ -38,16 +39,16 @@ class FakeKibana(LoopbackServer):
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def _es(self, path: str, authorization: str | None) -> tuple[int, dict]:
-        request = urllib.request.Request(f"http://{self.elasticsearch}{path}")
-        if authorization:
-            request.add_header("Authorization", authorization)
         try:
-            with urllib.request.urlopen(request, timeout=5) as answer:
-                return answer.status, json.loads(answer.read() or b"{}")
-        except urllib.error.HTTPError as e:
-            return e.code, {}
-        except OSError:
+            status, data = call(self.elasticsearch, "GET", (self.url or f"http://{self.elasticsearch}").rstrip("/") + path,
+                                headers={"Authorization": authorization} if authorization else {}, ca=self.ca,
+                                check_hostname=self.check_hostname, timeout=5)
+        except OSError:  # unreachable, or its certificate does not verify: Kibana cannot log in
             return 0, {}
+        try:
+            return status, json.loads(data or b"{}") if status == 200 else {}
+        except ValueError:
+            return status, {}
 
     def available(self) -> bool:
         """Whether Kibana can log in to Elasticsearch with its own credentials."""

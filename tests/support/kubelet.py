@@ -46,7 +46,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -57,7 +56,7 @@ from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import RESOURCES
 from tests.support.control_plane import die_with_parent
 from tests.support.fake_kibana import FakeKibana
-from tests.support.loopback import serve_tls
+from tests.support.loopback import call, serve_tls
 from tests.support.pod_sandbox import Mount, Sandbox
 from tests.support import played_fluent_bit
 from tests.support.played_fluent_bit import PlayedConfig
@@ -396,13 +395,17 @@ class Kubelet:
         return [([f"{svc}.{ns}.svc.cluster.local", f"{svc}.{ns}.svc", f"{svc}.{ns}", *([svc] if ns == namespace else [])],
                  ports) for (ns, svc), ports in backends.items()]
 
-    def _volumes(self, played: PlayedPod, directory: Path) -> list[Mount]:
+    def _volumes(self, played: PlayedPod, directory: Path, host_paths: bool = True) -> list[Mount]:
+        """The container's mounts, the files of its configMap, secret and projected volumes written under
+        ``directory`` (``host_paths=False``: those only)."""
         pod, node = played.pod, played.node
         ns = pod["metadata"]["namespace"]
         container = pod["spec"]["containers"][0]
         sources: dict[str, str] = {}
         for volume in pod["spec"].get("volumes") or []:
             name, target = volume["name"], directory / volume["name"]
+            if "hostPath" in volume and not host_paths:
+                continue
             if "hostPath" in volume:
                 path = node.root / volume["hostPath"]["path"].lstrip("/")
                 if not path.exists():  # containerd creates a missing hostPath source as a directory
@@ -442,8 +445,21 @@ class Kubelet:
                 (target / path).parent.mkdir(parents=True, exist_ok=True)
                 (target / path).write_bytes(content)
             sources[name] = str(target)
-        return [Mount(sources[m["name"]], m["mountPath"], bool(m.get("readOnly")))
-                for m in container.get("volumeMounts") or []]
+        return [Mount(str(Path(sources[m["name"]], m.get("subPath", ""))), m["mountPath"], bool(m.get("readOnly")))
+                for m in container.get("volumeMounts") or [] if m["name"] in sources]
+
+    def pod_file(self, played: PlayedPod, path: str) -> str | None:
+        """The text of the file at ``path`` as the pod's container sees it (from its configMap, secret and
+        projected volumes), or None: what a played program reads, such as the CA it trusts."""
+        directory = Path(tempfile.mkdtemp(prefix="files-", dir=self.workdir))
+        try:
+            for mount in sorted(self._volumes(played, directory, host_paths=False), key=lambda m: -len(m.target)):
+                if path == mount.target or path.startswith(mount.target.rstrip("/") + "/"):
+                    file = Path(mount.source, path[len(mount.target):].lstrip("/"))
+                    return file.read_text() if file.is_file() else None
+            return None
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
 
     # -- the pods this project runs -----------------------------------------------------------------------
     def _run_fluent_bit(self, played: PlayedPod) -> None:
@@ -540,14 +556,20 @@ class Kubelet:
         namespace = agent.pod["metadata"]["namespace"]
         with contextlib.suppress(OSError):
             played_fluent_bit.ship(agent.agent, agent.env, played.node.name, played.pod, container, lines,
-                                   lambda host, port: self.resolve(host, port, namespace), tag)
+                                   lambda host, port: self.resolve(host, port, namespace), tag,
+                                   lambda path: self.pod_file(agent, path))
 
     def _run_kibana(self, played: PlayedPod) -> None:
         pod, ns = played.pod, played.pod["metadata"]["namespace"]
         container = pod["spec"]["containers"][0]
         env = self.env(pod, container)
         major, minor = (int(p) for p in container["image"].rsplit(":", 1)[-1].split(".")[:2])
-        played.server = FakeKibana(major, minor, self.backends.get((ns, "elasticsearch"), {}).get(9200, ""),
+        url = env.get("ELASTICSEARCH_HOSTS") or env.get("ELASTICSEARCH_URL") or ""
+        ca_file = env.get("ELASTICSEARCH_SSL_CERTIFICATEAUTHORITIES")
+        host, _, port = url.split("://", 1)[-1].partition(":")
+        played.server = FakeKibana(major, minor, self.resolve(host, int(port or 9200), ns) or "", url,
+                                   ca=self.pod_file(played, ca_file) if ca_file else None,
+                                   check_hostname=env.get("ELASTICSEARCH_SSL_VERIFICATIONMODE", "full") == "full",
                                    security="ELASTICSEARCH_PASSWORD" in env, username=env.get("ELASTICSEARCH_USERNAME", ""),
                                    password=env.get("ELASTICSEARCH_PASSWORD", "")).start()
         self.serve(ns, "kibana", {5601: played.server.address})
@@ -596,13 +618,16 @@ class Kubelet:
         body = "".join(json.dumps(doc) + "\n" for line in lines for doc in (
             {"index": {"_index": index, "_type": "doc"}},  # Filebeat 6.1 writes typed requests
             {"message": line, "@timestamp": now(), "k8s_node_name": played.node.name}))
-        request = urllib.request.Request(f"http://{backend}/_bulk", data=body.encode(), method="POST",
-                                         headers={"Content-Type": "application/x-ndjson"})
+        headers = {"Content-Type": "application/x-ndjson"}
         if env.get("ELASTICSEARCH_USER"):
             token = base64.b64encode(f"{env['ELASTICSEARCH_USER']}:{env['ELASTICSEARCH_PASSWORD']}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
+            headers["Authorization"] = f"Basic {token}"
+        # Filebeat's `protocol` (ELASTICSEARCH_SCHEME); as a Go program it trusts the system bundle: the file
+        # SSL_CERT_FILE names, else Go's first well-known path (verification_mode full: the name too).
+        url = f"{env.get('ELASTICSEARCH_SCHEME') or 'http'}://{host}:{port or 9200}/_bulk"
+        ca = self.pod_file(agent, env.get("SSL_CERT_FILE") or "/etc/ssl/certs/ca-certificates.crt")
         with contextlib.suppress(OSError):
-            urllib.request.urlopen(request, timeout=10).read()
+            call(backend, "POST", url, body.encode(), headers, ca=ca or None)
 
     def _run_script(self, played: PlayedPod) -> None:
         pod = played.pod

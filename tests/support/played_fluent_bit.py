@@ -5,8 +5,9 @@ deploy configured.
 - **Routing** runs the configuration's Lua filter (route.lua) in a real LuaJIT, on the record Fluent Bit's
   kubernetes filter makes (pod name, namespace, labels and annotations as its ``Labels``/``Annotations``
   keys say, host, container).
-- **Delivery** follows the ``[OUTPUT] es`` section: Host and Port (a Service the kubelet resolves), the
-  index from ``Logstash_Prefix_Key`` (else ``Logstash_Prefix``) and ``Logstash_DateFormat``,
+- **Delivery** follows the ``[OUTPUT] es`` section: Host and Port (a Service the kubelet resolves), HTTPS
+  with ``tls``, the certificate verified as ``tls.verify``, ``tls.verify_hostname`` and ``tls.ca_file`` (a
+  file of the pod's volumes) say, as the real agent's TLS does, the index from ``Logstash_Prefix_Key`` (else ``Logstash_Prefix``) and ``Logstash_DateFormat``,
   ``Replace_Dots``, ``Type``/``Suppress_Type_Name``, ``HTTP_User``/``HTTP_Passwd`` with the pod's env.
 - **Its HTTP server** (``python -m tests.support.played_fluent_bit PORT`` in the pod's network namespace)
   answers the health check and the Prometheus metrics verify reads through the API server's pod proxy:
@@ -25,12 +26,12 @@ import http.server
 import json
 import re
 import sys
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from tests.support import lua
 from tests.support.fluent_bit_schema import Section, read_config
+from tests.support.loopback import call
 
 _ACCESSOR = re.compile(r"\[['\"]([^'\"]+)['\"]\]")
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -95,8 +96,11 @@ def record_for(config: PlayedConfig, node: str, pod: dict, container: dict, line
 
 
 def ship(config: PlayedConfig, env: Mapping[str, str], node: str, pod: dict, container: dict, lines: list[str],
-         resolve: Callable[[str, int], str | None], tag: str) -> int:
-    """Route and send ``lines`` as the configuration says; the number of documents Elasticsearch took."""
+         resolve: Callable[[str, int], str | None], tag: str,
+         read_file: Callable[[str], str | None] = lambda path: None) -> int:
+    """Route and send ``lines`` as the configuration says; the number of documents Elasticsearch took.
+    ``read_file``: a file of the agent's pod (its CA file). An OSError when Elasticsearch cannot be reached
+    or its certificate does not verify."""
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     records = [record_for(config, node, pod, container, line, stamp) for line in lines]
@@ -128,13 +132,22 @@ def ship(config: PlayedConfig, env: Mapping[str, str], node: str, pod: dict, con
         if config.on(out, "Replace_Dots", False):
             document = _replace_dots(document)
         body += json.dumps({operation: action}) + "\n" + json.dumps(document) + "\n"
-    request = urllib.request.Request(f"http://{backend}{value('Path', '')}/_bulk", data=body.encode(), method="POST",
-                                     headers={"Content-Type": "application/x-ndjson"})
+    headers = {"Content-Type": "application/x-ndjson"}
     if value("HTTP_User"):
         token = base64.b64encode(f"{value('HTTP_User')}:{value('HTTP_Passwd', '')}".encode()).decode()
-        request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        answer = json.loads(response.read() or b"{}")
+        headers["Authorization"] = f"Basic {token}"
+    # Fluent Bit's TLS defaults: verify the chain (tls.verify On), not the name (tls.verify_hostname Off).
+    tls = config.on(out, "tls", False)
+    ca_file = value("tls.ca_file")
+    ca = read_file(ca_file) if tls and ca_file else None
+    if tls and ca_file and ca is None:
+        raise OSError(f"tls.ca_file {ca_file} cannot be read")  # the real agent fails its TLS setup
+    status, data = call(backend, "POST", f"{'https' if tls else 'http'}://{host}:{port}{value('Path', '')}/_bulk",
+                        body.encode(), headers, ca=ca, verify=config.on(out, "tls.verify", True),
+                        check_hostname=config.on(out, "tls.verify_hostname", False))
+    if status >= 300:
+        raise OSError(f"Elasticsearch answered {status}: {data[:200]!r}")
+    answer = json.loads(data or b"{}")
     return sum(1 for item in answer.get("items") or [] if 200 <= next(iter(item.values())).get("status", 500) < 300)
 
 

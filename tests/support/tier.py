@@ -17,7 +17,7 @@ from kubelogs.cluster.api import ApiError, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.resources import RESOURCES
 from kubelogs.cluster.rollout import pod_problem
-from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, CREDENTIALS_SECRET, applyset_id
+from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, CREDENTIALS_SECRET, HTTP_CERTS_SECRET, applyset_id
 from kubelogs.settings import validate_settings
 from tests.support import binaries
 from tests.support.api_proxy import ApiProxy
@@ -118,11 +118,22 @@ class ClusterView:
             data = self.secret_data(CREDENTIALS_SECRET, ns)
             return (data["username"], data["password"]) if data and secured else None
 
+        def https() -> tuple[str, str] | None:
+            # HTTPS as the running pods serve it: a pod that mounts the HTTP certificate's Secret serves it
+            # (Elasticsearch reloads the files when the Secret changes: the current one is served).
+            running = [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+                       if not p["metadata"].get("deletionTimestamp")]
+            mounted = any(HTTP_CERTS_SECRET in (v.get("secret", {}).get("secretName"),
+                                                *(s.get("secret", {}).get("name") for s in v.get("projected", {}).get("sources", [])))
+                          for p in running for v in p["spec"].get("volumes") or [])
+            data = self.secret_data(HTTP_CERTS_SECRET, ns)
+            return (data["tls.crt"], data["tls.key"]) if mounted and data else None
+
         def ready() -> list[str]:
             return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
                     if not pod_problem(p)]
 
-        es = FakeElasticsearch(major=major, credentials=credentials, number_of_nodes=lambda: len(ready()),
+        es = FakeElasticsearch(major=major, credentials=credentials, https=https, number_of_nodes=lambda: len(ready()),
                                node_names=ready)
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})

@@ -107,7 +107,7 @@ def test_fluent_bit_daemonset_least_privilege():
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     mounts = {m["mountPath"]: m["readOnly"] for m in container["volumeMounts"]}
     assert mounts == {"/fluent-bit/etc/kubelogs": True, "/var/log": True, "/var/lib/docker/containers": True,
-                      "/var/lib/fluent-bit": False}
+                      "/var/lib/fluent-bit": False, "/var/run/secrets/kubelogs/elasticsearch-ca": True}
     assert container["image"] == compat.AGENTS["fluent-bit"].image
     assert container["livenessProbe"]["httpGet"]["port"] == "http" and container["resources"]["limits"]["memory"]
     env = {e["name"] for e in container["env"]}

@@ -184,7 +184,8 @@ def test_kibana_of_the_elasticsearch_version(version, hosts, user, logs_in):
     assert container["image"] == f"docker.elastic.co/kibana/kibana:{version}"
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     env = {e["name"]: e for e in container["env"]}
-    assert env[hosts]["value"] == f"http://elasticsearch.{settings.namespace}.svc:9200"
+    scheme = "https" if user else "http"  # HTTPS wherever security is on, the certificate verified (test_tls.py)
+    assert env[hosts]["value"] == f"{scheme}://elasticsearch.{settings.namespace}.svc:9200"
     probe = container["readinessProbe"]["exec"]["command"][2]  # exec: no network policy in its way
     assert ("XPACK_SECURITY_ENABLED" in env) is (compat.parse_version(version)[0] < 8)
     secret = next((o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"] == KIBANA_SECRET), None)

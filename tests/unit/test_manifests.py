@@ -151,9 +151,16 @@ def test_log_pilot_runs_only_on_docker_nodes_with_what_it_needs():
     container = pod["containers"][0]
     assert container["securityContext"] == {"capabilities": {"add": ["SYS_ADMIN"]}}
     assert "privileged" not in str(ds)
-    paths = {v["hostPath"]["path"] for v in pod["volumes"]}
+    paths = {v["hostPath"]["path"] for v in pod["volumes"] if "hostPath" in v}
     assert paths == {"/var/run/docker.sock", "/", "/etc/localtime", "/var/lib/filebeat", "/var/log/filebeat"}
-    assert {m["mountPath"]: m["readOnly"] for m in container["volumeMounts"]}["/host"] is True
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/host"]["readOnly"] is True
+    # Its Filebeat trusts the generated CA, and only it, as the system bundle (log_pilot.SYSTEM_BUNDLE).
+    assert mounts["/etc/ssl/certs/ca-certificates.crt"] == {"name": "elasticsearch-ca", "readOnly": True,
+                                                            "mountPath": "/etc/ssl/certs/ca-certificates.crt",
+                                                            "subPath": "ca.crt"}
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["ELASTICSEARCH_SCHEME"] == "https" and env["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
     assert container["livenessProbe"]["exec"]["command"] == ["/pilot/healthz"]
     assert container["image"] == compat.AGENTS["log-pilot"].image
     assert container["resources"]["limits"]["memory"]
