@@ -2,8 +2,8 @@
 
 It tails ``/var/log/containers/*.log`` (symlinks into ``/var/log/pods``, which on Docker nodes point into
 ``/var/lib/docker/containers``), parses both the Docker json-file and the CRI format, asks the
-Kubernetes API for pod metadata, keeps only pods that declare a log name, and writes each line to the
-index ``<name>-YYYY.MM.DD``.
+Kubernetes API for pod metadata (and parses a line that is a JSON object into the field ``json``), keeps
+the pods ``agents.collect`` says, and writes each line to the index ``<name>-YYYY.MM.DD``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ COLLECT_ANNOTATION = "kubelogs.io/collect"  # "false" on a pod: its lines are no
 # A valid log name (Lua pattern: '%-' is a literal '-'); also keeps log-pilot's rule: no '_' in names.
 LOG_NAME_LUA_PATTERN = "^[a-z0-9][a-z0-9%-]*$"
 TYPE_6X = "doc"  # the mapping type of 6.x log indices
+# A line that is a JSON object: its fields under this one (the kubernetes filter's Merge_Log_Key); the line
+# itself stays in `log`. Mapped `flattened` from 7.3 (index_settings.mappings); before, route.lua turns it
+# into one level of strings (nested keys joined with '_'), all keyword: two applications' types never clash.
+JSON_FIELD = "json"
 
 
 
@@ -67,8 +71,25 @@ ROUTE_LUA = f"""-- kubelogs: which lines go to Elasticsearch, and to which index
 local node = os.getenv("NODE_NAME") or ""
 local collect_all = @COLLECT_ALL@
 local excluded = {{@EXCLUDED@}}
+local flatten_json = @FLATTEN_JSON@
+
+-- {JSON_FIELD}'s fields as one level of strings: {{a = {{b = 1}}}} becomes {{a_b = "1"}}, a list's items a_1, a_2...
+local function flattened(value, prefix, out)
+  for key, item in pairs(value) do
+    local name = prefix .. tostring(key)
+    if type(item) == "table" then
+      flattened(item, name .. "_", out)
+    elseif item ~= nil then
+      out[name] = tostring(item)
+    end
+  end
+  return out
+end
 
 function route(tag, timestamp, record)
+  if flatten_json and type(record["{JSON_FIELD}"]) == "table" then
+    record["{JSON_FIELD}"] = flattened(record["{JSON_FIELD}"], "", {{}})
+  end
   local k8s = record["kubernetes"]
   if type(k8s) ~= "table" then
     -- No pod metadata (the lookup failed): keep the line, in the unrouted index, with where it came from.
@@ -97,7 +118,9 @@ end
 def route_lua(settings: Settings) -> str:
     """route.lua for these settings: what is collected (``agents.collect``, ``agents.exclude_namespaces``)."""
     excluded = " ".join(f'["{n}"] = true,' for n in settings.agents.exclude_namespaces)
+    flatten = compat.parse_version(settings.elasticsearch.version) < compat.FLATTENED_FROM
     return (ROUTE_LUA.replace("@COLLECT_ALL@", "true" if settings.agents.collect == "all" else "false")
+            .replace("@FLATTEN_JSON@", "true" if flatten else "false")
             .replace("@EXCLUDED@", excluded))
 
 
@@ -154,7 +177,9 @@ def config(settings: Settings) -> str:
                            ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"), ("Refresh_Interval", 5)]),
         # Pod metadata from the API; a pod's first lookup is kept for the agent's life (no TTL), so an API
         # outage affects only pods it has not seen yet.
-        _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "Off"),
+        # Merge_Log: a line that is a JSON object gets its fields under JSON_FIELD, the line kept in `log`.
+        _section("FILTER", [("Name", "kubernetes"), ("Match", "kube.*"), ("Merge_Log", "On"),
+                            ("Merge_Log_Key", JSON_FIELD), ("Keep_Log", "On"),
                             ("Annotations", "On"), ("Labels", "On"), ("K8S-Logging.Exclude", "On")]),
         # Which pods are collected, and each line's index (ROUTE_LUA); lines without metadata go to the
         # unrouted index instead of being dropped.

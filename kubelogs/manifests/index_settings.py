@@ -10,7 +10,7 @@ from __future__ import annotations
 from kubelogs import compatibility as compat
 from kubelogs.manifests import client_pods
 from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LABEL, Manifest, obj, requests_text
-from kubelogs.manifests.fluent_bit import LOG_NAME_FIELD, UNROUTED_FIELD
+from kubelogs.manifests.fluent_bit import JSON_FIELD, LOG_NAME_FIELD, UNROUTED_FIELD
 from kubelogs.settings import Settings
 
 NAME = "elasticsearch-index-settings"
@@ -49,16 +49,25 @@ def mappings(settings: Settings) -> dict:
     """The fields the agents write, mapped up front so that no line's value can be rejected for its type:
     without it, the first line of an index fixes each field's type (a line that looks like a date makes
     ``log`` a date field, and every later line is rejected). Pod labels and annotations, whose keys any
-    user chooses, are ``flattened`` (7.3+) or keyword strings; no string is taken for a date."""
+    user chooses, are ``flattened`` (7.3+) or keyword strings; no string is taken for a date. So are the
+    fields of a JSON line (``JSON_FIELD``): two applications that log ``{"status": 200}`` and
+    ``{"status": "ok"}`` into one index both arrive, searchable as ``json.status``."""
     version = compat.parse_version(settings.elasticsearch.version)
     keyword = {"type": "keyword"}
     kubernetes = {name: keyword for name in KUBERNETES_FIELDS}
     body: dict = {"date_detection": False}
+    # Values longer than this are kept in the document but not indexed (a keyword term has a 32 KB limit).
+    json_field: dict = {"type": "flattened", "depth_limit": 50, "ignore_above": 8191}
     if version >= compat.FLATTENED_FROM:
         kubernetes.update(labels={"type": "flattened"}, annotations={"type": "flattened"})
     else:
-        body["dynamic_templates"] = [{"kubernetes_metadata": {
-            "path_match": "kubernetes.*", "match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
+        # route.lua made JSON_FIELD one level of strings: each is a keyword.
+        json_field = {"type": "object"}
+        body["dynamic_templates"] = [
+            {"json_fields": {"path_match": f"{JSON_FIELD}.*", "match_mapping_type": "string",
+                             "mapping": {"type": "keyword", "ignore_above": 8191}}},
+            {"kubernetes_metadata": {
+                "path_match": "kubernetes.*", "match_mapping_type": "string", "mapping": {"type": "keyword"}}}]
     body["properties"] = {
         "@timestamp": {"type": "date"},
         "log": {"type": "text"},  # Fluent Bit's line
@@ -66,6 +75,7 @@ def mappings(settings: Settings) -> dict:
         "stream": keyword,
         LOG_NAME_FIELD: keyword,  # Fluent Bit's: the declared log name, or the namespace (its index's name)
         "kubernetes": {"properties": kubernetes},
+        JSON_FIELD: json_field,
         UNROUTED_FIELD: {"properties": {"node": keyword, "file": keyword}},
     }
     return body

@@ -1,11 +1,19 @@
 """What Fluent Bit collects, through the rendered route.lua (in LuaJIT with the played agent, for real with
 KUBELOGS_FLUENT_BIT_BIN): every pod by default, into its namespace's index unless it declares a log name;
 not a pod that opts out; not an excluded namespace; with ``collect: declared``, declared pods only. A
-change of these settings rolls the agents like any configuration change."""
+change of these settings rolls the agents like any configuration change. A JSON line's fields are
+searchable under ``json``, and two applications' conflicting types both arrive."""
 
 from __future__ import annotations
 
-from kubelogs.manifests.fluent_bit import COLLECT_ANNOTATION, LOG_NAME_FIELD
+import base64
+import json
+
+import pytest
+
+from kubelogs import compatibility as compat
+from kubelogs.manifests.common import CREDENTIALS_SECRET
+from kubelogs.manifests.fluent_bit import COLLECT_ANNOTATION, JSON_FIELD, LOG_NAME_FIELD
 from tests.support.cluster_helpers import deploy, settings_for
 from tests.support.log_traffic import app_pod, index_of
 
@@ -59,3 +67,37 @@ def test_an_excluded_namespace_and_collect_declared_leave_undeclared_pods_out(ap
         api.tier.kubelet.emit(declared, "app", [f"declared {agents}"])
         api.wait_for("the declared line", lambda: f"declared {agents}" in lines_in(es, index_of("shop")))
         assert not any(f"undeclared {agents}" in line for index in es.indices for line in lines_in(es, index))
+
+
+def count(api, es, index: str, query: str) -> int:
+    """``GET <index>/_count?q=<query>`` as the elastic user (what a person searching in Kibana would find)."""
+    data = api.secret_data(CREDENTIALS_SECRET)
+    auth = "Basic " + base64.b64encode(f"{data['username']}:{data['password']}".encode()).decode() if data else None
+    status, answer = es.answer(f"/{index}/_count", {"q": query}, auth)
+    assert status == 200, answer
+    return answer["count"]
+
+
+@pytest.mark.parametrize("version", [compat.DEFAULT_ES_VERSION, compat.LOG_PILOT_ES_VERSION])
+def test_json_fields_are_searchable_and_conflicting_types_never_cost_a_line(api, version):
+    # Two applications in one namespace (one index) log "status" as a number and as a string. From 7.3 the
+    # fields are one flattened field; before, route.lua makes them strings: both documents arrive, whole.
+    deploy(api, settings_for(api, elasticsearch={"version": version}))
+    es, node = api.elasticsearch[api.namespace], api.nodes[0].node  # a containerd node: Fluent Bit
+    billing, shop = plain_pod(api, "billing", node), plain_pod(api, "shop", node)
+    running(api, billing, shop)
+    lines = {"billing": ['{"status": 200, "level": "error", "user": {"id": 42}}', "a plain line"],
+             "shop": ['{"status": "ok", "level": "info", "user": "guest"}']}
+    api.tier.kubelet.emit(billing, "app", lines["billing"])
+    api.tier.kubelet.emit(shop, "app", lines["shop"])
+    index = index_of(api.namespace)
+    api.wait_for("the three lines", lambda: len(lines_in(es, index)) == 3)
+    assert sorted(lines_in(es, index)) == sorted(lines["billing"] + lines["shop"])  # the line stays in `log`
+    assert es.ignored_fields.get(index, 0) == 0  # no field left out as malformed either
+    assert count(api, es, index, 'json.level:"error"') == 1 and count(api, es, index, 'json.level:"info"') == 1
+    assert count(api, es, index, 'json.status:"200"') == 1 and count(api, es, index, 'json.status:"ok"') == 1
+    nested = 'json.user.id:"42"' if compat.parse_version(version) >= compat.FLATTENED_FROM else 'json.user_id:"42"'
+    assert count(api, es, index, nested) == 1
+    [plain] = [d for d in es.indices[index] if d["log"] == "a plain line"]
+    assert JSON_FIELD not in plain  # a line that is not JSON is unchanged
+    assert json.loads(lines["billing"][0])["status"] == 200

@@ -181,6 +181,7 @@ class FakeElasticsearch(LoopbackServer):
     mappings: dict[str, Mapping] = field(default_factory=dict)  # index -> its mapping (tests/support/fake_es_mappings.py)
     bulk_indices: list[frozenset[str]] = field(default_factory=list)  # the indices of each bulk request taken
     ignored_fields: dict[str, int] = field(default_factory=dict)  # index -> documents with a field ignored as malformed
+    not_indexed: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # index -> position -> fields left out
 
     def __post_init__(self) -> None:
         # Users and roles (tests/support/fake_es_security.py); ``credentials`` may be replaced later.
@@ -193,9 +194,11 @@ class FakeElasticsearch(LoopbackServer):
         return self.https()
 
     def index(self, name: str, doc: dict) -> None:
+        """A document put in directly (by a test), mapped as a bulk request maps it (Rejected if it does not fit)."""
         with self._lock:
             if name not in self.indices:
                 self._create_index(name)
+            self.not_indexed.setdefault(name, {})[len(self.indices[name])] = self.mappings[name].accept(doc, None)
             self.indices[name].append(doc)
 
     def record(self, method: str, path: str, authorization: str | None = None) -> None:
@@ -232,7 +235,8 @@ class FakeElasticsearch(LoopbackServer):
                                  **{"resource.type": "index_or_alias", "resource.id": parts[0]},
                                  index_uuid="_na_", index=parts[0])
                 matches = _query_string(query.get("q", ""))
-                return 200, {"count": sum(matches(d) for n in names for d in self.indices[n])}
+                return 200, {"count": sum(matches(d, self.mappings.get(n), self.not_indexed.get(n, {}).get(i, []))
+                                          for n in names for i, d in enumerate(self.indices[n]))}
         if method in ("POST", "PUT") and parts[-1:] == ["_bulk"] and len(parts) <= 2:
             return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type, user)
         with self._lock:
@@ -465,6 +469,7 @@ class FakeElasticsearch(LoopbackServer):
         if ignored:
             self.ignored_fields[name] = self.ignored_fields.get(name, 0) + 1
         docs, ids = self.indices[name], self._ids.setdefault(name, {})
+        self.not_indexed.setdefault(name, {})[ids[doc_id][0] if doc_id in ids else len(docs)] = ignored
         if doc_id in ids and op.action == "create":
             return failed(409, "version_conflict_engine_exception",
                           f"[{doc_id}]: version conflict, document already exists (current version [{ids[doc_id][1]}])")
@@ -481,22 +486,37 @@ class FakeElasticsearch(LoopbackServer):
                 "status": 201 if version == 1 else 200}
 
 
-def _query_string(q: str) -> Callable[[dict], bool]:
-    """The two query_string forms the verify stage sends: ``"phrase"`` (anywhere in the document) and
-    ``field.path:"value"`` (that keyword field equals the value)."""
+def _as_term(value: object) -> str:
+    """A value as a keyword field indexes it (numbers and booleans as their JSON text)."""
+    return json.dumps(value) if isinstance(value, (bool, int, float)) else str(value)
+
+
+def _query_string(q: str) -> Callable[[dict, Mapping | None, list[str]], bool]:
+    """The two query_string forms the stages and tests send: ``"phrase"`` (anywhere in the document) and
+    ``field.path:"value"``: the field is indexed (mapped, or under a ``flattened`` field; not left out as
+    malformed) and its value, as a keyword term (a ``text`` field: containing it), is the value."""
     field_path, colon, value = q.partition(":")
     if colon and not field_path.startswith('"'):
-        wanted = value.strip('"')
+        wanted, parts = value.strip('"'), field_path.split(".")
 
-        def field_equals(doc: dict) -> bool:
+        def field_equals(doc: dict, mapping: Mapping | None, ignored: list[str]) -> bool:
             node: object = doc
-            for part in field_path.split("."):
+            for part in parts:
                 node = node.get(part) if isinstance(node, dict) else None
-            return node == wanted
+            if node is None or field_path in ignored:
+                return False
+            kind = "keyword" if mapping is None else mapping.fields.get(field_path)
+            if mapping is not None and any(mapping.fields.get(".".join(parts[:i])) == "flattened"
+                                           for i in range(1, len(parts))):
+                kind = "keyword"  # a key of a flattened field: its values are keywords
+            values = node if isinstance(node, list) else [node]
+            if kind == "text":
+                return any(wanted in _as_term(v) for v in values)
+            return kind not in (None, "object") and any(_as_term(v) == wanted for v in values)
 
         return field_equals
     phrase = q.strip('"')
-    return lambda doc: phrase in json.dumps(doc)
+    return lambda doc, mapping, ignored: phrase in json.dumps(doc)
 
 
 def _nodes_match(condition: str, nodes: int) -> bool:

@@ -4,7 +4,8 @@ deploy configured.
 
 - **Routing** runs the configuration's Lua filter (route.lua) in a real LuaJIT, on the record Fluent Bit's
   kubernetes filter makes (pod name, namespace, labels and annotations as its ``Labels``/``Annotations``
-  keys say, host, container).
+  keys say, host, container; with ``Merge_Log``, a line that is a JSON object parsed into the record, or
+  under ``Merge_Log_Key``, the line kept unless ``Keep_Log`` is off, as its documentation says).
 - **Delivery** follows the ``[OUTPUT] es`` section: Host and Port (a Service the kubelet resolves), HTTPS
   with ``tls``, the certificate verified as ``tls.verify``, ``tls.verify_hostname`` and ``tls.ca_file`` (a
   file of the pod's volumes) say, as the real agent's TLS does, the index from ``Logstash_Prefix_Key`` (else ``Logstash_Prefix``) and ``Logstash_DateFormat``,
@@ -92,7 +93,21 @@ def record_for(config: PlayedConfig, node: str, pod: dict, container: dict, line
         k8s["labels"] = dict(meta["labels"])
     if config.on(config.kubernetes, "Annotations", True) and meta.get("annotations"):
         k8s["annotations"] = dict(meta["annotations"])
-    return {"time": stamp, "stream": "stdout", "_p": "F", "log": line, "kubernetes": k8s}
+    record: dict = {"time": stamp, "stream": "stdout", "_p": "F", "log": line, "kubernetes": k8s}
+    if config.on(config.kubernetes, "Merge_Log", False):
+        try:
+            parsed = json.loads(line.strip() if config.on(config.kubernetes, "Merge_Log_Trim", True) else line)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, dict):  # only a JSON object (a map) is merged
+            key = config.kubernetes.get("Merge_Log_Key") if config.kubernetes else None
+            if key:
+                record[key] = parsed
+            else:
+                record.update(parsed)
+            if not config.on(config.kubernetes, "Keep_Log", True):
+                record.pop("log", None)
+    return record
 
 
 def ship(config: PlayedConfig, env: Mapping[str, str], node: str, pod: dict, container: dict, lines: list[str],

@@ -33,10 +33,10 @@ LOG_FILE = f"web-7d4b9c-xk2p_shop_web-{'a' * 64}.log"  # /var/log/containers/<po
 LINE = {"time": "2026-12-03T10:10:00.123456789Z", "stream": "stdout", "_p": "F", "log": "GET /cart 200"}
 
 
-def rendered_filter(agents: dict | None = None) -> tuple[str, str, str]:
+def rendered_filter(agents: dict | None = None, version: str | None = None) -> tuple[str, str, str]:
     """(script text, function name, tag of LOG_FILE) as the render of these agent settings configures the lua
     filter (the defaults: every pod collected)."""
-    settings = validate_settings({"agents": agents or {}})
+    settings = validate_settings({"agents": agents or {}, **({"elasticsearch": {"version": version}} if version else {})})
     files, main = rendered_files(render_all(settings, GeneratedSecrets(password="generated")))
     sections, problems = read_config(files, main)
     assert problems == []
@@ -138,3 +138,22 @@ def test_the_driver_reports_a_missing_function():
     # A wrong `call` must fail here, not pass: Fluent Bit would refuse to start.
     with pytest.raises(AssertionError, match="defines no function no_such_function"):
         call_filter(SCRIPT, "no_such_function", [(TAG, TIMESTAMP, dict(LINE))])
+
+
+# A JSON line after the kubernetes filter's Merge_Log (Merge_Log_Key json): its fields, nested as logged.
+JSON_LINE = {"level": "error", "status": 200, "ok": False, "user": {"id": 42, "roles": ["admin", "dev"]}}
+
+
+def test_json_fields_stay_as_logged_where_elasticsearch_maps_them_flattened():
+    result = route({**from_pod({}), fb.JSON_FIELD: JSON_LINE})
+    assert result.code == REPLACE_RECORD and result.record[fb.JSON_FIELD] == JSON_LINE
+
+
+@pytest.mark.parametrize("version", ["6.8.23", "7.2.1"])
+def test_before_flattened_json_fields_become_one_level_of_strings(version):
+    # Before 7.3, a flat map of strings, each a keyword (index_settings.mappings): no two apps' types can clash.
+    result = route({**from_pod({}), fb.JSON_FIELD: JSON_LINE}, rendered=rendered_filter(version=version))
+    assert result.code == REPLACE_RECORD
+    assert result.record[fb.JSON_FIELD] == {"level": "error", "status": "200", "ok": "false", "user_id": "42",
+                                            "user_roles_1": "admin", "user_roles_2": "dev"}
+    assert result.record["log"] == LINE["log"] and result.record[fb.LOG_NAME_FIELD] == "shop"
