@@ -43,6 +43,46 @@ TYPE_6X = "doc"  # the mapping type of 6.x log indices
 # itself stays in `log`. Mapped `flattened` from 7.3 (index_settings.mappings); before, route.lua turns it
 # into one level of strings (nested keys joined with '_'), all keyword: two applications' types never clash.
 JSON_FIELD = "json"
+# A stack trace (Java, Python, Go) is one document: the multiline filter joins its lines by the rules below,
+# the lines separated by '\n'. A pod annotated with this "false" gets its lines back one by one (route.lua).
+MULTILINE_ANNOTATION = "kubelogs.io/multiline"
+MULTILINE_FILE = "multiline.conf"
+MULTILINE_FLUSH_MS = 1000  # a group is sent at most about two of these after its last line
+# Fluent Bit's regex rules (Onigmo): from-states, a regex a line must match, the state it leads to. Adapted
+# from its built-in java, python and go parsers (src/multiline/flb_ml_parser_*.c), with one change each:
+# no rule leads back to start_state (the built-in python's does, and sends its last line twice: see
+# ../shared/notes/fluent-bit.md), and a start line need not end in ':' or a newline (CRI lines have none).
+MULTILINE_PARSERS: dict[str, list[tuple[str, str, str]]] = {
+    "kubelogs-java": [
+        ("start_state", r"/^(?:Exception in thread .* )?[A-Za-z_$][\w$.]*(?:Exception|Error|Throwable)(?::.*)?$/",
+         "java_after_exception"),
+        ("java_after_exception, java", r"/^[\t ]+(?:eval )?at /", "java"),
+        ("java_after_exception, java", r"/^[\t ]*(?:Caused by|Suppressed):/", "java_after_exception"),
+        ("java_after_exception, java", r"/^[\t ]*\.\.\. \d+ (?:more|common frames omitted)/", "java"),
+    ],
+    "kubelogs-python": [
+        ("start_state", r"/^Traceback \(most recent call last\):$/", "python"),
+        ("python, python_code", r"/^[\t ]+File /", "python_code"),
+        ("python_code", r"/^[\t ]+\S/", "python"),
+        ("python", r"/^[\t ]+[~^]+[\t ]*$/", "python"),  # 3.11+: the markers under a code line
+        ("python, python_code", r"/^[A-Za-z_][\w.]*(?::.*)?$/", "python_end"),  # the exception, last
+        # A chained exception: a blank line, the sentence that links them, a blank line, the next traceback.
+        ("python_end", r"/^$/", "python_gap"),
+        ("python_gap", r"/^(?:During handling of the above exception|The above exception was the direct cause)/",
+         "python_link"),
+        ("python_link", r"/^$/", "python_next"),
+        ("python_next", r"/^Traceback \(most recent call last\):$/", "python"),
+    ],
+    "kubelogs-go": [
+        ("start_state", r"/\bpanic: /", "go_after_panic"),
+        ("start_state", r"/http: panic serving/", "go_goroutine"),
+        ("go_after_panic", r"/^\[signal /", "go_after_signal"),
+        ("go_after_panic, go_after_signal, go_frame_1", r"/^$/", "go_goroutine"),
+        ("go_goroutine", r"/^goroutine \d+ \[[^\]]+\]:$/", "go_frame_1"),
+        ("go_frame_1", r"/^(?:[^\s.:]+\.)*[^\s.():]+\(|^created by /", "go_frame_2"),
+        ("go_frame_2", r"/^\s/", "go_frame_1"),
+    ],
+}
 
 
 
@@ -86,6 +126,25 @@ local function flattened(value, prefix, out)
   return out
 end
 
+-- A pod that opted out of joined stack traces: the joined line, one record per line again.
+local function unjoined(record)
+  local annotations = (record["kubernetes"] or {{}})["annotations"]
+  local text = record["log"]
+  if type(annotations) ~= "table" or annotations["{MULTILINE_ANNOTATION}"] ~= "false" or type(text) ~= "string"
+      or not string.find(text, "\\n", 1, true) then
+    return record
+  end
+  local records = {{}}
+  for line in string.gmatch(text .. "\\n", "(.-)\\n") do
+    local copy = {{}}
+    for key, value in pairs(record) do copy[key] = value end
+    copy["log"] = line
+    records[#records + 1] = copy
+  end
+  if #records > 1 and records[#records]["log"] == "" then records[#records] = nil end  -- a trailing newline
+  return records
+end
+
 function route(tag, timestamp, record)
   if flatten_json and type(record["{JSON_FIELD}"]) == "table" then
     record["{JSON_FIELD}"] = flattened(record["{JSON_FIELD}"], "", {{}})
@@ -102,7 +161,7 @@ function route(tag, timestamp, record)
   local name = annotations["{LOG_NAME_ANNOTATION}"]
   if type(name) == "string" and string.match(name, "{LOG_NAME_LUA_PATTERN}") then
     record["{LOG_NAME_FIELD}"] = name  -- a declared log name keeps its index
-    return 2, timestamp, record
+    return 2, timestamp, unjoined(record)
   end
   local namespace = k8s["namespace_name"]
   if not collect_all or annotations["{COLLECT_ANNOTATION}"] == "false" or type(namespace) ~= "string"
@@ -110,9 +169,19 @@ function route(tag, timestamp, record)
     return -1, timestamp, record  -- not collected: declared-only, opted out, or an excluded namespace
   end
   record["{LOG_NAME_FIELD}"] = namespace
-  return 2, timestamp, record
+  return 2, timestamp, unjoined(record)
 end
 """
+
+
+def multiline_conf() -> str:
+    """The parsers file: MULTILINE_PARSERS as [MULTILINE_PARSER] sections."""
+    sections = []
+    for name, rules in MULTILINE_PARSERS.items():
+        lines = [f"    name          {name}", "    type          regex", f"    flush_timeout {MULTILINE_FLUSH_MS}"]
+        lines += [f'    rule          "{src}" "{regex}" "{dst}"' for src, regex, dst in rules]
+        sections.append("[MULTILINE_PARSER]\n" + "\n".join(lines))
+    return "\n\n".join(sections) + "\n"
 
 
 def route_lua(settings: Settings) -> str:
@@ -161,7 +230,8 @@ def config(settings: Settings) -> str:
         # Buffers survive a restart of the agent (an outage of Elasticsearch included).
         ("storage.path", f"{STATE_DIR}/storage"), ("storage.sync", "normal"), ("storage.backlog.mem_limit", "16MB"),
         # Retries back off at most 30 s: delivery resumes soon after an outage.
-        ("scheduler.cap", 30)]
+        ("scheduler.cap", 30),
+        ("parsers_file", f"{CONFIG_DIR}/{MULTILINE_FILE}")]
     if dead_letters:
         service += [("storage.keep.rejected", "On"), ("storage.rejected.path", DEAD_LETTERS_DIR.rsplit("/", 1)[-1]),
                     ("storage.rejected.limit", DEAD_LETTERS_LIMIT)]
@@ -175,6 +245,12 @@ def config(settings: Settings) -> str:
                            ("multiline.parser", "docker, cri"), ("DB", f"{STATE_DIR}/tail.db"),
                            ("Read_from_Head", "On"), ("storage.type", "filesystem"),
                            ("Mem_Buf_Limit", "16MB"), ("Skip_Long_Lines", "On"), ("Refresh_Interval", 5)]),
+        # Stack traces joined first: with `buffer`, the joined lines are sent through the filters again from the
+        # start (an emitter, its queue on disk), so the kubernetes and lua filters after it see each once.
+        _section("FILTER", [("Name", "multiline"), ("Match", "kube.*"), ("multiline.key_content", "log"),
+                            ("multiline.parser", ", ".join(MULTILINE_PARSERS)), ("buffer", "On"),
+                            ("flush_ms", MULTILINE_FLUSH_MS), ("emitter_name", "kubelogs_multiline"),
+                            ("emitter_storage.type", "filesystem"), ("emitter_mem_buf_limit", "16MB")]),
         # Pod metadata from the API; a pod's first lookup is kept for the agent's life (no TTL), so an API
         # outage affects only pods it has not seen yet.
         # Merge_Log: a line that is a JSON object gets its fields under JSON_FIELD, the line kept in `log`.
@@ -193,7 +269,7 @@ def config(settings: Settings) -> str:
 def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSecrets) -> list[Manifest]:
     """RBAC, configuration and DaemonSet on the nodes with these runtimes."""
     ns, role = settings.namespace, cluster_role_name(settings.namespace)
-    files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: route_lua(settings)}
+    files = {"fluent-bit.conf": config(settings), ROUTE_SCRIPT: route_lua(settings), MULTILINE_FILE: multiline_conf()}
     env = [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     if settings.elasticsearch.security_enabled:
         env += [secret_env("ES_USER", WRITER_SECRET, "username"),  # writes the log indices, nothing else

@@ -2,18 +2,20 @@
 KUBELOGS_FLUENT_BIT_BIN): every pod by default, into its namespace's index unless it declares a log name;
 not a pod that opts out; not an excluded namespace; with ``collect: declared``, declared pods only. A
 change of these settings rolls the agents like any configuration change. A JSON line's fields are
-searchable under ``json``, and two applications' conflicting types both arrive."""
+searchable under ``json``, and two applications' conflicting types both arrive. A stack trace of each
+language is one document, unless its pod opts out."""
 
 from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import CREDENTIALS_SECRET
-from kubelogs.manifests.fluent_bit import COLLECT_ANNOTATION, JSON_FIELD, LOG_NAME_FIELD
+from kubelogs.manifests.fluent_bit import COLLECT_ANNOTATION, JSON_FIELD, LOG_NAME_FIELD, MULTILINE_ANNOTATION
 from tests.support.cluster_helpers import deploy, settings_for
 from tests.support.log_traffic import app_pod, index_of
 
@@ -67,6 +69,30 @@ def test_an_excluded_namespace_and_collect_declared_leave_undeclared_pods_out(ap
         api.tier.kubelet.emit(declared, "app", [f"declared {agents}"])
         api.wait_for("the declared line", lambda: f"declared {agents}" in lines_in(es, index_of("shop")))
         assert not any(f"undeclared {agents}" in line for index in es.indices for line in lines_in(es, index))
+
+
+TRACES = Path(__file__).resolve().parents[1] / "support" / "data" / "traces"
+
+
+def test_a_stack_trace_is_one_document_unless_its_pod_opts_out(api):
+    deploy(api, settings_for(api))
+    es, node = api.elasticsearch[api.namespace], api.nodes[0].node  # a containerd node: Fluent Bit
+    joined, apart = plain_pod(api, "joined", node), plain_pod(api, "apart", node, {MULTILINE_ANNOTATION: "false"})
+    running(api, joined, apart)
+    traces = {language: (TRACES / f"{language}.txt").read_text().splitlines() for language in ("java", "python", "go")}
+    lines = ["starting", *traces["java"], "between", *traces["python"], *traces["go"], "done"]
+    assert len(traces["java"]) == 40
+    api.tier.kubelet.emit(joined, "app", lines)
+    api.tier.kubelet.emit(apart, "app", traces["java"])
+    index = index_of(api.namespace)
+
+    def of(pod: str) -> list[str]:
+        return [d["log"].rstrip("\n") for d in es.indices.get(index, []) if d["kubernetes"]["pod_name"] == pod]
+    api.wait_for("the joined pod's documents", lambda: len(of("joined")) >= 6, timeout=30)
+    api.wait_for("the other pod's lines", lambda: len(of("apart")) >= 40, timeout=30)
+    assert sorted(of("joined")) == sorted(["starting", "\n".join(traces["java"]), "between",
+                                           "\n".join(traces["python"]), "\n".join(traces["go"]), "done"])
+    assert of("apart") == traces["java"]  # one document per line, in order
 
 
 def count(api, es, index: str, query: str) -> int:

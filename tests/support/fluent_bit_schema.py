@@ -16,8 +16,13 @@ What is checked, and against what:
 - ``[SERVICE]``: its keys are not in the schema files. They are checked against ``SERVICE_PROPERTIES``, an
   explicit list naming the Fluent Bit documentation page of each key and the first version it is known in.
   Fluent Bit itself ignores an unknown ``[SERVICE]`` key silently, so this list is their only check.
-- ``[PARSER]``/``[MULTILINE_PARSER]``: Fluent Bit rejects them in the main file (reported); in a parsers
-  file they cannot be checked (the schema files have no parser section), which is reported too.
+- ``[PARSER]``/``[MULTILINE_PARSER]``: Fluent Bit rejects them in the main file (reported). In a parsers
+  file, the schema files have no parser section: a ``[PARSER]`` is reported as uncheckable; a
+  ``[MULTILINE_PARSER]`` is checked against ``MULTILINE_PARSER_KEYS`` (the documented keys) and the rules
+  Fluent Bit applies when it loads one (src/multiline/flb_ml_rule.c): each ``rule`` is three quoted
+  tokens, a from-state list, a ``/regex/`` and a to-state; every to-state must be some rule's from-state
+  ("to_state ... is not registered"); a parser needs a ``start_state`` rule; each regex must compile
+  (Python's ``re``, close to Onigmo's Ruby syntax for the constructs used).
 - ``@INCLUDE`` (a file of the same mapping, such as a ConfigMap's) and ``@SET`` variables are followed.
   A typed value that still depends on an environment variable (``${ES_USER}``) is reported as uncheckable.
 
@@ -340,6 +345,49 @@ def check_config(files: Mapping[str, str], main: str, schema: Schema) -> list[Pr
     return problems
 
 
+# administration/configuring-fluent-bit/multiline-parsing.md, "Configuration parameters" (all these versions).
+MULTILINE_PARSER_KEYS = {"name": "string", "type": "string", "parser": "string", "key_content": "string",
+                         "key_pattern": "string", "key_group": "string", "flush_timeout": "integer",
+                         "rule": "rule"}
+_RULE = re.compile(r'"([^"]+)"\s+"(/.*/)"\s+"([^"]+)"')
+
+
+def _check_multiline_parser(section: Section) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def problem(entry: Any, message: str) -> None:
+        problems.append(Problem(section.file, entry.line, section.label, entry.key, entry.value, message))
+
+    rules: list[tuple[Any, list[str], str]] = []
+    for entry in section.entries:
+        kind = MULTILINE_PARSER_KEYS.get(entry.key.lower())
+        if kind is None:
+            problem(entry, "not a [MULTILINE_PARSER] key")
+        elif entry.key.lower() == "type" and entry.value not in ("regex", "endswith", "equal"):
+            problem(entry, "type must be regex, endswith or equal")
+        elif kind == "integer" and not entry.value.isdigit():
+            problem(entry, "not an integer (milliseconds)")
+        elif kind == "rule":
+            match = _RULE.fullmatch(entry.value)
+            if not match:
+                problem(entry, 'not of the form "from_states" "/regex/" "to_state"')
+                continue
+            try:
+                re.compile(match.group(2)[1:-1])
+            except re.error as e:
+                problem(entry, f"the regex does not compile: {e}")
+            rules.append((entry, [s.strip() for s in match.group(1).split(",")], match.group(3)))
+    registered = {state for _, states, _ in rules for state in states}
+    for entry, _, to_state in rules:
+        if to_state not in registered:
+            problem(entry, f"to_state={to_state!r} is not registered (no rule starts from it)")
+    if section.get("type") == "regex" and not any("start_state" in states for _, states, _ in rules):
+        problems.append(Problem(section.file, section.line, section.label, "rule", "", "no start_state rule"))
+    if not section.get("name"):
+        problems.append(Problem(section.file, section.line, section.label, "name", "", "a parser needs a name"))
+    return problems
+
+
 def _check_parsers_files(service: Section, files: Mapping[str, str]) -> list[Problem]:
     problems: list[Problem] = []
     for entry in service.entries:
@@ -352,9 +400,12 @@ def _check_parsers_files(service: Section, files: Mapping[str, str]) -> list[Pro
             continue
         sections, read_problems = read_config(files, name, parsers_file=True)
         problems += read_problems
-        problems += [Problem(s.file, s.line, s.label, "", "",
-                             "cannot be checked against this schema: the schema files have no parser sections")
-                     for s in sections]
+        for s in sections:
+            if s.name == "MULTILINE_PARSER":
+                problems += _check_multiline_parser(s)
+            else:
+                problems.append(Problem(s.file, s.line, s.label, "", "",
+                                        "cannot be checked against this schema: the schema files have no parser sections"))
     return problems
 
 

@@ -14,7 +14,10 @@ deploy configured.
   answers the health check and the Prometheus metrics verify reads through the API server's pod proxy:
   a played agent never retries, so its counters are 0.
 
-What it does not do, and only the real binary proves: tailing, multiline and CRI parsing, buffering,
+- **Stack traces** go through the configuration's ``multiline`` filter first, its parsers file's rules run
+  by a port of Fluent Bit's engine (tests/support/played_multiline.py).
+
+What it does not do, and only the real binary proves: tailing, the runtime's CRI and json-file parsing, buffering,
 retries and dead letters, the configuration's other keys (tests/support/fluent_bit_schema.py checks them
 against the real schema).
 """
@@ -30,7 +33,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from tests.support import lua
+from tests.support import lua, played_multiline
 from tests.support.fluent_bit_schema import Section, read_config
 from tests.support.loopback import call
 
@@ -45,6 +48,7 @@ class PlayedConfig:
     kubernetes: Section | None
     lua_script: str | None
     lua_call: str | None
+    multiline: list[played_multiline.Parser] | None = None  # the multiline filter's parsers, in order
 
     def on(self, section: Section | None, key: str, default: bool) -> bool:
         value = section.get(key) if section else None
@@ -64,7 +68,16 @@ def load(files: Mapping[str, str], argv: list[str]) -> PlayedConfig:
     kubernetes = next((s for s, name in plugins if s.name == "FILTER" and name == "kubernetes"), None)
     lua_filter = next((s for s, name in plugins if s.name == "FILTER" and name == "lua"), None)
     script = files[lua_filter.get("script").rsplit("/", 1)[-1]] if lua_filter else None
-    return PlayedConfig(output, kubernetes, script, lua_filter.get("call") if lua_filter else None)
+    multiline_filter = next((s for s, name in plugins if s.name == "FILTER" and name == "multiline"), None)
+    chain = None
+    if multiline_filter is not None:
+        if (multiline_filter.get("multiline.key_content") or "").lower() != "log":
+            raise ValueError("the played multiline filter joins the `log` key only")
+        service = next((s for s in sections if s.name == "SERVICE"), None)
+        parsers_file = (service.get("parsers_file") if service else None) or ""
+        names = [n.strip() for n in (multiline_filter.get("multiline.parser") or "").split(",") if n.strip()]
+        chain = played_multiline.parsers(files, parsers_file.rsplit("/", 1)[-1], names)
+    return PlayedConfig(output, kubernetes, script, lua_filter.get("call") if lua_filter else None, chain)
 
 
 def _accessor(record: dict, expression: str) -> object:
@@ -118,12 +131,16 @@ def ship(config: PlayedConfig, env: Mapping[str, str], node: str, pod: dict, con
     or its certificate does not verify."""
     now = datetime.datetime.now(datetime.timezone.utc)
     stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if config.multiline:  # the multiline filter runs first, on the runtime's lines
+        lines = played_multiline.join(config.multiline, lines)
     records = [record_for(config, node, pod, container, line, stamp) for line in lines]
     if config.lua_script and config.lua_call:
         results = lua.call_filter(config.lua_script, config.lua_call,
                                   [(tag, now.timestamp(), r) for r in records], {"NODE_NAME": node})
-        records = [r.record if r.code in (1, 2) else original
-                   for r, original in zip(results, records) if r.code != -1]
+        kept = [r.record if r.code in (1, 2) else original
+                for r, original in zip(results, records) if r.code != -1]
+        # A record returned as a list of records (the lua filter's split) is each of them.
+        records = [item for r in kept for item in (r if isinstance(r, list) else [r])]
     out = config.output
 
     def value(key: str, default: str | None = None) -> str | None:

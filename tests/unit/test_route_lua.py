@@ -157,3 +157,23 @@ def test_before_flattened_json_fields_become_one_level_of_strings(version):
     assert result.record[fb.JSON_FIELD] == {"level": "error", "status": "200", "ok": "false", "user_id": "42",
                                             "user_roles_1": "admin", "user_roles_2": "dev"}
     assert result.record["log"] == LINE["log"] and result.record[fb.LOG_NAME_FIELD] == "shop"
+
+
+JOINED = "java.lang.IllegalStateException: boom\n\tat com.shop.A.b(A.java:1)\n\tat com.shop.C.d(C.java:2)"
+
+
+def test_a_joined_trace_stays_one_record():
+    result = route({**from_pod({}), "log": JOINED})
+    assert result.code == REPLACE_RECORD and result.record["log"] == JOINED
+
+
+@pytest.mark.parametrize("text, lines", [(JOINED, JOINED.split("\n")), ("a\nb\n", ["a", "b"]), ("a\n\nb", ["a", "", "b"])],
+                         ids=["cri", "json-file (a newline at the end)", "a blank line"])
+def test_a_pod_that_opts_out_of_joined_traces_gets_one_record_per_line(text, lines):
+    for given in ({fb.MULTILINE_ANNOTATION: "false"},
+                        {fb.MULTILINE_ANNOTATION: "false", LOG_NAME_ANNOTATION: "shop-web"}):
+        result = route({**from_pod(given), "log": text})
+        assert result.code == REPLACE_RECORD
+        assert [r["log"] for r in result.record] == lines  # Fluent Bit's lua filter: a list is several records
+        assert all(r["kubernetes"]["pod_name"] == "web-7d4b9c-xk2p" and r[fb.LOG_NAME_FIELD] for r in result.record)
+    assert route({**from_pod({fb.MULTILINE_ANNOTATION: "true"}), "log": text}).record["log"] == text
