@@ -1,10 +1,13 @@
 # Runs inside the cluster, in a pod of the verify stage (any image with sh and curl): waits until Kibana
 # serves (available or degraded; green or yellow before 8.x), then makes sure an index pattern (a data view
-# from 8.4) `<name>-*` exists for each log name.
+# from 8.4) `<name>-*` exists for each log name, and the dashboard's saved objects (imported without
+# overwrite: what exists, perhaps changed by someone, is kept).
 # In:  KIBANA_URL, AUTH (files/es-auth.sh, run first: a user who may write Kibana's saved objects),
-#      API (data_views | saved_objects | none), NAMES (log names), TIMEOUT and INTERVAL (seconds).
+#      API (data_views | saved_objects | none), NAMES (log names), TIMEOUT and INTERVAL (seconds),
+#      DASHBOARD (the saved objects, NDJSON; empty: this Kibana has no import API).
 # Out: "status <state or level>" (or "unavailable <answer>" and exit 2), then per name
-#      "view <name>-* exists|created|unsupported" or "view <name>-* failed <HTTP status> <answer>" (exit 1).
+#      "view <name>-* exists|created|unsupported" or "view <name>-* failed <HTTP status> <answer>" (exit 1),
+#      then "dashboard created|exists|unsupported" or "dashboard failed <HTTP status> <answer>" (exit 1).
 answer="${TMPDIR:-/tmp}/kibana-answer"
 # kb METHOD PATH [BODY]: sets $status (000 when Kibana did not answer); the body goes through stdin
 kb() {
@@ -45,4 +48,19 @@ for name in $NAMES; do
     *) echo "view $title failed $status $(cat "$answer" "$answer.err" 2>/dev/null | head -c 300)"; failed=1 ;;
   esac
 done
+if [ -z "${DASHBOARD:-}" ]; then
+  echo "dashboard unsupported"
+else
+  printf '%s\n' "$DASHBOARD" > "$answer.ndjson"
+  status=$(curl -sS -m 60 -K "$AUTH" -o "$answer" -w '%{http_code}' -X POST -H 'kbn-xsrf: true' \
+    -F "file=@$answer.ndjson;filename=kubelogs.ndjson" "$KIBANA_URL/api/saved_objects/_import" 2>"$answer.err") || status=000
+  flat=$(tr -d ' \n' < "$answer")
+  # Without overwrite, an object that exists is a "conflict" error: kept as it is. Any other error fails.
+  others=$(printf '%s' "$flat" | grep -o '"error":{"type":"[a-z_]*"' | grep -vc '"conflict"')
+  if [ "$status" = 200 ] && [ "$others" = 0 ]; then
+    case "$flat" in *'"success":true'*) echo "dashboard created" ;; *) echo "dashboard exists" ;; esac
+  else
+    echo "dashboard failed $status $(cat "$answer" "$answer.err" 2>/dev/null | head -c 300)"; failed=1
+  fi
+fi
 exit $failed

@@ -66,6 +66,7 @@ KIBANA_SYSTEM_USER_FROM: tuple[int, int, int] = (7, 8, 0)  # kibana_system; `kib
 KIBANA_HOSTS_SETTING_FROM: tuple[int, int, int] = (6, 6, 0)  # ELASTICSEARCH_HOSTS; ELASTICSEARCH_URL before
 KIBANA_ANONYMOUS_STATUS_FROM: tuple[int, int, int] = (8, 9, 0)  # /api/status answers 200/503 without credentials
 KIBANA_DATA_VIEWS_API_FROM: tuple[int, int, int] = (8, 4, 0)  # GET /api/data_views; saved objects API before
+KIBANA_IMPORT_API_FROM: tuple[int, int, int] = (7, 2, 0)  # POST /api/saved_objects/_import (the dashboard)
 KIBANA_SAVED_OBJECTS_API_FROM: tuple[int, int, int] = (6, 3, 0)  # documented from 6.3; 5.x has no index-pattern API
 CREATE_DOC_FROM: tuple[int, int, int] = (7, 9, 0)  # create_doc (7.5) and auto_configure (7.9): a writer that cannot overwrite
 

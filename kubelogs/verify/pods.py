@@ -17,6 +17,7 @@ from kubelogs.manifests.common import (
 from kubelogs.manifests.fluent_bit import UNROUTED_FIELD, UNROUTED_PREFIX
 from kubelogs.manifests.index_settings import INDEX_PATTERN, POLICY_NAME
 from kubelogs.settings import Settings
+from kubelogs.verify import dashboard
 
 CANARY_LOG_NAME = "kubelogs-canary"  # declared with the application contract, like any application
 
@@ -74,6 +75,9 @@ def kibana_views(settings: Settings, name: str, log_names: list[str]) -> Manifes
         {"name": "KIBANA_URL", "value": f"http://{kibana.NAME}.{settings.namespace}.svc:{kibana.PORT}"},
         {"name": "API", "value": kibana_api(settings)},
         {"name": "NAMES", "value": " ".join(log_names)},
+        # The dashboard's saved objects, where Kibana can import them (kubelogs/verify/dashboard.py).
+        {"name": "DASHBOARD", "value": dashboard.ndjson()
+         if compat.parse_version(settings.elasticsearch.version) >= compat.KIBANA_IMPORT_API_FROM else ""},
         {"name": "TIMEOUT", "value": str(settings.verify.timeout)},
         {"name": "INTERVAL", "value": f"{settings.kubernetes.poll_interval:g}"},
     ]

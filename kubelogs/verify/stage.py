@@ -17,7 +17,7 @@ from kubelogs.manifests.common import HTTP_TRUST_SECRET, NODE_RUNTIME_LABEL, TRU
 from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
-from kubelogs.verify import agent_metrics, pods
+from kubelogs.verify import agent_metrics, dashboard, pods
 from kubelogs.verify.report import NodeResult, Report
 
 SINGLE_REPLICA_NOTE = ("yellow is expected: with one Elasticsearch node, replica shards cannot be assigned, "
@@ -194,8 +194,8 @@ def read_output(output: str, report: Report, started: dict[str, float], index: s
 
 
 def read_kibana(output: str, report: Report) -> None:
-    """Kibana's status and index patterns, from files/kibana-views.sh's lines."""
-    status, views, failed = "", [], []
+    """Kibana's status, index patterns and dashboard, from files/kibana-views.sh's lines."""
+    status, views, failed, board = "", [], [], ""
     for line in output.splitlines():
         word, _, rest = line.partition(" ")
         if word == "status":
@@ -207,6 +207,10 @@ def read_kibana(output: str, report: Report) -> None:
             views.append((title, outcome.split(" ", 1)[0]))
             if outcome.startswith("failed"):
                 failed.append(f"{title}: {outcome[len('failed '):][:300]}")
+        elif word == "dashboard":
+            board = rest.split(" ", 1)[0]
+            if board == "failed":
+                report.problems.append(f"Kibana dashboard {dashboard.TITLE!r}: {rest[len('failed '):][:300]}")
         elif word == "failed":
             report.problems.append(f"Kibana: {rest[:300]}")
     report.problems += [f"Kibana index pattern {f}" for f in failed]
@@ -216,7 +220,9 @@ def read_kibana(output: str, report: Report) -> None:
             patterns = "index patterns not made (this version has no API for them: make them in Kibana)"
         else:
             patterns = f"index patterns {', '.join(t for t, _ in views) or 'none'}" + (f" ({created} new)" if created else "")
-        report.kibana = f"{status}; {patterns}"
+        boards = {"created": f"dashboard {dashboard.TITLE!r} (new)", "exists": f"dashboard {dashboard.TITLE!r}",
+                  "unsupported": "no dashboard (this version has no import API)"}
+        report.kibana = f"{status}; {patterns}" + (f"; {boards[board]}" if board in boards else "")
     elif not any(p.startswith("Kibana") for p in report.problems):
         report.problems.append(f"Kibana: no answer from the check ({output.strip()[-300:]})")
 

@@ -12,11 +12,17 @@ answers, and keeps state:
   data views API (``/api/data_views``, ``/api/data_views/data_view``, 8.x and 9.x): a duplicate title is
   refused (400 ``Duplicate data view``), a write without the ``kbn-xsrf`` header too. Only a superuser may
   write them here (Kibana's admin privileges).
+- ``POST /api/saved_objects/_import`` (7.2+; multipart/form-data, the NDJSON in the part named ``file``): per
+  object, a ``conflict`` error when it exists and ``overwrite`` is not true, ``missing_references`` when it
+  refers to an object neither there nor in the file, ``unsupported_type`` for a type Kibana does not know;
+  the others are saved. The answer: ``success``, ``successCount``, ``errors`` (the import API's documented
+  body). An imported index pattern is a data view too.
 """
 
 from __future__ import annotations
 
 import base64
+import email
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -36,6 +42,7 @@ class FakeKibana(LoopbackServer):
     username: str = ""  # what its pod logs in to Elasticsearch as
     password: str = ""
     index_patterns: dict[str, dict] = field(default_factory=dict)  # id -> {"title", "timeFieldName", "name"}
+    saved_objects: dict[tuple[str, str], dict] = field(default_factory=dict)  # (type, id) -> the imported object
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def _es(self, path: str, authorization: str | None) -> tuple[int, dict]:
@@ -94,9 +101,11 @@ class FakeKibana(LoopbackServer):
         if method != "GET" and "superuser" not in (user.get("roles") or []):
             return 403, {"statusCode": 403, "error": "Forbidden", "message": "Forbidden"}
         try:
-            doc = json.loads(body) if body.strip() else {}
+            doc = json.loads(body) if body.strip() and parts[-1:] != ["_import"] else {}
         except ValueError:
             return 400, {"statusCode": 400, "error": "Bad Request", "message": "invalid JSON"}
+        if parts == ["api", "saved_objects", "_import"] and method == "POST" and (self.major, self.minor) >= (7, 2):
+            return self.import_objects(headers.get("content-type", ""), body, "overwrite=true" in path)
         if self.major >= 8:
             if parts == ["api", "data_views"] and method == "GET":
                 return 200, {"data_view": [{"id": i, "title": p["title"], "name": p.get("name", p["title"])}
@@ -120,6 +129,39 @@ class FakeKibana(LoopbackServer):
                 self.index_patterns[object_id] = dict(doc.get("attributes") or {})
                 return 200, {"id": object_id, "type": "index-pattern", "attributes": self.index_patterns[object_id]}
         return 404, {"statusCode": 404, "error": "Not Found", "message": f"not implemented by the fake: {method} {path}"}
+
+
+    TYPES = ("index-pattern", "visualization", "search", "dashboard", "config", "lens", "map", "tag")
+
+    def import_objects(self, content_type: str, body: bytes, overwrite: bool) -> tuple[int, dict]:
+        if not content_type.startswith("multipart/form-data"):
+            return 415, {"statusCode": 415, "error": "Unsupported Media Type", "message": "Unsupported Media Type"}
+        message = email.message_from_bytes(f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+        files = [part for part in message.walk() if part.get_param("name", header="content-disposition") == "file"]
+        if len(files) != 1:
+            return 400, {"statusCode": 400, "error": "Bad Request", "message": "[request body.file]: expected value of type [Stream]"}
+        objects = [json.loads(line) for line in files[0].get_payload(decode=True).decode().splitlines() if line.strip()]
+        present = {(o.get("type"), o.get("id")) for o in objects} | set(self.saved_objects)
+        errors, saved = [], 0
+        for o in objects:
+            key = (o.get("type"), o.get("id"))
+            meta = {"id": o.get("id"), "type": o.get("type"), "title": (o.get("attributes") or {}).get("title"),
+                    "meta": {"title": (o.get("attributes") or {}).get("title")}}
+            missing = [{"type": r["type"], "id": r["id"]} for r in o.get("references") or []
+                       if (r.get("type"), r.get("id")) not in present]
+            if o.get("type") not in self.TYPES:
+                errors.append({**meta, "error": {"type": "unsupported_type"}})
+            elif key in self.saved_objects and not overwrite:
+                errors.append({**meta, "error": {"type": "conflict"}})
+            elif missing:
+                errors.append({**meta, "error": {"type": "missing_references", "references": missing}})
+            else:
+                self.saved_objects[key] = o
+                if o["type"] == "index-pattern":
+                    self.index_patterns[o["id"]] = {k: v for k, v in o["attributes"].items()
+                                                    if k in ("title", "timeFieldName", "name")}
+                saved += 1
+        return 200, {"success": not errors, "successCount": saved, **({"errors": errors} if errors else {})}
 
 
 class _Handler(JsonHandler):
