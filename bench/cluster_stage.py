@@ -17,6 +17,7 @@ from pathlib import Path
 import pyinfra_cli  # noqa: F401, I001  (gevent patches ssl first, as in the tests)
 
 from bench.table import print_medians
+from kubelogs import compatibility as compat
 from kubelogs.cluster import stage
 from kubelogs.cluster.api import Kube, load_client
 from kubelogs.cluster.plan import NodeTarget
@@ -36,7 +37,10 @@ def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float]:
             targets.append(NodeTarget(f"h{i}", name, "docker", True))
         # Straight to the API server: the tests' recording proxy would add its own TLS handshakes.
         direct = tier.kubeconfig(view.kubeconfig.with_name("direct-kubeconfig"), direct=True)
-        settings = validate_settings({"namespace": view.namespace, "elasticsearch": {"replicas": 1},
+        # The log-pilot recipe's version: on Docker nodes its agent is log-pilot, which the test kubelet plays
+        # ready without a process (Fluent Bit, the 9.x default's agent, would be a process per node).
+        settings = validate_settings({"namespace": view.namespace,
+                                      "elasticsearch": {"replicas": 1, "version": compat.LOG_PILOT_ES_VERSION},
                                       "kubernetes": {"kubeconfig": str(direct), "poll_interval": 0.3}})
         kube = Kube(load_client(settings))
         view.serve_elasticsearch(settings.elasticsearch.major)  # the first apply sends the index settings

@@ -47,6 +47,7 @@ class Generated:
     secrets: list[str] = field(default_factory=list)
     certificates: list[str] = field(default_factory=list)
     earliest_expiry: datetime.datetime | None = None
+    listed: list[dict] | None = None  # every Secret of the namespace, as read (the plan reuses it)
 
 
 def _decoded(secret: dict | None, key: str) -> str:
@@ -60,7 +61,8 @@ def existing_or_new(kube: Kube, settings: Settings, now: datetime.datetime | Non
     if not settings.elasticsearch.security_enabled:
         return Generated(GeneratedSecrets(password=""))
     ns, made = settings.namespace, []
-    live = {s["metadata"]["name"]: s for s in kube.list("Secret", ns)}
+    listed = kube.list("Secret", ns)
+    live = {s["metadata"]["name"]: s for s in listed}
 
     def kept_or_new(secret: str, key: str) -> str:
         value = _decoded(live.get(secret), key)
@@ -92,7 +94,7 @@ def existing_or_new(kube: Kube, settings: Settings, now: datetime.datetime | Non
                               http_previous_ca_crt=http.previous.crt if http.previous else "",
                               http_previous_ca_key=http.previous.key if http.previous else "",
                               http_crt=http.leaf.crt, http_key=http.leaf.key, http_trust=http.trust)
-    return Generated(values, made, http.lines, http.earliest)
+    return Generated(values, made, http.lines, http.earliest, listed)
 
 
 @dataclass

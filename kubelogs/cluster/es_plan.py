@@ -76,7 +76,7 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     if sts and sts.live:
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
-        outdated = restarts.outdated(kube, settings.namespace)
+        outdated = restarts.outdated(kube, settings.namespace, sts.live)
         pending = restarts.pending_message(outdated) if outdated else ""
         refused = safety.restarts_finished_first(pending, running, live, settings)
         if refused:

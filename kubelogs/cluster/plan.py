@@ -1,13 +1,17 @@
 """The cluster plan: what applying the desired objects would do, computed without changing anything.
 
 Each desired object is compared with the cluster the way ``kubectl diff`` does it: the live object
-against the result of a server-side apply with ``dryRun=All``. Owned objects (ApplySet members) that
-are no longer desired become prune steps. Changes to immutable fields stop the plan with guidance.
+against the result of a server-side apply with ``dryRun=All``, unless the live object is as kubelogs last
+applied it (``applied_unchanged``): then it is unchanged without a request. The live objects are read with
+one LIST per owned kind (the LISTs pruning needs anyway), so a no-op plan costs requests per kind, not per
+object or node. Owned objects (ApplySet members) that are no longer desired become prune steps. Changes to
+immutable fields stop the plan with guidance.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,13 +20,51 @@ from kubelogs.cluster import applyset, rollout, safety
 from kubelogs.cluster.api import FIELD_MANAGER, ClusterError, Kube, label_selector
 from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
-from kubelogs.manifests.common import APPLYSET_PARENT_NAME, NODE_ES_DATA_LABEL, NODE_RUNTIME_LABEL, Manifest
+from kubelogs.manifests.common import (
+    APPLYSET_PARENT_NAME,
+    NODE_ES_DATA_LABEL,
+    NODE_RUNTIME_LABEL,
+    Manifest,
+    config_hash,
+)
 
 # Server-maintained metadata that differs between a live object and its dry-run without any change.
 if TYPE_CHECKING:
     from kubelogs.cluster.phases import Phase
 
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
+# On every object kubelogs applies (not Nodes: it owns only their labels): a digest of the manifest it applied.
+APPLIED_ANNOTATION = "kubelogs.io/applied"
+# Writers whose changes never touch what kubelogs applies: its own merge patches (es_plan's annotations).
+_OWN_PATCHERS = ("kubelogs-elasticsearch",)
+
+
+def with_applied_digest(manifest: Manifest) -> Manifest:
+    """The manifest, annotated with the digest of itself (as applied, without the annotation)."""
+    meta = manifest["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != APPLIED_ANNOTATION}
+    bare = {**manifest, "metadata": {**meta, **({"annotations": annotations} if annotations else {})}}
+    if "annotations" not in meta:
+        bare["metadata"].pop("annotations", None)
+    digest = config_hash({"manifest": json.dumps(bare, sort_keys=True, separators=(",", ":"))})
+    return {**manifest, "metadata": {**meta, "annotations": {**annotations, APPLIED_ANNOTATION: digest}}}
+
+
+def applied_unchanged(live: dict, desired: Manifest) -> bool:
+    """Whether applying ``desired`` would change nothing, known without asking the API server: the live object
+    carries the digest of this very manifest, applied by kubelogs, and nobody wrote to it since (another
+    manager's write at the same time or later, a status update aside). Anything else is left to a dry run."""
+    meta = live.get("metadata") or {}
+    wanted = (desired["metadata"].get("annotations") or {}).get(APPLIED_ANNOTATION)
+    if not wanted or (meta.get("annotations") or {}).get(APPLIED_ANNOTATION) != wanted:
+        return False
+    entries = meta.get("managedFields") or []
+    ours = [e.get("time", "") for e in entries if e.get("manager") == FIELD_MANAGER and e.get("operation") == "Apply"
+            and not e.get("subresource")]
+    if len(ours) != 1 or not ours[0]:
+        return False
+    return not any(e.get("time", "") >= ours[0] for e in entries
+                   if e.get("manager") not in (FIELD_MANAGER, *_OWN_PATCHERS) and e.get("subresource") != "status")
 
 
 @dataclass(frozen=True)
@@ -116,16 +158,18 @@ def comparable(obj: dict) -> dict:
 
 
 def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
-              hostpath_storage: bool, generated: list[str] = ()) -> Plan:
-    """Plan applying ``objects`` (rendered, in apply order, namespace first) and labelling ``nodes``."""
+              hostpath_storage: bool, generated: list[str] = (), listed: dict[str, list[dict]] | None = None) -> Plan:
+    """Plan applying ``objects`` (rendered, in apply order, namespace first) and labelling ``nodes``.
+    ``listed``: every object of a kind in the namespace, where the run has read them already."""
     namespace_manifest, *rest = objects
     ns = namespace_manifest["metadata"]["name"]
-    namespace_exists = kube.get("Namespace", ns) is not None
+    live_namespace = kube.get("Namespace", ns)
+    namespace_exists = live_namespace is not None
     live_parent = kube.get("Secret", APPLYSET_PARENT_NAME, ns) if namespace_exists else None
     members = [m for m in objects if applyset.is_member(m, ns)]
     kinds = {m["kind"] for m in members}
     searched = kinds | applyset.recorded_kinds(live_parent)
-    searched_parent = applyset.parent(ns, searched)
+    searched_parent = with_applied_digest(applyset.parent(ns, searched))
     # Namespace, then the parent listing every kind that may hold members (so an interrupted run
     # still knows what to prune), then node labels, then the rest in render order.
     sequence: list[tuple[Manifest, str | None]] = [
@@ -136,11 +180,26 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
     steps, refusals = [], []
     # The nodes in one LIST, not a GET and a dry-run apply each: a no-op plan costs the same on 1,000 nodes.
     live_nodes = {n["metadata"]["name"]: n for n in kube.list("Node")} if nodes else {}
+    # Every owned kind in one LIST each (pruning reads the same); an object not among them is looked up alone.
+    owned: dict[str, dict[str, dict]] = {}
+    for kind in sorted(searched):
+        if kind in (listed or {}):  # read already (the credentials read every Secret): its members
+            owned[kind] = {o["metadata"]["name"]: o for o in listed[kind] if applyset.is_member(o, ns)}
+        elif namespace_exists or not RESOURCES[kind].namespaced:
+            owned[kind] = {o["metadata"]["name"]: o for o in
+                           kube.list(kind, ns if RESOURCES[kind].namespaced else None, applyset.member_selector(ns))}
+    known = {("Namespace", ns): live_namespace, ("Secret", APPLYSET_PARENT_NAME): live_parent}
     for manifest, host in sequence:
+        if manifest["kind"] != "Node":
+            manifest = with_applied_digest(manifest)
         meta = manifest["metadata"]
         namespaced = RESOURCES[manifest["kind"]].namespaced
         if manifest["kind"] == "Node":
             live = live_nodes.get(meta["name"])
+        elif meta["name"] in owned.get(manifest["kind"], {}):
+            live = owned[manifest["kind"]][meta["name"]]
+        elif (manifest["kind"], meta["name"]) in known:
+            live = known[(manifest["kind"], meta["name"])]
         else:
             live = kube.get(manifest["kind"], meta["name"], meta.get("namespace")) if namespace_exists or not namespaced else None
         note = "generated" if manifest["kind"] == "Secret" and meta["name"] in generated else ""
@@ -157,7 +216,7 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
         if refused:
             refusals.append(refused)
             continue
-        if manifest["kind"] == "Node" and labels_applied(live, manifest):
+        if (labels_applied if manifest["kind"] == "Node" else applied_unchanged)(live, manifest):
             steps.append(Step("unchanged", manifest, live, host, note))
             continue
         dry = kube.apply(manifest, dry_run=True)
@@ -171,7 +230,7 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
     wanted = {(m["kind"], m["metadata"]["name"]) for m in members}
     if namespace_exists:
         for kind in sorted(searched - NEVER_PRUNE):
-            for live in kube.list(kind, ns if RESOURCES[kind].namespaced else None, applyset.member_selector(ns)):
+            for live in owned[kind].values():
                 if (kind, live["metadata"]["name"]) not in wanted:
                     steps.append(Step("prune", live, live, note="owned by kubelogs, no longer wanted"))
 
@@ -182,7 +241,7 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
             done, message = rollout.status(s.live)
             if not done:
                 pending.append(message)
-    return Plan(ns, steps, searched_parent, applyset.parent(ns, kinds), workloads, pending,
+    return Plan(ns, steps, searched_parent, with_applied_digest(applyset.parent(ns, kinds)), workloads, pending,
                 unserved_data(kube, steps, ns))
 
 
@@ -209,7 +268,8 @@ def unserved_data(kube: Kube, steps: list[Step], namespace: str) -> list[str]:
     scales away, and nodes losing the data label. kubelogs never deletes data; it says where it stays."""
     kept = []
     sts = next((s for s in steps if s.manifest["kind"] == "StatefulSet" and s.live), None)
-    if sts and any("hostPath" in v for v in sts.live["spec"]["template"]["spec"].get("volumes") or []):
+    if sts and any("hostPath" in v for v in sts.live["spec"]["template"]["spec"].get("volumes") or []) \
+            and sts.manifest["spec"]["replicas"] < sts.live["spec"].get("replicas", 1):
         wanted = sts.manifest["spec"]["replicas"]
         selector = label_selector(sts.manifest["spec"]["selector"]["matchLabels"])
         for pod in kube.list("Pod", namespace, selector):

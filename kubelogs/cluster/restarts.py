@@ -31,9 +31,10 @@ def _ordinal(pod: dict) -> int:
     return int(suffix) if suffix.isdigit() else -1
 
 
-def outdated(kube: Kube, namespace: str) -> list[dict]:
-    """Elasticsearch pods not at the StatefulSet's update revision, highest ordinal first."""
-    sts = kube.get("StatefulSet", NAME, namespace)
+def outdated(kube: Kube, namespace: str, sts: dict | None = None) -> list[dict]:
+    """Elasticsearch pods not at the StatefulSet's update revision, highest ordinal first (``sts``: the live
+    StatefulSet, if read already)."""
+    sts = sts or kube.get("StatefulSet", NAME, namespace)
     revision = ((sts or {}).get("status") or {}).get("updateRevision")
     if not sts or not revision:
         return []

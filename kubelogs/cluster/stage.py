@@ -31,7 +31,8 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
                            + "\n".join(f"- {p}" for p in problems))
-    result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated.secrets)
+    result = make_plan(kube, objects, nodes, settings.elasticsearch.storage == "hostPath", generated.secrets,
+                       {"Secret": generated.listed} if generated.listed is not None else None)
     result.certificates = generated.certificates
     result.elasticsearch = plan_elasticsearch(kube, settings, result.steps)
     eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())

@@ -97,6 +97,32 @@ def test_a_no_op_plan_reads_the_nodes_in_one_list(api):
     assert ("PATCH", f"/api/v1/nodes/{api.nodes[0].node}") in [(r.method, r.path) for r in api.requests]
 
 
+def test_a_no_op_plan_reads_each_kind_once_and_writes_nothing(api):
+    # Every object is as kubelogs applied it (its digest, nobody's write since): no GET of it, no dry run.
+    settings = settings_for(api)
+    deploy(api, settings)
+    api.requests.clear()
+    plan = stage.plan(kube(settings), settings, api.nodes)
+    assert not plan.has_work and all(s.action == "unchanged" for s in plan.steps)
+    writes = [(r.method, r.path) for r in api.requests if r.method != "GET"]
+    assert writes == []  # not even a dry run
+    reads = [(r.path, tuple(sorted(r.query.items()))) for r in api.requests]
+    # 16 here: a LIST per owned kind, the nodes', the namespace, the ApplySet parent, the bootstrap list, the
+    # Elasticsearch pods; none twice, none per object or per node.
+    assert len(reads) <= 20 and len(reads) == len(set(reads)), reads
+    # A field changed by someone else (kubectl edit, say) is seen, and put back with a dry run first.
+    ns = api.namespace
+    api.admin.merge_patch("ConfigMap", "fluent-bit-config", ns, {"data": {"fluent-bit.conf": "edited"}}, "kubectl-edit")
+    api.requests.clear()
+    plan = stage.plan(kube(settings), settings, api.nodes)
+    assert [s.ref for s in plan.changes] == [f"ConfigMap {ns}/fluent-bit-config"]
+    assert [(r.method, r.path) for r in api.requests if r.method == "PATCH"] == [
+        ("PATCH", f"/api/v1/namespaces/{ns}/configmaps/fluent-bit-config")]
+    stage.execute(kube(settings), plan, settings, lambda line: None)
+    assert api.get("ConfigMap", "fluent-bit-config", ns)["data"]["fluent-bit.conf"] != "edited"
+    assert not stage.plan(kube(settings), settings, api.nodes).has_work
+
+
 def test_settings_change_updates_only_what_it_shapes_and_rolls_the_pods(api):
     deploy(api, settings_for(api))
     before = {p["metadata"]["uid"] for p in api.pods("elasticsearch")}
