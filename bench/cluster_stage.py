@@ -25,8 +25,9 @@ from kubelogs.settings import validate_settings
 from tests.support.tier import ClusterView, Tier, start_tier
 
 
-def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float]:
-    """(requests, seconds) of the first plan+apply, then of the no-op re-plan."""
+def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float, int, float]:
+    """(requests, seconds) of the first plan+apply, of the no-op re-plan, and of a one-setting change
+    (``retention_days``: one ConfigMap, and the pod that sends it to Elasticsearch)."""
     view = ClusterView(tier)
     try:
         # Log-pilot's pods are only played, so the run measures the stage, not Fluent Bit's start-up.
@@ -52,7 +53,15 @@ def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float]:
         started = time.perf_counter()
         again = stage.plan(kube, settings, targets)
         assert not again.has_work
-        return (*first, kube.requests, time.perf_counter() - started)
+        noop = (kube.requests, time.perf_counter() - started)
+        changed = settings.model_copy(update={"elasticsearch": settings.elasticsearch.model_copy(
+            update={"retention_days": settings.elasticsearch.retention_days + 1})})
+        kube.requests = 0
+        started = time.perf_counter()
+        plan = stage.plan(kube, changed, targets)
+        assert [s.ref for s in plan.changes] == [f"ConfigMap {view.namespace}/elasticsearch-index-settings"], plan.lines()
+        stage.execute(kube, plan, changed, lambda line: None)
+        return (*first, *noop, kube.requests, time.perf_counter() - started)
     finally:
         view.cleanup()
 
@@ -66,7 +75,8 @@ def main() -> None:
         tier = start_tier(Path(workdir))
         try:
             print_medians([("first apply: requests", ".0f"), ("first apply (s)", ".2f"),
-                           ("no-op re-run: requests", ".0f"), ("no-op re-run (s)", ".2f")],
+                           ("no-op re-run: requests", ".0f"), ("no-op re-run (s)", ".2f"),
+                           ("one-setting change: requests", ".0f"), ("one-setting change (s)", ".2f")],
                           lambda n: measure(tier, n), args.nodes, args.repeat)
         finally:
             tier.stop()
