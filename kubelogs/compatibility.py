@@ -18,6 +18,12 @@ LOG_PILOT_ES_VERSION = "6.8.23"
 # The official image runs as this uid/gid; hostPath data must be owned by it (fsGroup does not apply).
 ES_UID = 1000
 ES_GID = 1000
+# Elasticsearch's bootstrap check refuses to start below this open-files soft limit; containerd 2.x no longer
+# raises it for containers. The image's entrypoint script, from 6.0 (5.x images start with bin/es-docker),
+# runs any other command it is given (`exec "$@"`): the pod's args raise the soft limit, then run it.
+ES_MIN_OPEN_FILES = 65535
+ES_ENTRYPOINT_SCRIPT = "/usr/local/bin/docker-entrypoint.sh"
+ES_ENTRYPOINT_SCRIPT_FROM: tuple[int, int, int] = (6, 0, 0)
 
 # vm.max_map_count that Elasticsearch needs, by the first version that needs it (newest first).
 MAX_MAP_COUNT_BY_VERSION: tuple[tuple[tuple[int, int, int], int], ...] = (

@@ -153,8 +153,15 @@ class Kube:
         return self._call("PATCH", RESOURCES[kind].path(namespace, name), query,
                           body=patch, content_type="application/merge-patch+json")
 
-    def pod_log(self, name: str, namespace: str) -> str:
-        return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log", text=True)
+    def pod_log(self, name: str, namespace: str, previous: bool = False) -> str:
+        """A pod's log; ``previous``: its container's last run, where it restarted (else the current one)."""
+        try:
+            return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log",
+                              [("previous", "true")] if previous else (), text=True)
+        except ClusterError:
+            if not previous:
+                raise
+            return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log", text=True)
 
     def pod_proxy(self, name: str, namespace: str, port: int, path: str) -> str:
         """GET ``path`` on a pod's port through the API server's proxy (RBAC: ``get`` on ``pods/proxy``)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Callable
 
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
@@ -90,6 +92,32 @@ def wait(kube: Kube, workloads: list[tuple[str, str, str]], timeout: float, poll
     poll.until(all_done, timeout, timed_out)
 
 
+# Lines in a failing container's log that name their cause, and the fix (first match wins per pattern).
+KNOWN_CAUSES: tuple[tuple[re.Pattern, str], ...] = (
+    (re.compile(r"kubelogs: the open-files hard limit here is (\w+)"),
+     "the node's open-files hard limit is {0}, below the 65535 Elasticsearch needs: raise the container "
+     "runtime's limit (containerd 2.x: LimitNOFILE=1048576 in containerd.service, then restart containerd; "
+     "see docs/troubleshooting.md)"),
+    (re.compile(r"max file descriptors \[(\d+)\] for elasticsearch process is too low, increase to at least \[(\d+)\]"),
+     "Elasticsearch's bootstrap check: open files {0}, it needs {1}: raise the container runtime's limit on the node"),
+    (re.compile(r"max virtual memory areas vm.max_map_count \[(\d+)\] is too low, increase to at least \[(\d+)\]"),
+     "Elasticsearch's bootstrap check: vm.max_map_count is {0} on the node, it needs {1}: the node stage sets it; "
+     "is this node in the inventory?"),
+)
+# Problems worth reading a container's log for: it ran and stopped.
+_CRASHED = ("CrashLoopBackOff", "Error", "terminated", "restarts: ")
+
+
+def known_causes(log: str) -> list[str]:
+    """What ``KNOWN_CAUSES`` finds in a container's log."""
+    found = []
+    for pattern, text in KNOWN_CAUSES:
+        match = pattern.search(log)
+        if match:
+            found.append(text.format(*match.groups()))
+    return found
+
+
 def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> str:
     """Which pods are not ready and why, and the namespace's recent warnings about them."""
     lines = [f"- {state}"]
@@ -112,6 +140,13 @@ def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> st
         else:
             more = f" and {len(where) - EXAMPLES} more" if len(where) > EXAMPLES else ""
             lines.append(f"    {len(where)} pods: {problem} (pods {', '.join(where[:EXAMPLES])}{more})")
+        if any(word in problem for word in _CRASHED):  # one log per reason: its last run's words
+            pod_name = where[0].split(" on ", 1)[0]
+            try:
+                log = kube.pod_log(pod_name, namespace, previous=True)
+            except ClusterError:
+                log = ""
+            lines += [f"      cause: {cause}" for cause in known_causes(log)]
     if obj and not pods:
         lines.append("    no pods exist for it yet")
     events = [e for e in kube.list("Event", namespace)

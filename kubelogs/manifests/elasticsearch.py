@@ -102,6 +102,29 @@ def protocol(pod_spec: dict) -> tuple[bool, bool]:
             any(v.get("name") == HTTP_TLS_VOLUME for v in volumes))
 
 
+# Raises the open-files soft limit to what Elasticsearch needs where the hard limit allows, else says why it
+# cannot (rollout.KNOWN_CAUSES finds the line), then starts Elasticsearch as the image would.
+OPEN_FILES_SCRIPT = f"""want={compat.ES_MIN_OPEN_FILES}
+hard=$(ulimit -H -n)
+soft=$(ulimit -S -n)
+if [ "$hard" = unlimited ] || [ "$hard" -ge "$want" ]; then
+  if [ "$soft" != unlimited ] && [ "$soft" -lt "$want" ]; then ulimit -S -n "$want"; fi
+else
+  echo "kubelogs: the open-files hard limit here is $hard, below the $want Elasticsearch needs to start;" \
+    "raise the container runtime's limit on this node (containerd: LimitNOFILE in its systemd unit)" >&2
+fi
+exec "$@"
+"""
+
+
+def start_args(settings: Settings) -> list[str] | None:
+    """The container's args (the image's entrypoint stays): the open-files limit first; None where the
+    image's entrypoint cannot run another command (5.x)."""
+    if compat.parse_version(settings.elasticsearch.version) < compat.ES_ENTRYPOINT_SCRIPT_FROM:
+        return None
+    return ["sh", "-c", OPEN_FILES_SCRIPT, "sh", compat.ES_ENTRYPOINT_SCRIPT, "eswrapper"]
+
+
 def health_command(settings: Settings) -> list[str]:
     """Readiness: this node sees an elected master and answers cluster health (yellow is enough:
     waiting for green deadlocks single-replica clusters and rolling restarts)."""
@@ -190,6 +213,7 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         "containers": [{
             "name": NAME,
             "image": es.image_ref,
+            **({"args": start_args(settings)} if start_args(settings) else {}),
             "env": env,
             "ports": [{"name": "http", "containerPort": HTTP_PORT},
                       {"name": "transport", "containerPort": TRANSPORT_PORT}],
