@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-
 from collections.abc import Callable
 
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
