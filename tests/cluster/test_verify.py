@@ -63,7 +63,7 @@ def test_every_canary_found_reports_a_table_and_removes_its_pods(cluster):
     assert report.ok, lines
     assert lines[0] == "Elasticsearch: green, 2 of 2 nodes; retention: indices deleted after 14d (ILM policy kubelogs-logs)"
     assert re.fullmatch(r"TLS: HTTPS; earliest expiry \d{4}-\d\d-\d\d \(the HTTP certificate, 36[45] days\)", lines[1])
-    assert lines[2] == "Kibana: green; index patterns kubelogs-canary-* (1 new)"
+    assert lines[2] == "Kibana: green; index patterns kubelogs-canary-* (1 new); no dashboard (this version has no import API)"
     assert [c.strip() for c in lines[3].split(" | ")] == [
         "node", "agent", "token found", "seconds to searchable", "retries", "dead letters", "unrouted"]
     # Fluent Bit's counters through the API server's pod proxy; log-pilot has none to read.
