@@ -18,8 +18,10 @@ from kubelogs.node.decisions import (
     boot_time_problem,
     data_directory,
     describe_disk,
+    describe_runtime_limits,
     disk_headroom_problem,
     impossible_state,
+    runtime_limits_problem,
     sysctl_content,
 )
 from kubelogs.node.operations import fail_host, numeric_directories, root_file, sysctl_live
@@ -37,8 +39,14 @@ def prepare_node(run: Run) -> None:
     agent = compat.agent_for_node(settings.agents.collector, runtime["runtime"], settings.elasticsearch.major)
     logger.info(
         f"{host.print_prefix}runtime {runtime['runtime']} ({runtime['evidence']}); "
-        f"agent {agent.name if agent else 'none'}; {describe_disk(settings, state['disk'])}"
+        f"agent {agent.name if agent else 'none'}; {describe_disk(settings, state['disk'])}; "
+        f"{describe_runtime_limits(state['runtime_nofile'])}"
     )
+    # Where an Elasticsearch pod may run: a data node, or any node with PVC storage.
+    may_run_es = holds_data or settings.elasticsearch.storage == "pvc"
+    too_low = runtime_limits_problem(state["runtime_nofile"]) if may_run_es else None
+    if too_low:
+        logger.warning(f"{host.print_prefix}{too_low}")
 
     data_dir_op = data_directory(settings, holds_data)
     agent_dirs_op = agent_directories(agent)

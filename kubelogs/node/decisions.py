@@ -95,6 +95,24 @@ def describe_disk(settings: Settings, disk: dict | None) -> str:
             f"{free_gib:.1f} GiB free, {disk['used_percent']}% used")
 
 
+def describe_runtime_limits(limits: dict | None) -> str:
+    """The runtime's open-files limits as the node stage reports them, and whether Elasticsearch can start."""
+    if limits is None:
+        return "runtime open files: not readable here"
+    shown = {k: "unlimited" if limits[k] is None else str(limits[k]) for k in ("soft", "hard")}
+    return f"{limits['process']} open files {shown['soft']}/{shown['hard']} (soft/hard)"
+
+
+def runtime_limits_problem(limits: dict | None) -> str | None:
+    """Why an Elasticsearch pod on this node cannot start: the runtime's open-files hard limit is below what
+    Elasticsearch's bootstrap check needs (the container raises its soft limit itself up to the hard one)."""
+    if limits is None or limits["hard"] is None or limits["hard"] >= compat.ES_MIN_OPEN_FILES:
+        return None
+    return (f"{limits['process']}'s open-files hard limit is {limits['hard']}, below the {compat.ES_MIN_OPEN_FILES} "
+            "Elasticsearch needs: an Elasticsearch pod here will not start. Raise it (LimitNOFILE=1048576 in a "
+            f"drop-in for {limits['process']}.service, then restart it)")
+
+
 def disk_headroom_problem(settings: Settings, disk: dict | None) -> str | None:
     """Why the data filesystem is too full for Elasticsearch (at or past its flood stage), else None.
     ``settings.nodes.low_disk`` says whether that warns or fails the node."""

@@ -119,6 +119,30 @@ def dead_letters_from(text: str) -> dict[str, int] | None:
     return {"files": int(files), "kib": int(kib)} if files.isdigit() and kib.isdigit() else None
 
 
+# The container runtime daemon's open-files limits (containers inherit them, unless the runtime's own
+# configuration sets others): the first of these processes found in /proc, "<name> <soft> <hard>".
+RUNTIME_LIMITS_SCRIPT = r"""for p in /proc/[0-9]*; do
+  n=$(cat "$p/comm" 2>/dev/null)
+  case "$n" in containerd|dockerd|crio)
+    echo "nofile=$n $(sed -n 's/^Max open files *\([^ ]*\) *\([^ ]*\).*/\1 \2/p' "$p/limits" 2>/dev/null)"; break ;;
+  esac
+done
+"""
+
+
+def runtime_limits_from(value: str) -> dict[str, Any] | None:
+    """{"process", "soft", "hard"} (None for "unlimited") from the script's line, or None."""
+    parts = value.split()
+    if len(parts) != 3:
+        return None
+    limit = {"unlimited": None}
+    try:
+        soft, hard = (limit[v] if v in limit else int(v) for v in parts[1:])
+    except ValueError:
+        return None
+    return {"process": parts[0], "soft": soft, "hard": hard}
+
+
 class NodeState(FactBase):
     """Everything the node stage needs to know about a node, in one command (one round trip).
 
@@ -129,6 +153,9 @@ class NodeState(FactBase):
     + directories: paths whose numeric stat to read (a list; on the command line, comma-separated)
     + dead_letters: the log agent's dead-letter directory; ``dead_letters`` is its chunk files' count and
       size, or None when the directory does not exist
+
+    ``runtime_nofile`` is the container runtime daemon's open-files limits (containerd, dockerd or crio, as
+    found in /proc), or None when none runs where the probe can see it.
 
     Numeric stat on purpose: a uid with no passwd entry on the node (Elasticsearch's 1000) still
     compares. Needs only sh and coreutils (no procps: ``ps`` is optional, ``sysctl`` is not used).
@@ -143,7 +170,8 @@ class NodeState(FactBase):
          "persisted": [("/etc/sysctl.d/90-kubelogs-elasticsearch.conf", 262144)],
          "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
                    "/var/lib/fluent-bit": None},
-         "dead_letters": {"files": 2, "kib": 12}}
+         "dead_letters": {"files": 2, "kib": 12},
+         "runtime_nofile": {"process": "containerd", "soft": 1024, "hard": 524288}}
     """
 
     def command(self, data_path: str, sysctl_file: str, directories: Sequence[str] | str = (),
@@ -159,6 +187,7 @@ class NodeState(FactBase):
             'if [ -e "$f" ]; then echo "file=$(sha1sum < "$f" 2>/dev/null | cut -d " " -f 1) $(stat -c ', _STAT,
             ' "$f")"; else echo "file="; fi\n',
             PERSISTED_SCRIPT,
+            RUNTIME_LIMITS_SCRIPT,
         ]
         for path in directories:
             parts += ["p=", QuoteString(path), '; printf "stat=%s\\t%s\\n" "$p" "$(stat -c ', _STAT,
@@ -171,7 +200,8 @@ class NodeState(FactBase):
     @staticmethod
     def default() -> dict[str, Any]:
         return {"runtime": "unknown", "evidence": "node state probe printed nothing", "disk": None,
-                "max_map_count": None, "sysctl_file": None, "persisted": [], "paths": {}, "dead_letters": None}
+                "max_map_count": None, "sysctl_file": None, "persisted": [], "paths": {}, "dead_letters": None,
+                "runtime_nofile": None}
 
     def process(self, output: list[str]) -> dict[str, Any]:
         state = self.default()
@@ -192,6 +222,8 @@ class NodeState(FactBase):
                 state["paths"][path] = stat_from(stat)
             elif key == "dead_letters":
                 state["dead_letters"] = dead_letters_from(value)
+            elif key == "nofile":
+                state["runtime_nofile"] = runtime_limits_from(value)
             elif key == "persisted":
                 path, _, number = value.partition("\t")
                 if number.strip().isdigit():

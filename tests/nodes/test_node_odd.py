@@ -29,7 +29,8 @@ def test_node_state_fact_parses_its_probe():
               "stat=/es-data\t1000 1000 750 directory",
               "stat=/var/lib/fluent-bit\t",
               "dead_letters=2 12",
-              "persisted=/etc/sysctl.d/90-kubelogs-elasticsearch.conf\t262144", "persisted=/etc/sysctl.conf\t65530"]
+              "persisted=/etc/sysctl.d/90-kubelogs-elasticsearch.conf\t262144", "persisted=/etc/sysctl.conf\t65530",
+              "nofile=containerd 1024 524288"]
     assert NodeState().process(output) == {
         "runtime": "containerd", "evidence": "containerRuntimeEndpoint: unix:///run/containerd/containerd.sock",
         "disk": {"filesystem": "overlay", "type": "overlay", "size_kb": 263174212, "available_kb": 83886080,
@@ -40,6 +41,7 @@ def test_node_state_fact_parses_its_probe():
         "paths": {"/es-data": {"type": "directory", "uid": 1000, "gid": 1000, "mode": 0o750},
                   "/var/lib/fluent-bit": None},
         "dead_letters": {"files": 2, "kib": 12},
+        "runtime_nofile": {"process": "containerd", "soft": 1024, "hard": 524288},
     }
     # no sysctl file, no /proc/sys, df unreadable
     state = NodeState().process(["endpoint=", "df=", "live=", "file="])
@@ -191,3 +193,22 @@ def test_a_sysctl_file_read_after_ours_fails_that_node_naming_it_and_a_boot_keep
         bad.exec(f"cat > {SYSCTL_FILE} <<'X'\nvm.max_map_count = {REQUIRED}\nX\n"
                  "sysctl --system >/dev/null")
         assert harness.max_map_count() == 65530
+
+
+def test_a_runtime_whose_open_files_hard_limit_is_too_low_is_reported(node_image, restore_max_map_count):
+    # The node's runtime, as the probe finds it in /proc: a process named containerd with a low hard limit.
+    with harness.KindLikeCluster() as cluster:
+        # Both below 65,535: a container here cannot be given more than this machine's own hard limit (20,000).
+        low = cluster.add("control-plane")
+        lower = cluster.add("worker")
+        for node, limits in ((low, "1024:16384"), (lower, "1024:4096")):
+            node.exec("cp /bin/sleep /usr/local/bin/containerd && "
+                      f"(prlimit --nofile={limits} /usr/local/bin/containerd infinity >/dev/null 2>&1 &)")
+        run = harness.run_deploy(cluster, {**SETTINGS, "elasticsearch": {"storage": "pvc"}}, "--limit", "kube_nodes")
+        out = _all_output(run)
+        assert "containerd open files 1024/4096 (soft/hard)" in out and "containerd open files 1024/16384" in out, out[-3000:]
+        warned = [line for line in out.splitlines() if "open-files hard limit is" in line]
+        assert len(warned) == 2 and all("below the 65535" in line for line in warned), warned
+        assert any(_name(lower) in line and "is 4096," in line for line in warned)
+        assert any(_name(low) in line and "is 16384," in line for line in warned)
+        assert run.returncode == 0  # a warning: the node stage cannot change the runtime's limits

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubelogs.node.decisions import boot_time_problem, boot_value
-from kubelogs.node.facts import ContainerRuntime, NodeState, runtime_from
+from kubelogs.node.decisions import boot_time_problem, boot_value, describe_runtime_limits, runtime_limits_problem
+from kubelogs.node.facts import ContainerRuntime, NodeState, runtime_from, runtime_limits_from
 
 
 @pytest.mark.parametrize(("endpoint", "sockets", "runtime"), [
@@ -62,3 +62,25 @@ def test_a_later_file_setting_less_fails_the_node_naming_it():
 def test_node_state_reads_every_persisted_setting():
     state = NodeState().process(["persisted=/etc/sysctl.d/99-tuning.conf\t65530", "persisted=/etc/sysctl.conf\tx"])
     assert state["persisted"] == [("/etc/sysctl.d/99-tuning.conf", 65530)]
+
+
+@pytest.mark.parametrize(("line", "limits"), [
+    ("containerd 1024 524288", {"process": "containerd", "soft": 1024, "hard": 524288}),
+    ("dockerd unlimited unlimited", {"process": "dockerd", "soft": None, "hard": None}),
+    ("crio 1048576", None), ("containerd soft hard", None),
+])
+def test_runtime_limits_from_the_probe_line(line, limits):
+    assert runtime_limits_from(line) == limits
+
+
+@pytest.mark.parametrize(("limits", "warns"), [
+    ({"process": "containerd", "soft": 1024, "hard": 4096}, True),
+    ({"process": "containerd", "soft": 1024, "hard": 524288}, False),  # the container raises its soft limit
+    ({"process": "dockerd", "soft": None, "hard": None}, False), (None, False),
+])
+def test_a_runtime_hard_limit_below_what_elasticsearch_needs_is_named(limits, warns):
+    problem = runtime_limits_problem(limits)
+    assert (problem is not None) is warns
+    if warns:
+        assert "hard limit is 4096, below the 65535" in problem and "LimitNOFILE" in problem
+    assert describe_runtime_limits(limits).startswith("runtime open files: not readable" if limits is None else limits["process"])
