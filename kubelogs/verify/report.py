@@ -21,6 +21,13 @@ class NodeResult:
     dead_letters_read: bool = False  # whether this run read the node's dead-letter directory
     unrouted: int | None = None  # lines from this node without pod metadata, in the unrouted index
 
+    @property
+    def problem(self) -> bool:
+        """Whether this node's row shows something wrong (what the verify stage also reports as a problem)."""
+        given_up = self.counters is not None and bool(self.counters.given_up)
+        dead = self.dead_letters_read and bool((self.dead_letters or {}).get("files"))
+        return self.agent == "none" or not self.agent_ready or not self.found or given_up or dead
+
     def cells(self) -> tuple[str, ...]:
         agent = self.agent + ("" if self.agent_ready or self.agent == "none" else " (not ready)")
         seconds = f"{self.seconds:.1f}" if self.seconds is not None else "-"
@@ -37,6 +44,8 @@ class NodeResult:
 
 
 HEADINGS = ("node", "agent", "token found", "seconds to searchable", "retries", "dead letters", "unrouted")
+# Above this many nodes the table shows only the nodes with a problem: a run on 1,000 nodes prints a screenful.
+FULL_TABLE_NODES = 50
 
 
 @dataclass
@@ -57,7 +66,9 @@ class Report:
         return not self.problems
 
     def lines(self) -> list[str]:
-        rows = [HEADINGS, *(r.cells() for r in self.nodes)]
+        failing = [r for r in self.nodes if r.problem]
+        shown = self.nodes if len(self.nodes) <= FULL_TABLE_NODES else failing
+        rows = [HEADINGS, *(r.cells() for r in shown)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(HEADINGS))]
         table = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         table.insert(1, "-+-".join("-" * w for w in widths))
@@ -66,4 +77,8 @@ class Report:
         verdict = ["verify: OK"] if self.ok else ["verify: FAILED", *(f"- {p}" for p in self.problems)]
         kibana = [f"Kibana: {self.kibana}"] if self.kibana else []
         tls = [f"TLS: {self.tls}"] if self.tls else []
-        return [head, *tls, *kibana, *self.notes, *table, *verdict]
+        summary = f"nodes: {len(self.nodes)}, {len(self.nodes) - len(failing)} fine, {len(failing)} with a problem" + (
+            f" (only those are listed: more than {FULL_TABLE_NODES} nodes)" if shown is not self.nodes else "")
+        if shown is not self.nodes and not failing:
+            table = []
+        return [head, *tls, *kibana, *self.notes, *table, summary, *verdict]
