@@ -43,10 +43,8 @@ def with_applied_digest(manifest: Manifest) -> Manifest:
     """The manifest, annotated with the digest of itself (as applied, without the annotation)."""
     meta = manifest["metadata"]
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != APPLIED_ANNOTATION}
-    bare = {**manifest, "metadata": {**meta, **({"annotations": annotations} if annotations else {})}}
-    if "annotations" not in meta:
-        bare["metadata"].pop("annotations", None)
-    digest = config_hash({"manifest": json.dumps(bare, sort_keys=True, separators=(",", ":"))})
+    bare_meta = {k: v for k, v in meta.items() if k != "annotations"} | ({"annotations": annotations} if annotations else {})
+    digest = config_hash({"manifest": json.dumps({**manifest, "metadata": bare_meta}, sort_keys=True, separators=(",", ":"))})
     return {**manifest, "metadata": {**meta, "annotations": {**annotations, APPLIED_ANNOTATION: digest}}}
 
 

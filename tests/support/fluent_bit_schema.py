@@ -349,7 +349,14 @@ def check_config(files: Mapping[str, str], main: str, schema: Schema) -> list[Pr
 MULTILINE_PARSER_KEYS = {"name": "string", "type": "string", "parser": "string", "key_content": "string",
                          "key_pattern": "string", "key_group": "string", "flush_timeout": "integer",
                          "rule": "rule"}
-_RULE = re.compile(r'"([^"]+)"\s+"(/.*/)"\s+"([^"]+)"')
+_RULE = re.compile(r'"([^"]+)"\s+"/(.*)/"\s+"([^"]+)"')
+
+
+def multiline_rule(value: str) -> tuple[list[str], str, str] | None:
+    """A ``rule`` line's (from-states, regex without its slashes, to-state), or None when it is not three
+    quoted tokens with the regex between slashes."""
+    match = _RULE.fullmatch(value)
+    return ([s.strip() for s in match.group(1).split(",")], match.group(2), match.group(3)) if match else None
 
 
 def _check_multiline_parser(section: Section) -> list[Problem]:
@@ -368,15 +375,15 @@ def _check_multiline_parser(section: Section) -> list[Problem]:
         elif kind == "integer" and not entry.value.isdigit():
             problem(entry, "not an integer (milliseconds)")
         elif kind == "rule":
-            match = _RULE.fullmatch(entry.value)
-            if not match:
+            rule = multiline_rule(entry.value)
+            if rule is None:
                 problem(entry, 'not of the form "from_states" "/regex/" "to_state"')
                 continue
             try:
-                re.compile(match.group(2)[1:-1])
+                re.compile(rule[1])
             except re.error as e:
                 problem(entry, f"the regex does not compile: {e}")
-            rules.append((entry, [s.strip() for s in match.group(1).split(",")], match.group(3)))
+            rules.append((entry, rule[0], rule[2]))
     registered = {state for _, states, _ in rules for state in states}
     for entry, _, to_state in rules:
         if to_state not in registered:

@@ -23,9 +23,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tests.support.fluent_bit_schema import read_config
-
-_RULE = re.compile(r'"([^"]+)"\s+"/(.*)/"\s+"([^"]+)"')
+from tests.support.fluent_bit_schema import multiline_rule, read_config
 
 
 @dataclass
@@ -68,11 +66,10 @@ def parsers(files: Mapping[str, str], parsers_file: str, names: list[str]) -> li
         rules = []
         for entry in section.entries:
             if entry.key.lower() == "rule":
-                match = _RULE.fullmatch(entry.value)
-                if not match:
+                rule = multiline_rule(entry.value)
+                if rule is None:
                     raise ValueError(f"rule {entry.value!r} is not three quoted tokens")
-                rules.append(Rule([s.strip() for s in match.group(1).split(",")], re.compile(match.group(2)),
-                                  match.group(3)))
+                rules.append(Rule(rule[0], re.compile(rule[1]), rule[2]))
         found[section.get("name")] = Parser(section.get("name") or "", rules)
     missing = [n for n in names if n not in found]
     if missing:

@@ -107,13 +107,15 @@ class ClusterView:
         Elasticsearch pods, its credentials those of the generated Secret (if any)."""
         ns = namespace or self.namespace
 
+        def running() -> list[dict]:
+            return [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+                    if not p["metadata"].get("deletionTimestamp")]
+
         def credentials() -> tuple[str, str] | None:
             # Security as the running Elasticsearch pods have it: a pod started with security gets the
             # password (ELASTIC_PASSWORD); a changed setting reaches them only when they restart (a full
             # cluster restart turns it on or off for every node at once).
-            running = [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
-                       if not p["metadata"].get("deletionTimestamp")]
-            secured = any(e.get("name") == "ELASTIC_PASSWORD" for p in running
+            secured = any(e.get("name") == "ELASTIC_PASSWORD" for p in running()
                           for c in p["spec"]["containers"] for e in c.get("env") or [])
             data = self.secret_data(CREDENTIALS_SECRET, ns)
             return (data["username"], data["password"]) if data and secured else None
@@ -121,11 +123,9 @@ class ClusterView:
         def https() -> tuple[str, str] | None:
             # HTTPS as the running pods serve it: a pod that mounts the HTTP certificate's Secret serves it
             # (Elasticsearch reloads the files when the Secret changes: the current one is served).
-            running = [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
-                       if not p["metadata"].get("deletionTimestamp")]
             mounted = any(HTTP_CERTS_SECRET in (v.get("secret", {}).get("secretName"),
                                                 *(s.get("secret", {}).get("name") for s in v.get("projected", {}).get("sources", [])))
-                          for p in running for v in p["spec"].get("volumes") or [])
+                          for p in running() for v in p["spec"].get("volumes") or [])
             data = self.secret_data(HTTP_CERTS_SECRET, ns)
             return (data["tls.crt"], data["tls.key"]) if mounted and data else None
 
