@@ -64,13 +64,39 @@ from tests.support.played_fluent_bit import PlayedConfig
 REPO = Path(__file__).resolve().parents[2]
 
 SYNC_SECONDS = 0.1
-# Pod addresses in POD_CIDR, one per pod of the session; 10.244.0.x is left to the host end (HOST_END).
-_pod_numbers = itertools.count()  # next() on it is atomic: pods start in threads
+# Pod addresses in POD_CIDR, one per pod; 10.244.0.x is left to the host end (HOST_END). Test sessions that run
+# at the same time on one machine share the host's routes: each address is claimed by a file naming the session's
+# pid (a claim of a process that is gone is taken over), so two sessions never route the same address.
+_pod_numbers = itertools.count(os.getpid() * 97)  # next() on it is atomic: pods start in threads
+_CLAIMS = Path(tempfile.gettempdir()) / "kubelogs-pod-ips"
+
+
+def _claimed(ip: str) -> bool:
+    claim = _CLAIMS / ip
+    for _ in range(2):
+        try:
+            fd = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = claim.read_text().strip() if claim.exists() else ""
+            if owner == str(os.getpid()):
+                return True  # ours already: a pod of this session released it by being deleted
+            if owner.isdigit() and Path(f"/proc/{owner}").exists():
+                return False
+            claim.unlink(missing_ok=True)  # its session is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
 
 
 def _next_pod_ip() -> str:
-    n = next(_pod_numbers) % (250 * 250)
-    return f"10.244.{n // 250 + 1}.{n % 250 + 2}"
+    _CLAIMS.mkdir(exist_ok=True)
+    while True:
+        n = next(_pod_numbers) % (250 * 250)
+        ip = f"10.244.{n // 250 + 1}.{n % 250 + 2}"
+        if _claimed(ip):
+            return ip
 READY_TIMEOUT = 30.0
 LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # the application contract, spelled out here on purpose
 
