@@ -25,17 +25,23 @@ from kubelogs.settings import validate_settings
 from tests.support.tier import ClusterView, Tier, start_tier
 
 
+def docker_nodes(view: ClusterView, nodes: int) -> list[NodeTarget]:
+    """``nodes`` Docker-runtime nodes of the view's own, each holding data."""
+    targets = []
+    for i in range(nodes):
+        name = f"{view.namespace}-node-{i}"
+        view.add_node(name, "docker")
+        targets.append(NodeTarget(f"h{i}", name, "docker", True))
+    return targets
+
+
 def measure(tier: Tier, nodes: int) -> tuple[int, float, int, float, int, float]:
     """(requests, seconds) of the first plan+apply, of the no-op re-plan, and of a one-setting change
     (``retention_days``: one ConfigMap, and the pod that sends it to Elasticsearch)."""
     view = ClusterView(tier)
     try:
         # Log-pilot's pods are only played, so the run measures the stage, not Fluent Bit's start-up.
-        targets = []
-        for i in range(nodes):
-            name = f"{view.namespace}-node-{i}"
-            view.add_node(name, "docker")
-            targets.append(NodeTarget(f"h{i}", name, "docker", True))
+        targets = docker_nodes(view, nodes)
         # Straight to the API server: the tests' recording proxy would add its own TLS handshakes.
         direct = tier.kubeconfig(view.kubeconfig.with_name("direct-kubeconfig"), direct=True)
         # The log-pilot recipe's version: on Docker nodes its agent is log-pilot, which the test kubelet plays

@@ -13,6 +13,10 @@
 #   minimum_masters       discovery.zen.minimum_master_nodes = MINIMUM_MASTER_NODES (6.x, persistent)
 #   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
+#   snapshot              a snapshot of the whole cluster in REPOSITORY named SNAPSHOT_PREFIX-<UTC date and time>;
+#                         waits until its state is SUCCESS (fails with the state and reason otherwise)
+#   expire_snapshots      delete the snapshots named SNAPSHOT_PREFIX-<date> older than KEEP_DAYS days, keeping
+#                         the newest KEEP_AT_LEAST of them
 #   requests              send REQUESTS: lines "METHOD PATH BODY" (the index settings, the security settings), each
 #                         @@NAME@@ in a body replaced by the file PASSWORDS_DIR/NAME (a password from its Secret)
 # Out: "ok <action>" per action done; "failed <action>: <HTTP status> <answer>" and exit 1 on the first failure.
@@ -81,6 +85,30 @@ for action in $ACTIONS; do
           [ "$(date +%s)" -ge "$deadline" ] && fail "$action (waited ${TIMEOUT}s for the shards to leave $node)"
           sleep "$INTERVAL"
         done
+      done ;;
+    snapshot)
+      name="$SNAPSHOT_PREFIX-$(date -u +%Y.%m.%d-%H%M%S)"
+      must "$action $name" PUT "_snapshot/$REPOSITORY/$name" '{"include_global_state":true}'
+      while :; do
+        must "$action $name" GET "_snapshot/$REPOSITORY/$name"
+        # One snapshot in the answer: its state, in Elasticsearch's compact JSON.
+        case "$(cat "$answer")" in
+          *'"state":"SUCCESS"'*) break ;;
+          *'"state":"IN_PROGRESS"'*|*'"state":"STARTED"'*|*'"state":"INIT"'*) ;;
+          *) status=$(sed -n 's/.*"state":"\([A-Z_]*\)".*/\1/p' "$answer"); fail "$action $name" ;;
+        esac
+        [ "$(date +%s)" -ge "$deadline" ] && { status=IN_PROGRESS; fail "$action $name (waited ${TIMEOUT}s for SUCCESS)"; }
+        sleep "$INTERVAL"
+      done
+      echo "snapshot $name SUCCESS" ;;
+    expire_snapshots)
+      # Names carry their date (YYYY.MM.DD sorts as dates do); the newest KEEP_AT_LEAST stay whatever their age.
+      cutoff=$(date -u -d "@$(( $(date +%s) - KEEP_DAYS * 86400 ))" +%Y.%m.%d) || exit 1
+      must "$action" GET "_cat/snapshots/$REPOSITORY?h=id"
+      names=$(grep "^$SNAPSHOT_PREFIX-[12][0-9][0-9][0-9]\.[01][0-9]\.[0-3][0-9]" "$answer" | sort -r | tail -n +$((KEEP_AT_LEAST + 1)))
+      for name in $names; do
+        day=${name#"$SNAPSHOT_PREFIX-"}; day=${day%%-*}
+        if [ "$day" \< "$cutoff" ]; then must "$action $name" DELETE "_snapshot/$REPOSITORY/$name"; echo "deleted snapshot $name"; fi
       done ;;
     minimum_masters) setting "$action" discovery.zen.minimum_master_nodes "$MINIMUM_MASTER_NODES" ;;
     exclude_voting) for path in $VOTING_EXCLUSIONS; do must "$action" POST "$path"; done ;;

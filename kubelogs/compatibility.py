@@ -24,6 +24,10 @@ ES_GID = 1000
 ES_MIN_OPEN_FILES = 65535
 ES_ENTRYPOINT_SCRIPT = "/usr/local/bin/docker-entrypoint.sh"
 ES_ENTRYPOINT_SCRIPT_FROM: tuple[int, int, int] = (6, 0, 0)
+# Snapshot lifecycle policies (SLM, basic licence) from 7.4; a CronJob takes the snapshots before.
+SLM_FROM: tuple[int, int, int] = (7, 4, 0)
+# The S3 repository is a module from 8.0; before, a plugin the official images do not carry.
+S3_REPOSITORY_BUILT_IN_FROM: tuple[int, int, int] = (8, 0, 0)
 
 # vm.max_map_count that Elasticsearch needs, by the first version that needs it (newest first).
 MAX_MAP_COUNT_BY_VERSION: tuple[tuple[tuple[int, int, int], int], ...] = (
@@ -196,6 +200,10 @@ def end_of_life_warning(es_version: str, today: str) -> str:
 
 def has_ilm(es_version: str) -> bool:
     return parse_version(es_version) >= ILM_FROM
+
+
+def has_slm(es_version: str) -> bool:
+    return parse_version(es_version) >= SLM_FROM
 
 
 def free_security_available(es_version: str) -> bool:

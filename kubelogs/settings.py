@@ -155,6 +155,51 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
+_SNAPSHOT_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ENDPOINT_RE = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _snapshot_time(value: str) -> str:
+    if not _SNAPSHOT_TIME_RE.match(value):
+        raise ValueError("must be a time of day in UTC written HH:MM, such as '01:30'")
+    return value
+
+
+def _bucket(value: str) -> str:
+    if not _BUCKET_RE.match(value):
+        raise ValueError("must be an S3 bucket name: 3-63 lower-case letters, digits, '.' and '-'")
+    return value
+
+
+def _endpoint(value: str) -> str:
+    if not _ENDPOINT_RE.match(value):
+        raise ValueError("must be a host name with an optional port, without a scheme, such as minio.storage:9000 "
+                         "(the scheme is `s3_protocol`)")
+    return value
+
+
+class SnapshotSettings(_Model):
+    repository: Literal["fs", "s3"] = Field(
+        description="`fs`: a shared file system (`fs_claim`, a ReadWriteMany PersistentVolumeClaim mounted in every Elasticsearch pod); `s3`: an S3 bucket (AWS or anything that speaks S3, such as MinIO).")
+    fs_claim: DnsLabel | None = Field(
+        None, description="`fs`: an existing ReadWriteMany PersistentVolumeClaim in the namespace; every Elasticsearch pod mounts it (path.repo).")
+    s3_bucket: Annotated[str, AfterValidator(_bucket)] | None = Field(None, description="`s3`: the bucket (it must exist).")
+    s3_endpoint: Annotated[str, AfterValidator(_endpoint)] | None = Field(
+        None, description="`s3`: host[:port] of an S3-compatible service such as MinIO; empty means AWS S3.")
+    s3_protocol: Literal["https", "http"] = Field("https", description="`s3`: how Elasticsearch reaches `s3_endpoint`.")
+    s3_path_style: bool = Field(False, description="`s3`: path-style access (`endpoint/bucket/key`), which MinIO needs.")
+    s3_base_path: str = Field("kubelogs", description="`s3`: the key prefix of the repository in the bucket.")
+    s3_credentials_secret: DnsLabel | None = Field(
+        None, description="`s3`: a Secret in the namespace with the keys `access_key` and `secret_key`; Elasticsearch reads them into its keystore when a pod starts.")
+    time: Annotated[str, AfterValidator(_snapshot_time)] = Field(
+        "01:30", description="When the daily snapshot is taken (UTC, HH:MM): a snapshot lifecycle policy from 7.4, a CronJob before.")
+    keep_days: int = Field(
+        30, ge=1, le=3650, description="Days a scheduled snapshot is kept; the newest 5 are kept whatever their age.")
+    before_risky_changes: bool = Field(
+        True, description="Take a snapshot, and wait for it to succeed, before a run upgrades Elasticsearch or turns security on or off; a failed snapshot stops the run before anything changes.")
+
+
 class ElasticsearchSettings(_Model):
     version: Annotated[str, AfterValidator(_es_version)] = Field(
         compat.DEFAULT_ES_VERSION, description="Elasticsearch version (5.x to 9.x). log-pilot writes only to 5.x/6.x (see the log-pilot recipe); a version past its end of life gets a warning in the plan.")
@@ -183,6 +228,8 @@ class ElasticsearchSettings(_Model):
     retention_days: int = Field(
         14, ge=0, le=3650,
         description="Days a daily log index is kept before it is deleted (an ILM policy from 6.6, a daily CronJob before); 0 keeps them forever.")
+    snapshots: SnapshotSettings | None = Field(
+        None, description="Snapshots of the whole cluster to a repository (daily, and before every risky change); empty means none. See docs/snapshots.md.")
     client_namespaces: Namespaces = Field(
         (), description="Namespaces whose pods may also reach Elasticsearch's port 9200 (a NetworkPolicy admits only this deploy's agents, Kibana and its own pods otherwise).")
 
@@ -353,6 +400,7 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
     if s.nodes.max_map_count is not None and s.nodes.max_map_count < required:
         problems.append(Problem("nodes.max_map_count", s.nodes.max_map_count,
             f"Elasticsearch {es.version} needs at least {required}; raise it or leave it empty"))
+    problems += _snapshot_problems(es)
     k8s = s.kubernetes
     contexts = kubeconfig_contexts(k8s.kubeconfig) if k8s.kubeconfig and k8s.context else []
     if k8s.kubeconfig and k8s.context and k8s.context not in contexts:
@@ -365,6 +413,33 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
         problems.append(Problem("agents.collector", s.agents.collector,
             f"{agent.name} cannot write to Elasticsearch {es.version} (it supports {majors}); "
             "choose another collector or Elasticsearch version"))
+    return problems
+
+
+def _snapshot_problems(es: ElasticsearchSettings) -> list[Problem]:
+    snap, problems = es.snapshots, []
+    if snap is None:
+        return problems
+    where = "elasticsearch.snapshots."
+    others = ("s3_bucket", "s3_endpoint", "s3_credentials_secret") if snap.repository == "fs" else ("fs_claim",)
+    for name in others:
+        if getattr(snap, name) is not None:
+            problems.append(Problem(where + name, getattr(snap, name),
+                                    f"is not used by repository {snap.repository!r}; remove it or change the repository"))
+    if snap.repository == "fs" and snap.fs_claim is None:
+        problems.append(Problem(where + "fs_claim", None, "repository 'fs' needs the name of a ReadWriteMany "
+                                "PersistentVolumeClaim in the namespace, mounted by every Elasticsearch pod"))
+    if snap.repository == "s3":
+        if snap.s3_bucket is None:
+            problems.append(Problem(where + "s3_bucket", None, "repository 's3' needs the bucket's name"))
+        version = compat.parse_version(es.version)
+        if version < compat.ES_ENTRYPOINT_SCRIPT_FROM:
+            problems.append(Problem(where + "repository", "s3", f"Elasticsearch {es.version} cannot read S3 "
+                                    "credentials at start here (6.0+ can); use repository 'fs' or a newer version"))
+        elif version < compat.S3_REPOSITORY_BUILT_IN_FROM and es.image is None:
+            problems.append(Problem(where + "repository", "s3", f"Elasticsearch {es.version} has no S3 repository "
+                                    "built in (8.0+ has): set elasticsearch.image to an image with the plugin "
+                                    "(`elasticsearch-plugin install --batch repository-s3`), or use repository 'fs'"))
     return problems
 
 

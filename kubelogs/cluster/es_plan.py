@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from kubelogs.cluster import quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
-from kubelogs.manifests import index_settings, security
-from kubelogs.manifests.common import config_hash
-from kubelogs.manifests.elasticsearch import NAME
+from kubelogs.manifests import index_settings, security, snapshot_repository, snapshots
+from kubelogs.manifests.common import REQUESTS_KEY, config_hash, requests_text
+from kubelogs.manifests.elasticsearch import NAME, protocol
 from kubelogs.settings import Settings
+
+if TYPE_CHECKING:
+    from kubelogs.cluster.plan import Step
 
 # The ConfigMaps of requests sent to Elasticsearch, in the order they are sent (the users before anything
 # else, so the agents' writer exists as early as possible), and why.
 REQUEST_CONFIG_MAPS: dict[str, str] = {
     security.NAME: "set up the agents' writer, the verifier's reader and Kibana's password",
     index_settings.NAME: "send the index settings (retention, replicas, mappings of the log indices)",
+    snapshots.NAME: "register the snapshot repository and its daily schedule",
 }
 # On each of them, set (by a merge patch, under its own field manager, so server-side apply leaves it
 # alone) once its requests reached Elasticsearch: the hash of what was sent.
@@ -32,6 +37,7 @@ PENDING_ANNOTATION = "kubelogs.io/pending-elasticsearch-calls"
 
 @dataclass
 class ElasticsearchWork:
+    snapshot: CallBatch | None = None  # before a risky change, before anything else
     before: list[CallBatch] = field(default_factory=list)  # before anything is applied
     after: list[CallBatch] = field(default_factory=list)  # after the rollout and the restarts
     restarts_pending: list[str] = field(default_factory=list)  # pods already outdated before this run
@@ -40,14 +46,15 @@ class ElasticsearchWork:
     adopted: bool = False  # pods a re-created StatefulSet adopts (after --cascade=orphan): restarted if outdated
 
     def lines(self) -> list[str]:
-        return [*(f"  calls     elasticsearch: {t.why}" for t in self.before),
+        return [*(f"  calls     elasticsearch: {t.why}" for t in [self.snapshot] if t),
+                *(f"  calls     elasticsearch: {t.why}" for t in self.before),
                 *(f"  waiting   {m}" for m in self.restarts_pending),
                 *(f"  calls     elasticsearch: {t.why}" for t in self.after),
                 *(f"  calls     elasticsearch: {REQUEST_CONFIG_MAPS[name]}" for name in self.send)]
 
     @property
     def any(self) -> bool:
-        return bool(self.before or self.after or self.restarts_pending or self.send)
+        return bool(self.snapshot or self.before or self.after or self.restarts_pending or self.send)
 
 
 def pending_calls(live_statefulset: dict | None) -> list[CallBatch]:
@@ -81,6 +88,8 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         refused = safety.restarts_finished_first(pending, running, live, settings)
         if refused:
             raise ClusterError(refused)
+        work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings),
+                                        by_ref.get(("ConfigMap", snapshots.NAME)))
         work.after += pending_calls(sts.live)
         work.before += [t for t in [quorum.before_scaling(running, live, wanted)] if t]
         work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
@@ -99,6 +108,72 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
             if config_map.action != "unchanged" or sent != sent_hash(live_cm):
                 work.send.append(name)
     return work
+
+
+def risky_change(running: str, live: dict, desired: dict, settings: Settings) -> str:
+    """The change of this run a snapshot goes before ('' when none): a version change or a security switch."""
+    changes = []
+    if running != settings.elasticsearch.version:
+        changes.append(f"the change from Elasticsearch {running} to {settings.elasticsearch.version}")
+    template = (live.get("spec") or {}).get("template") or {}
+    if protocol(template.get("spec") or {})[0] != protocol(desired["spec"]["template"]["spec"])[0]:
+        changes.append(f"turning security {'on' if settings.elasticsearch.security_enabled else 'off'}")
+    return " and ".join(changes)
+
+
+def snapshot_before(settings: Settings, risky: str, requests_step: Step | None) -> CallBatch | None:
+    """The snapshot before ``risky`` where snapshots are configured; ClusterError (the plan check) when the
+    repository they configure was not registered by an earlier run (``requests_step``: the snapshots'
+    requests ConfigMap; its other requests, such as the policy a major upgrade brings, may still change)."""
+    snap = settings.elasticsearch.snapshots
+    if not risky or snap is None or not snap.before_risky_changes:
+        return None
+    live = (requests_step.live if requests_step else None) or {}
+    sent = (live.get("metadata", {}).get("annotations") or {}).get(APPLIED_ANNOTATION) == sent_hash(live)
+    repository = requests_text(snapshots.requests(settings)[:1]).strip()
+    refused = safety.snapshots_ready_first(risky, sent and repository in
+                                           (live.get("data") or {}).get(REQUESTS_KEY, "").splitlines())
+    if refused:
+        raise ClusterError(refused)
+    return snapshot_batch(risky)
+
+
+def snapshot_batch(risky: str) -> CallBatch:
+    # Yellow is enough: a snapshot copies the primaries.
+    return CallBatch(f"take a snapshot before {risky} and wait for SUCCESS", ("health", "snapshot"),
+                     {"HEALTH_WAIT": "yellow", **snapshots.before_change_env()},
+                     check=safety.SNAPSHOT_BEFORE_RISKY_CHANGE.name)
+
+
+def repository_problem(kube: Kube, settings: Settings, secrets: list[dict] | None) -> str:
+    """Why the snapshot repository cannot work ('' when it can): the claim or the Secret it names is missing,
+    or a claim that one node only can mount. ``secrets``: the namespace's Secrets where the run read them
+    already (None: the Secret is read alone)."""
+    snap, ns = settings.elasticsearch.snapshots, settings.namespace
+    where = "kubelogs.elasticsearch.snapshots"
+    if snap is None:
+        return ""
+    if snap.repository == "fs":
+        claim = kube.get("PersistentVolumeClaim", snap.fs_claim, ns)
+        if claim is None:
+            return (f"{where}.fs_claim = {snap.fs_claim!r}: there is no PersistentVolumeClaim {ns}/{snap.fs_claim}. "
+                    "Create it first, ReadWriteMany (a file system every Elasticsearch pod mounts: NFS, CephFS, EFS; "
+                    "see docs/snapshots.md). Nothing was applied.")
+        modes = (claim.get("spec") or {}).get("accessModes") or []
+        if settings.elasticsearch.replicas > 1 and "ReadWriteMany" not in modes:
+            return (f"{where}.fs_claim = {snap.fs_claim!r}: its access modes are {modes}, so only one node can mount "
+                    f"it, and every one of the {settings.elasticsearch.replicas} Elasticsearch pods must. Use a "
+                    "ReadWriteMany claim, or repository 's3'. Nothing was applied.")
+    elif snap.s3_credentials_secret:
+        secret = next((s for s in secrets if s["metadata"]["name"] == snap.s3_credentials_secret), None) \
+            if secrets is not None else kube.get("Secret", snap.s3_credentials_secret, ns)
+        missing = [k for k in snapshot_repository.S3_SECRET_KEYS if k not in ((secret or {}).get("data") or {})]
+        if missing:
+            found = "has no key " + " or ".join(missing) if secret else f"does not exist in namespace {ns}"
+            return (f"{where}.s3_credentials_secret = {snap.s3_credentials_secret!r}: the Secret {found}. Create it "
+                    "with `kubectl -n " + ns + f" create secret generic {snap.s3_credentials_secret} "
+                    "--from-literal=access_key=... --from-literal=secret_key=...`. Nothing was applied.")
+    return ""
 
 
 def send_batch(config_map: str) -> CallBatch:

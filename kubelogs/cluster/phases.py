@@ -39,6 +39,9 @@ class Kind:
     when: str
 
 
+SNAPSHOT = Kind("snapshot before a risky change",
+    "snapshots are configured and the run changes the Elasticsearch version or turns security on or off: the "
+    "safety check *a snapshot before a risky change*, first, so a failed snapshot leaves everything as it was")
 RECORD_PENDING = Kind("record pending Elasticsearch calls",
     "calls are due after the rollout (a replicas change, or calls an earlier run left): they are recorded on the "
     "StatefulSet before anything makes them necessary, so a run that stops half-way leaves them to the next")
@@ -74,7 +77,7 @@ SEND_AFTER_RESTARTS = Kind("send users and index settings after the restarts",
     "the form the restarted pods take")
 WAIT_KIBANA = Kind("wait for Kibana", "last: Kibana is ready only once its password is set and every node runs its version")
 
-ORDER: tuple[Kind, ...] = (RECORD_PENDING, SETTINGS_BEFORE_DRAIN, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
+ORDER: tuple[Kind, ...] = (SNAPSHOT, RECORD_PENDING, SETTINGS_BEFORE_DRAIN, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
                            APPLYSET_PARENT, WAIT_ROLLOUTS, RESTART, CALLS_AFTER, CLEAR_PENDING, SEND_AFTER_RESTARTS,
                            WAIT_KIBANA)
 
@@ -126,6 +129,7 @@ def order(plan: Plan) -> list[Phase]:
     late = [n for n in sends if n not in early]
     # Whether each kind is needed, and its phases for this plan; ORDER alone says in which order they run.
     candidates: dict[Kind, tuple[bool, Callable[[], list[Phase]]]] = {
+        SNAPSHOT: (bool(work.snapshot), lambda: [Phase(SNAPSHOT, work.snapshot.why, partial(_call, work.snapshot))]),
         RECORD_PENDING: (bool(work.after), lambda: [Phase(RECORD_PENDING, _whys(work.after), _record_pending)]),
         SETTINGS_BEFORE_DRAIN: (bool(before_drain), lambda: [Phase(
             SETTINGS_BEFORE_DRAIN, _sends(before_drain), partial(_apply_and_send, drain_steps, before_drain))]),

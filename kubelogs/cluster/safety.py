@@ -44,6 +44,12 @@ SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
     "drain, in that version's terms")
 RESTARTS_FINISHED_FIRST = Check("restarts finished first", "plan",
     "a version or replicas change waits until the pod restarts of an earlier run are done")
+SNAPSHOTS_READY_FIRST = Check("snapshots ready first", "plan",
+    "with elasticsearch.snapshots set, a version change or a security switch waits until the repository is "
+    "registered (the run that configures snapshots), so the snapshot before it has a place to go")
+SNAPSHOT_BEFORE_RISKY_CHANGE = Check("a snapshot before a risky change", "cluster",
+    "with elasticsearch.snapshots set, before a version change or a security switch: a snapshot of the whole "
+    "cluster, and its state SUCCESS; a failed snapshot stops the run before anything is applied")
 QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
     "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
     "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
@@ -58,7 +64,8 @@ QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
     "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
 
 CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MAJOR_UPGRADE_ALONE,
-                             SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
+                             SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
+                             SNAPSHOT_BEFORE_RISKY_CHANGE, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
                              ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
 
 
@@ -130,6 +137,17 @@ def restarts_finished_first(pending: str, running: str, live_replicas: int, sett
         f"refusing to apply: {pending}, not finished by an earlier run. Keep kubelogs.elasticsearch.version = "
         f"{running!r} and replicas = {live_replicas} for one more run, which finishes those restarts, then change "
         "them. Nothing was applied."))
+
+
+def snapshots_ready_first(risky: str, registered: bool) -> str:
+    """``risky``: the risky change of this run ('' when none); ``registered``: the snapshot repository, as
+    configured now, was sent to Elasticsearch by an earlier run."""
+    if not risky or registered:
+        return ""
+    return named(SNAPSHOTS_READY_FIRST, (
+        f"refusing {risky} in the run that sets up or changes elasticsearch.snapshots: the snapshot taken before it "
+        "needs the repository registered first. Run once with the current version and security and the new "
+        "snapshots settings, then make the change. Nothing was applied."))
 
 
 def markdown() -> str:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from kubelogs import compatibility as compat
 from kubelogs.cluster import credentials, phases, safety
 from kubelogs.cluster.api import ClusterError, Kube
-from kubelogs.cluster.es_plan import plan_elasticsearch
+from kubelogs.cluster.es_plan import plan_elasticsearch, repository_problem
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
 from kubelogs.manifests import render_all
 from kubelogs.manifests.checks import check
@@ -24,6 +24,9 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     if refused:
         raise ClusterError(refused)
     generated = credentials.existing_or_new(kube, settings)
+    refused = repository_problem(kube, settings, generated.listed)
+    if refused:
+        raise ClusterError(refused)
     # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
     objects = render_all(settings, generated.values,
                          initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)))

@@ -15,6 +15,7 @@ from kubelogs.manifests import (
     network_policies,
     privileges,
     security,
+    snapshots,
 )
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
@@ -92,7 +93,7 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
     ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
     objects = [namespace(settings), *secrets(settings, generated), *network_policies.render(settings),
                *elasticsearch.render(settings, initial_masters, generated), *security.render(settings, generated),
-               *index_settings.render(settings)]
+               *index_settings.render(settings), *snapshots.render(settings)]
     for agent, builder in AGENT_BUILDERS.items():
         runtimes = compat.runtimes_for(agent, settings.agents.collector, settings.elasticsearch.major)
         if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent

@@ -13,6 +13,7 @@ from referencing import Registry, Resource
 
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import Manifest
+from kubelogs.manifests.snapshot_repository import USER_SECRET_VOLUMES
 
 WORKLOAD_KINDS = ("StatefulSet", "DaemonSet", "Deployment")
 
@@ -85,7 +86,8 @@ def semantic_problems(objects: list[Manifest]) -> list[str]:
                 if ref and ("Secret", ref["name"]) not in by_kind_name:
                     problems.append(f"{_ref(m)}: env {env['name']} reads Secret {ref['name']!r}, which is not rendered")
         for volume in spec.get("volumes", []):
-            if "secret" in volume and ("Secret", volume["secret"]["secretName"]) not in by_kind_name:
+            if "secret" in volume and ("Secret", volume["secret"]["secretName"]) not in by_kind_name \
+                    and volume["name"] not in USER_SECRET_VOLUMES:
                 problems.append(f"{_ref(m)}: volume {volume['name']} reads Secret {volume['secret']['secretName']!r}, which is not rendered")
             if "configMap" in volume and ("ConfigMap", volume["configMap"]["name"]) not in by_kind_name:
                 problems.append(f"{_ref(m)}: volume {volume['name']} reads ConfigMap {volume['configMap']['name']!r}, which is not rendered")

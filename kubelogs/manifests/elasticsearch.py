@@ -5,6 +5,7 @@ from __future__ import annotations
 import yaml
 
 from kubelogs import compatibility as compat
+from kubelogs.manifests import snapshot_repository
 from kubelogs.manifests.common import (
     CREDENTIALS_SECRET,
     ES_VERSION_ANNOTATION,
@@ -91,6 +92,7 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         })
     if es.major >= 8 and not es.security_enabled:
         config["xpack.security.enrollment.enabled"] = False
+    config.update(snapshot_repository.elasticsearch_yml(settings))
     return config
 
 
@@ -118,11 +120,12 @@ exec "$@"
 
 
 def start_args(settings: Settings) -> list[str] | None:
-    """The container's args (the image's entrypoint stays): the open-files limit first; None where the
-    image's entrypoint cannot run another command (5.x)."""
+    """The container's args (the image's entrypoint stays): the S3 credentials into the keystore and the
+    open-files limit first; None where the image's entrypoint cannot run another command (5.x)."""
     if compat.parse_version(settings.elasticsearch.version) < compat.ES_ENTRYPOINT_SCRIPT_FROM:
         return None
-    return ["sh", "-c", OPEN_FILES_SCRIPT, "sh", compat.ES_ENTRYPOINT_SCRIPT, "eswrapper"]
+    return ["sh", "-c", snapshot_repository.keystore_script(settings) + OPEN_FILES_SCRIPT, "sh", compat.ES_ENTRYPOINT_SCRIPT,
+            "eswrapper"]
 
 
 def health_command(settings: Settings) -> list[str]:
@@ -198,6 +201,9 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         volumes.append({"name": HTTP_TLS_VOLUME, "projected": {"sources": [
             {"secret": {"name": HTTP_CERTS_SECRET, "items": [{"key": k, "path": k} for k in ("tls.crt", "tls.key")]}},
             {"secret": {"name": HTTP_TRUST_SECRET, "items": [{"key": TRUST_KEY, "path": TRUST_KEY}]}}]}})
+    extra_volumes, extra_mounts = snapshot_repository.volumes(settings)
+    volumes += extra_volumes
+    mounts += extra_mounts
     affinity: dict = {
         # Two Elasticsearch pods must never share a node (nor, with hostPath, a data directory).
         "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [

@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import datetime
 import json
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,7 +42,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import es_calls, es_plan, quorum, restarts
-from kubelogs.manifests import fluent_bit, index_settings, log_pilot, render_all
+from kubelogs.manifests import (
+    fluent_bit,
+    index_settings,
+    log_pilot,
+    render_all,
+    snapshot_repository,
+    snapshots,
+)
 from kubelogs.manifests.common import REQUESTS_KEY, GeneratedSecrets
 from kubelogs.manifests.elasticsearch import HTTP_PORT, service_host
 from kubelogs.manifests.elasticsearch import NAME as ES_NAME
@@ -60,6 +68,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no Kibana": {"kibana": {"enabled": False}},
     "log-pilot": {"agents": {"collector": "log-pilot"}},
     "fluent-bit": {"agents": {"collector": "fluent-bit"}},
+    "snapshots": {"elasticsearch": {"snapshots": {"repository": "fs", "fs_claim": "snapshots"}}},
 }
 # Replica changes whose quorum calls are made (live -> wanted).
 SCALING: tuple[tuple[int, int], ...] = ((3, 1), (1, 3))
@@ -98,7 +107,9 @@ class Request:
     def shape(self) -> tuple:
         """What the check looks at: method, path, query parameter names, top-level body keys."""
         keys = tuple(sorted(self.body)) if isinstance(self.body, dict) else type(self.body).__name__
-        return self.method, self.path, tuple(sorted({k for k, _ in self.params})), keys
+        # A snapshot's name carries when it was taken (files/es-admin.sh): one shape whatever the time.
+        path = re.sub(r"\d{4}\.\d{2}\.\d{2}-\d{6}", "YYYY.MM.DD-HHMMSS", self.path)
+        return self.method, path, tuple(sorted({k for k, _ in self.params})), keys
 
     def as_data(self) -> dict:
         return {"method": self.method, "path": self.path, "params": [list(p) for p in self.params], "body": self.body,
@@ -130,6 +141,9 @@ class RecordingElasticsearch(FakeElasticsearch):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        # The nodes of the "snapshots" variant run with the repository's path.repo (snapshot_repository).
+        self.snapshots.node_config = lambda: {"path.repo": [snapshot_repository.MOUNT]}
+        self.snapshots.fs_root = Path(tempfile.mkdtemp(prefix="kubelogs-es-requests-repo-"))
         self.source = ""
         self.sent: list[tuple[Request, str, bool]] = []
         self._bodies = threading.local()
@@ -403,6 +417,7 @@ def _run_group(kube: PodRunner, es: RecordingElasticsearch, group: list[_Variant
         settings, label = variant.settings, variant.label
         version = settings.elasticsearch.version
         _retention(kube, es, label)
+        _snapshots(kube, es, settings, label)
         for live, wanted in SCALING:
             # As the cluster stage does it (phases: the index settings before the drain): the indices keep
             # no more replicas than the nodes left can hold, or the leaving nodes never drain.
@@ -447,16 +462,34 @@ def _verify(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, lab
     assert pod["status"]["phase"] == "Succeeded", kube.logs["kubelogs-verifier"]
 
 
+def _snapshots(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, label: str) -> None:
+    """The snapshot before a risky change (es_plan.snapshot_batch) and, before SLM, the daily CronJob's pod."""
+    if settings.elasticsearch.snapshots is None:
+        return
+    task = es_plan.snapshot_batch("a version change")
+    _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (before a risky change)")
+    job = kube.get("CronJob", snapshots.NAME)
+    if job is not None:
+        for day in range(1, snapshots.KEEP_AT_LEAST + 2):  # more old ones than are kept whatever their age
+            es.snapshots.create(es, snapshots.REPOSITORY, f"{snapshots.SCHEDULED_PREFIX}-2000.01.{day:02d}-013000", {})
+        _run_job(kube, es, job, f"{label}: files/es-admin.sh (CronJob {snapshots.NAME})")
+
+
 def _retention(kube: PodRunner, es: RecordingElasticsearch, label: str) -> None:
     """The retention CronJob's pod (versions without ILM), with one daily index past the retention."""
     job = kube.get("CronJob", index_settings.RETENTION_JOB)
     if job is None:
         return
     es.index(OLD_INDEX, {"log": "an old line"})
-    template = job["spec"]["jobTemplate"]["spec"]["template"]
-    pod = {"kind": "Pod", "metadata": {"name": index_settings.RETENTION_JOB, "namespace": job["metadata"]["namespace"],
+    _run_job(kube, es, job, f"{label}: files/es-retention.sh (CronJob {index_settings.RETENTION_JOB})")
+
+
+def _run_job(kube: PodRunner, es: RecordingElasticsearch, cronjob: dict, source: str) -> None:
+    """One run of a CronJob's pod, as the CronJob controller would start it."""
+    template, name = cronjob["spec"]["jobTemplate"]["spec"]["template"], cronjob["metadata"]["name"]
+    pod = {"kind": "Pod", "metadata": {"name": name, "namespace": cronjob["metadata"]["namespace"],
                                        **{k: v for k, v in template["metadata"].items() if k != "name"}},
            "spec": template["spec"]}
-    es.source = f"{label}: files/es-retention.sh (CronJob {index_settings.RETENTION_JOB})"
+    es.source = source
     kube.apply(pod)
-    assert pod["status"]["phase"] == "Succeeded", kube.logs[index_settings.RETENTION_JOB]
+    assert pod["status"]["phase"] == "Succeeded", kube.logs[name]

@@ -14,7 +14,8 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
   settings (6.x refuses a ``minimum_master_nodes`` above its node count, as Zen discovery does), ``_flush``,
   voting configuration exclusions (7.x+), ILM policies (6.6+), index templates (legacy ``_template`` with
   5.x's ``template`` key or ``index_patterns``; composable ``_index_template``), ``_cat/indices`` and index
-  deletion. A template's ``number_of_replicas`` reaches the indices created after it.
+  deletion. A template's ``number_of_replicas`` reaches the indices created after it. Snapshot repositories,
+  snapshots, restores and SLM policies: tests/support/fake_es_snapshots.py.
 - shard allocation by Elasticsearch's rules (``allocation``): each index one primary shard and its replicas,
   every copy on its own node (a replica never beside its primary); a node excluded by name
   (``cluster.routing.allocation.exclude._name``) receives nothing and keeps a copy only while no other node
@@ -45,6 +46,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from tests.support.fake_es_mappings import Mapping, Rejected, flatten
 from tests.support.fake_es_security import Security, required, security_exception
+from tests.support.fake_es_snapshots import Snapshots
 from tests.support.loopback import JsonHandler, LoopbackServer
 
 _RANK = {"red": 0, "yellow": 1, "green": 2}
@@ -182,6 +184,7 @@ class FakeElasticsearch(LoopbackServer):
     bulk_indices: list[frozenset[str]] = field(default_factory=list)  # the indices of each bulk request taken
     ignored_fields: dict[str, int] = field(default_factory=dict)  # index -> documents with a field ignored as malformed
     not_indexed: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # index -> position -> fields left out
+    snapshots: Snapshots = field(default_factory=Snapshots)  # repositories, snapshots, SLM (fake_es_snapshots.py)
 
     def __post_init__(self) -> None:
         # Users and roles (tests/support/fake_es_security.py); ``credentials`` may be replaced later.
@@ -297,6 +300,8 @@ class FakeElasticsearch(LoopbackServer):
             doc = json.loads(body) if body.strip() else {}
         except ValueError as exc:
             return error(400, "x_content_parse_exception", str(exc))
+        if parts[:1] in (["_snapshot"], ["_slm"]) or parts[:2] == ["_cat", "snapshots"]:
+            return self.snapshots.api(self, method, parts, query, doc)
         if parts == ["_cluster", "settings"]:
             if method == "GET":
                 return 200, {"persistent": dict(self.cluster_settings), "transient": {}}

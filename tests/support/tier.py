@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from kubelogs.cluster.api import ApiError, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.resources import RESOURCES
@@ -133,8 +135,31 @@ class ClusterView:
             return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
                     if not pod_problem(p)]
 
+        started_with: dict = {}
+
+        def node_config() -> dict:
+            # elasticsearch.yml as every running node started with it: the ConfigMap's, once every pod runs the
+            # StatefulSet's update revision (a changed file changes the template, so the pods restart to read it).
+            sts = self.get("StatefulSet", "elasticsearch", ns) or {}
+            revision = (sts.get("status") or {}).get("updateRevision")
+            pods = running()
+            if pods and revision and all(p["metadata"].get("labels", {}).get("controller-revision-hash") == revision
+                                         for p in pods):
+                config_map = self.get("ConfigMap", "elasticsearch-config", ns) or {}
+                started_with["config"] = yaml.safe_load((config_map.get("data") or {}).get("elasticsearch.yml") or "{}")
+            return started_with.get("config") or {}
+
+        def keystore() -> dict[str, str]:
+            # The S3 keys the pods' start read into the keystore (snapshot_repository.keystore_script), from the
+            # Secret they mount.
+            names = {v["secret"]["secretName"] for p in running() for v in p["spec"].get("volumes") or []
+                     if v.get("name") == "s3-credentials" and "secret" in v}
+            data = self.secret_data(names.pop(), ns) if len(names) == 1 else None
+            return {f"s3.client.kubelogs.{k}": v for k, v in (data or {}).items()}
+
         es = FakeElasticsearch(major=major, credentials=credentials, https=https, number_of_nodes=lambda: len(ready()),
                                node_names=ready)
+        es.snapshots.node_config, es.snapshots.keystore = node_config, keystore
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})
         self._servers.append(es)

@@ -86,7 +86,8 @@ class Case:
     def id(self) -> str:
         if self.sent is None:
             return f"{self.major}.x collecting"
-        return f"{self.major}.x " + re.sub(r"\d{4}\.\d{2}\.\d{2}", "YYYY.MM.DD", str(self.sent.request))
+        return f"{self.major}.x " + re.sub(r"\d{4}\.\d{2}\.\d{2}(-\d{6})?", lambda m: "YYYY.MM.DD" + (
+            "-HHMMSS" if m.group(1) else ""), str(self.sent.request))
 
     def discrepancy(self) -> Discrepancy | None:
         return next((d for d in DISCREPANCIES if self.sent and d.covers(self.major, self.sent.request)), None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelogs.cluster import quorum, restarts, safety
+from kubelogs.cluster import es_plan, quorum, restarts, safety
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.es_calls import CallBatch, run
 from kubelogs.cluster.plan import NodeTarget
@@ -72,6 +72,10 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
         if safety.restarts_finished_first(PENDING, "7.17.20", 3, SETTINGS_7) else "",
         lambda: safety.restarts_finished_first(PENDING, "7.17.26", 3, SETTINGS_7)  # no change: the run finishes them
         + safety.restarts_finished_first("", "7.17.20", 2, SETTINGS_7)),  # nothing pending: any change
+    safety.SNAPSHOTS_READY_FIRST: (
+        lambda: safety.snapshots_ready_first("the change from Elasticsearch 7.17.20 to 7.17.26", registered=False),
+        lambda: safety.snapshots_ready_first("the change from Elasticsearch 7.17.20 to 7.17.26", registered=True)
+        + safety.snapshots_ready_first("", registered=False)),  # no risky change: snapshots may be set up
 }
 
 
@@ -115,6 +119,20 @@ def _missing_nodes(es: FakeElasticsearch) -> None:
     es.number_of_nodes = 2
 
 
+def _red(es: FakeElasticsearch) -> None:
+    es.status = "red"
+
+
+def _snapshot_never_ends(es: FakeElasticsearch) -> None:
+    es.snapshots.in_progress_polls = 10**6
+
+
+def _with_repository(es: FakeElasticsearch) -> None:
+    es.snapshots.node_config = lambda: {"path.repo": ["/snapshots"]}
+    es.snapshots.fs_root = Path(tempfile.mkdtemp(prefix="kubelogs-safety-repo-"))
+    es.snapshots.repositories["kubelogs"] = {"type": "fs", "settings": {"location": "/snapshots"}}
+
+
 def _admin_calls(es: FakeElasticsearch) -> list[str]:
     return [f"{m} {p.split('?')[0]}" for m, p in es.calls]
 
@@ -135,6 +153,10 @@ CLUSTER_CASES: dict[safety.Check, tuple] = {
     safety.QUORUM_AFTER_SCALE_UP: (
         S6, quorum.after_scaling("6.8.23", 1, 3), [_missing_nodes],
         lambda es: str(es.cluster_settings.get("discovery.zen.minimum_master_nodes")) == "2"),
+    safety.SNAPSHOT_BEFORE_RISKY_CHANGE: (
+        S7, es_plan.snapshot_batch("the change from Elasticsearch 7.17.20 to 7.17.26"), [_red, _snapshot_never_ends],
+        lambda es: [s["snapshot"].rsplit("-", 2)[0] for s in es.answer("/_snapshot/kubelogs/_all", {}, None)[1]["snapshots"]]
+        == ["kubelogs-before-change"]),
 }
 
 
@@ -153,6 +175,7 @@ def test_a_cluster_check_waits_then_fails_by_name(check):
     assert batch.check == check.name
     for unsafe in unsafe_states:
         with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+            _with_repository(es)
             unsafe(es)
             before = copy.deepcopy(es.cluster_settings)
             with pytest.raises(ClusterError) as failed:
@@ -171,6 +194,7 @@ def test_a_cluster_check_waits_then_fails_by_name(check):
 def test_a_cluster_check_passes_when_safe_and_its_log_names_it(check):
     settings, batch, _, leaves = CLUSTER_CASES[check]
     with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+        _with_repository(es)
         if check == safety.ALLOCATION_BACK_ON:
             es.cluster_settings["cluster.routing.allocation.enable"] = "primaries"  # as the restarts left it
         lines = _run_batch(settings, batch, es)
