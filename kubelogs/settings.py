@@ -299,6 +299,11 @@ class VerifySettings(_Model):
         "curlimages/curl:8.11.1", description="Image of the pods that call Elasticsearch from inside the cluster (canaries, verifier, the cluster stage's calls, retention; needs sh and curl).")
     timeout: int = Field(
         300, ge=10, le=3600, description="Seconds to wait for every canary line to become searchable.")
+    canary_nodes: int = Field(
+        50, ge=1, le=1000, description="Nodes that get a canary line per run: every node up to this many; on a "
+        "larger cluster a rotating sample of this many (the nodes after the last run's, by name, wrapping "
+        "around), so every node gets one within ceil(nodes / canary_nodes) successive runs. Every node's agent "
+        "is checked on every run (ready, its retries and dead letters), canary or not.")
 
 
 class Settings(_Model):

@@ -163,10 +163,6 @@ class Kube:
                 raise
             return self._call("GET", RESOURCES["Pod"].path(namespace, name) + "/log", text=True)
 
-    def pod_proxy(self, name: str, namespace: str, port: int, path: str) -> str:
-        """GET ``path`` on a pod's port through the API server's proxy (RBAC: ``get`` on ``pods/proxy``)."""
-        return self._call("GET", f"{RESOURCES['Pod'].path(namespace, name)}:{port}/proxy/{path.lstrip('/')}", text=True)
-
     def delete(self, kind: str, name: str, namespace: str | None = None) -> None:
         """Delete one object (its dependents in the background, as kubectl does); gone already is fine."""
         body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background"}

@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 _VOLATILE_METADATA = ("resourceVersion", "managedFields", "generation", "creationTimestamp", "uid")
 # On every object kubelogs applies (not Nodes: it owns only their labels): a digest of the manifest it applied.
 APPLIED_ANNOTATION = "kubelogs.io/applied"
-# Writers whose changes never touch what kubelogs applies: its own merge patches (es_plan's annotations).
-_OWN_PATCHERS = ("kubelogs-elasticsearch",)
+# Writers whose changes never touch what kubelogs applies: its own merge patches (es_plan's annotations, the
+# verify stage's canary rotation: verify/rotation.py).
+_OWN_PATCHERS = ("kubelogs-elasticsearch", "kubelogs-verify")
 
 
 def with_applied_digest(manifest: Manifest) -> Manifest:

@@ -103,6 +103,7 @@ KNOWN_CAUSES: tuple[tuple[re.Pattern, str], ...] = (
      "Elasticsearch's bootstrap check: vm.max_map_count is {0} on the node, it needs {1}: the node stage sets it; "
      "is this node in the inventory?"),
 )
+_DURATION = re.compile(r"\b(\d+h)?(\d+m)?\d+(\.\d+)?(s|ms)\b")  # as Go prints one: 10s, 1m20s, 5m0s
 # Problems worth reading a container's log for: it ran and stopped.
 _CRASHED = ("CrashLoopBackOff", "Error", "terminated", "restarts: ")
 
@@ -126,19 +127,25 @@ def diagnose(kube: Kube, kind: str, namespace: str, name: str, state: str) -> st
     pods = kube.list("Pod", namespace, selector) if selector else []
     names = {name} | {p["metadata"]["name"] for p in pods}
     # Pods with the same problem are one line (a DaemonSet on 300 nodes failing for one reason is one
-    # reason), with its count and a few of them.
-    by_problem: dict[str, list[str]] = {}
+    # reason), with its count and a few of them. The same problem: the same words once numbers and the pod's
+    # own name and uid are set aside (the kubelet's back-off message names the pod and a growing delay).
+    by_problem: dict[str, list[tuple[str, str]]] = {}
     for pod in pods:
         problem = pod_problem(pod)
         if problem:
-            where = f"{pod['metadata']['name']} on {pod.get('spec', {}).get('nodeName') or '(no node)'}"
-            by_problem.setdefault(problem, []).append(where)
-    for problem, where in by_problem.items():
+            meta = pod["metadata"]
+            where = f"{meta['name']} on {pod.get('spec', {}).get('nodeName') or '(no node)'}"
+            key = problem.replace(meta["name"], "<pod>").replace(meta.get("uid") or "\0", "<uid>")
+            key = re.sub(r"\d+", "#", _DURATION.sub("<duration>", key))
+            by_problem.setdefault(key, []).append((where, problem))
+    for group in by_problem.values():
+        where, problem = [w for w, _ in group], group[0][1]
         if len(where) == 1:
             lines.append(f"    pod {where[0]}: {problem}")
         else:
             more = f" and {len(where) - EXAMPLES} more" if len(where) > EXAMPLES else ""
-            lines.append(f"    {len(where)} pods: {problem} (pods {', '.join(where[:EXAMPLES])}{more})")
+            words = "" if all(p == problem for _, p in group) else f" (words of pod {where[0].split(' on ')[0]})"
+            lines.append(f"    {len(where)} pods: {problem}{words} (pods {', '.join(where[:EXAMPLES])}{more})")
         if any(word in problem for word in _CRASHED):  # one log per reason: its last run's words
             pod_name = where[0].split(" on ", 1)[0]
             try:

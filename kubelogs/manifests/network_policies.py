@@ -6,9 +6,9 @@ it enforces NetworkPolicy; kind's default one does not).
   Elasticsearch calls and the verify stage's pods, and from the namespaces ``elasticsearch.client_namespaces``.
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
   ``kubectl port-forward`` enters the pod's own network namespace, so no policy stands in its way.
-- Fluent Bit: its metrics port only, from anywhere (the verify stage reads it through the API server's pod
-  proxy, whose address no policy can name portably). log-pilot, the short-lived pods of the cluster and
-  verify stages and the canaries: no connection in.
+- Fluent Bit: its metrics port only, from the verify stage's verifier pod (it gathers every agent's counters
+  in one in-cluster pass; the kubelet's probes come from the node, which a policy never blocks). log-pilot,
+  the short-lived pods of the cluster and verify stages and the canaries: no connection in.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kubelogs.settings import Settings
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"  # set on every namespace by the API server
 ES_CLIENTS = (fluent_bit.NAME, log_pilot.NAME, kibana.NAME)  # workloads (app.kubernetes.io/name) that call 9200
 VERIFY_CLIENTS = ("verifier", "kibana")  # VERIFY_LABEL values of the verify pods that call Elasticsearch or Kibana
+VERIFY_POLICY = "kubelogs-verify"  # the policy of the verify pods (it also holds the canary rotation's cursor)
 
 
 def _namespaces(names: tuple[str, ...]) -> list[dict]:
@@ -59,15 +60,14 @@ def render(settings: Settings) -> list[Manifest]:
     ]
     agents = compat.runtimes_for
     if agents(fluent_bit.NAME, settings.agents.collector, settings.elasticsearch.major):
-        policies.append(obj("networking.k8s.io/v1", "NetworkPolicy", fluent_bit.NAME, fluent_bit.NAME, ns, spec={
-            "podSelector": {"matchLabels": selector(fluent_bit.NAME)}, "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": fluent_bit.HEALTH_PORT}]}]}))
+        policies.append(_ingress(fluent_bit.NAME, ns, selector(fluent_bit.NAME), fluent_bit.HEALTH_PORT,
+                                 [{"podSelector": {"matchLabels": {VERIFY_LABEL: "verifier"}}}]))
     if agents(log_pilot.NAME, settings.agents.collector, settings.elasticsearch.major):
         policies.append(_no_ingress(log_pilot.NAME, ns, log_pilot.NAME, {"matchLabels": selector(log_pilot.NAME)}))
     policies += [
         _no_ingress("kubelogs-calls", ns, elasticsearch.NAME,
                     {"matchExpressions": [{"key": TASK_LABEL, "operator": "Exists"}]}),
-        _no_ingress("kubelogs-verify", ns, elasticsearch.NAME,
+        _no_ingress(VERIFY_POLICY, ns, elasticsearch.NAME,
                     {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "Exists"}]}),
     ]
     if settings.kibana.enabled:

@@ -1,4 +1,5 @@
-"""The short-lived pods of the verify stage: one canary per node, and the verifier that searches for them."""
+"""The short-lived pods of the verify stage: a canary per node canaried this run, and the verifier that
+searches for their lines and reads every Fluent Bit's counters."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from kubelogs.manifests.common import (
 from kubelogs.manifests.fluent_bit import UNROUTED_FIELD, UNROUTED_PREFIX
 from kubelogs.manifests.index_settings import INDEX_PATTERN, POLICY_NAME
 from kubelogs.settings import Settings
-from kubelogs.verify import dashboard
+from kubelogs.verify import agent_metrics, dashboard
 
 CANARY_LOG_NAME = "kubelogs-canary"  # declared with the application contract, like any application
 
@@ -38,9 +39,11 @@ def canary(settings: Settings, name: str, node: str, token: str) -> Manifest:
     return pod
 
 
-def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, shippers: list[str] = ()) -> Manifest:
+def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, shippers: list[str] = (),
+             agents: dict[str, str] | None = None) -> Manifest:
     """A pod that runs files/verify-canaries.sh inside the cluster: the credentials never leave it.
-    ``shippers``: the nodes whose unrouted lines it counts (Fluent Bit's)."""
+    ``shippers``: the nodes whose unrouted lines it counts (Fluent Bit's); ``agents``: {node: pod IP} of the
+    ready Fluent Bit pods whose counters it reads."""
     es = settings.elasticsearch
     env = client_pods.es_env(settings) + [
         {"name": "HEALTH_WAIT", "value": "yellow" if settings.elasticsearch.replicas == 1 else "green"},
@@ -54,6 +57,10 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
         {"name": "UNROUTED_NODE_FIELD", "value": f"{UNROUTED_FIELD}.node"},
         {"name": "SHIPPERS", "value": " ".join(shippers)},
         {"name": "LOGS", "value": INDEX_PATTERN},
+        {"name": "AGENTS", "value": " ".join(f"{node}={ip}" for node, ip in (agents or {}).items())},
+        {"name": "AGENT_PORT", "value": str(agent_metrics.PORT)},
+        {"name": "AGENT_PATH", "value": agent_metrics.METRICS_PATH},
+        {"name": "AGENT_COUNTERS", "value": " ".join(agent_metrics.COUNTERS.values())},
     ]
     return client_pods.pod(settings, name, {VERIFY_LABEL: "verifier"}, client_pods.container(
         settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env),

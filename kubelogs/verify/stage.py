@@ -1,4 +1,8 @@
-"""Run the verification: canaries on every prepared node, the in-cluster verifier, cleanup, report."""
+"""Run the verification: canaries on the nodes of this run's rotation (verify/rotation.py), the in-cluster
+verifier (the canary lines, and every Fluent Bit's counters), cleanup, report.
+
+The control machine's requests do not grow with the nodes beyond the canaries' (at most
+``verify.canary_nodes``): one LIST of the nodes, one of each agent's pods, the verifier's log."""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ from kubelogs.manifests.common import HTTP_TRUST_SECRET, NODE_RUNTIME_LABEL, TRU
 from kubelogs.manifests.index_settings import POLICY_NAME, RETENTION_JOB
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
-from kubelogs.verify import agent_metrics, dashboard, pods
+from kubelogs.verify import agent_metrics, dashboard, pods, rotation
 from kubelogs.verify.report import NodeResult, Report
 
 SINGLE_REPLICA_NOTE = ("yellow is expected: with one Elasticsearch node, replica shards cannot be assigned, "
@@ -45,7 +49,14 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
                 report.problems.append(f"node {r.node}: no log agent can run there (runtime {r.note})")
             elif not r.agent_ready:
                 report.problems.append(f"node {r.node}: should run {r.agent}, but no ready {r.agent} pod is there")
-        targets = [r for r in report.nodes if r.agent != "none"]
+        candidates = [r.node for r in report.nodes if r.agent != "none"]
+        rotating = len(candidates) > settings.verify.canary_nodes
+        chosen = rotation.sample(candidates, settings.verify.canary_nodes,
+                                 rotation.read_cursor(kube, ns) if rotating else "")
+        picked = set(chosen)
+        for r in report.nodes:
+            r.canaried = r.node in picked
+        targets = [r for r in report.nodes if r.canaried]
         tokens = {r.node: secrets.token_hex(16) for r in targets}
         started: dict[str, float] = {}
         for i, r in enumerate(targets):
@@ -58,11 +69,17 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
         verifier = f"kubelogs-verifier-{run_id}"
         index = pods.index_for(datetime.datetime.now(datetime.timezone.utc).date())
         shippers = [r.node for r in report.nodes if r.agent == fluent_bit.NAME]
-        kube.apply(pods.verifier(settings, verifier, running, index, shippers))
+        agent_ips = {r.node: r.agent_ip for r in report.nodes if r.agent == fluent_bit.NAME and r.agent_ip}
+        kube.apply(pods.verifier(settings, verifier, running, index, shippers, agent_ips))
         created.append(verifier)
         _, output = es_calls.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, poll)
         read_output(output, report, started, index)
-        delivery(kube, settings, report)
+        delivery(settings, report)
+        if rotating:  # the canaries were looked for: the next run starts after this one's last node
+            report.canary_sample = f"canaries on {len(chosen)} of {len(candidates)} nodes this run (verify.canary_nodes)"
+            note = rotation.save_cursor(kube, ns, chosen[-1])
+            if note:
+                report.notes.append(note)
         if settings.kibana.enabled:
             name = f"kubelogs-kibana-{run_id}"
             kube.apply(pods.kibana_views(settings, name, report.log_names))
@@ -102,17 +119,15 @@ def certificate_expiry(kube: Kube, settings: Settings, report: Report,
         report.tls += f"; within {renew} days: the next run renews it"
 
 
-def delivery(kube: Kube, settings: Settings, report: Report) -> None:
-    """Each Fluent Bit's counters, and what they, its dead letters and the unrouted lines say."""
+def delivery(settings: Settings, report: Report) -> None:
+    """What each Fluent Bit's counters (as the verifier read them), its dead letters and the unrouted lines say."""
     keeps = compat.fluent_bit_has_dead_letters(settings.agents.fluent_bit_image)
     for r in report.nodes:
         if r.agent != fluent_bit.NAME:
             continue
-        if r.agent_pod:  # a node whose agent is not ready has no counters; its dead letters still count
-            try:
-                r.counters = agent_metrics.read(kube, r.agent_pod, settings.namespace)
-            except ClusterError as e:
-                report.notes.append(f"node {r.node}: Fluent Bit's counters could not be read ({str(e).splitlines()[0][:200]})")
+        if r.agent_pod and r.counters is None:  # a node whose agent is not ready has none; its dead letters count
+            report.notes.append(f"node {r.node}: Fluent Bit's counters could not be read (the verifier had no answer "
+                                f"from {r.agent_pod} at {r.agent_ip or '?'}:{agent_metrics.PORT}/{agent_metrics.METRICS_PATH})")
         files = (r.dead_letters or {}).get("files", 0)
         given_up = r.counters.given_up if r.counters else 0
         where = f"its log says why: kubectl -n {settings.namespace} logs {r.agent_pod or f'<the {fluent_bit.NAME} pod on {r.node}>'}"
@@ -133,18 +148,23 @@ def delivery(kube: Kube, settings: Settings, report: Report) -> None:
 
 
 def agent_coverage(kube: Kube, settings: Settings) -> list[NodeResult]:
-    """Every node the cluster stage labelled, the agent it should run, and whether that agent is ready."""
-    results = []
+    """Every node the cluster stage labelled, the agent it should run, and whether that agent is ready: one
+    LIST of the nodes, and one of each agent's pods (not a request per node)."""
+    results, ready_pods = [], {}
     for node in kube.list("Node", label_selector=NODE_RUNTIME_LABEL):
         name, runtime = node["metadata"]["name"], node["metadata"]["labels"][NODE_RUNTIME_LABEL]
         agent = compat.agent_for_node(settings.agents.collector, runtime, settings.elasticsearch.major)
         if agent is None:
             results.append(NodeResult(name, "none", False, note=runtime))
             continue
-        agent_pods = kube.list("Pod", settings.namespace, f"app.kubernetes.io/name={agent.name}")
-        ready = [p["metadata"]["name"] for p in agent_pods
-                 if p.get("spec", {}).get("nodeName") == name and not rollout.pod_problem(p)]
-        results.append(NodeResult(name, agent.name, bool(ready), ready[0] if ready else ""))
+        if agent.name not in ready_pods:  # {node: (pod, IP)} of its ready pods
+            ready_pods[agent.name] = {}
+            for p in kube.list("Pod", settings.namespace, f"app.kubernetes.io/name={agent.name}"):
+                on = (p.get("spec") or {}).get("nodeName")
+                if on and on not in ready_pods[agent.name] and not rollout.pod_problem(p):
+                    ready_pods[agent.name][on] = (p["metadata"]["name"], (p.get("status") or {}).get("podIP", ""))
+        pod, ip = ready_pods[agent.name].get(name, ("", ""))
+        results.append(NodeResult(name, agent.name, bool(pod), pod, agent_ip=ip))
     return sorted(results, key=lambda r: r.node)
 
 
@@ -191,6 +211,10 @@ def read_output(output: str, report: Report, started: dict[str, float], index: s
             node, count = rest.split()
             if node in by_node and count.isdigit():
                 by_node[node].unrouted = int(count)
+        elif word == "agent":
+            node, _, values = rest.partition(" ")
+            if node in by_node:
+                by_node[node].counters = agent_metrics.parse_line(values)
 
 
 def read_kibana(output: str, report: Report) -> None:

@@ -20,8 +20,8 @@ kubelet and runtime, through the API server:
 - **Canary pods:** their command runs here (``sleep`` made a no-op); what they print is written to the
   node's ``/var/log/pods/...`` and ``/var/log/containers/...`` in the format of the node's runtime (CRI for
   containerd, Docker's json-file for docker), as kubelet and runtime write it.
-- **The verifier pod:** its script runs with the host's sh and curl in a sandbox; its output is its log
-  and its exit code its phase.
+- **The verifier pod:** its script runs with the host's sh, curl and awk in a sandbox with its pod IP (it
+  reaches the Fluent Bit pods' metrics there); its output is its log and its exit code its phase.
 - **Elasticsearch pods:** Ready (a test serves the Service with tests/support/fake_elasticsearch.py).
 - **log-pilot pods** (its image cannot run here): Ready; each canary line on their node is written to the
   Elasticsearch their env names, in the index the application contract gives (env ``aliyun_logs_<name>``).
@@ -660,7 +660,8 @@ class Kubelet:
         container = pod["spec"]["containers"][0]
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
-        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"])).open()
+        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"]),
+                                 pod_ip=played.ip).open()
         self._status(played, "Running", ready=True)
         # The pod's volumes (its /tmp emptyDir, its credentials as files), as the real kubelet mounts them.
         mounts = self._volumes(played, directory / "volumes")

@@ -11,7 +11,7 @@ deploy configured.
   file of the pod's volumes) say, as the real agent's TLS does, the index from ``Logstash_Prefix_Key`` (else ``Logstash_Prefix``) and ``Logstash_DateFormat``,
   ``Replace_Dots``, ``Type``/``Suppress_Type_Name``, ``HTTP_User``/``HTTP_Passwd`` with the pod's env.
 - **Its HTTP server** (``python -m tests.support.played_fluent_bit PORT`` in the pod's network namespace)
-  answers the health check and the Prometheus metrics verify reads through the API server's pod proxy:
+  answers the health check and the Prometheus metrics the verifier pod reads at the pod's IP:
   a played agent never retries, so its counters are 0.
 
 - **Stack traces** go through the configuration's ``multiline`` filter first, its parsers file's rules run

@@ -5,8 +5,10 @@
   connection to the Service's backend on the host's loopback: the fake Elasticsearch, the API server.
   A pod's own listening ports (Fluent Bit's 2020) cannot collide with another pod's. With ``pod_ip``, a
   veth pair also gives the pod that address, as a CNI plugin would: the host routes it to the pod (so the
-  API server's ``pods/NAME:PORT/proxy`` reaches the pod's port), and the pod reaches nothing through
-  it but the host end, ``HOST_END`` (no default route: its traffic stays on this machine).
+  API server's ``pods/NAME:PORT/proxy`` reaches the pod's port), and the pod reaches through it the host
+  end, ``HOST_END``, and the other pods' addresses (``POD_CIDR``, forwarded by the host: the flat pod network
+  of Kubernetes' network model, as the verifier reading each Fluent Bit's metrics needs). No default route:
+  its traffic stays on this machine.
 - **Filesystem:** a private mount namespace whose root is a tmpfs holding the host's /usr, /lib, /etc
   (read-only, so the binaries and libraries run) and the pod's volumes mounted at the pod spec's paths:
   hostPath volumes from the played node's filesystem, configMap/secret/token volumes from files the
@@ -122,6 +124,7 @@ class Sandbox:
             ip("-n", self.netns, "addr", "add", f"{self.pod_ip}/32", "dev", "eth0")
             ip("-n", self.netns, "link", "set", "eth0", "up")
             ip("-n", self.netns, "route", "add", f"{HOST_END}/32", "dev", "eth0")
+            ip("-n", self.netns, "route", "add", POD_CIDR, "via", HOST_END, "dev", "eth0")
         self.addresses: dict[str, str] = {}
         hosts = ["127.0.0.1 localhost"]
         for i, (names, ports) in enumerate(self.services):

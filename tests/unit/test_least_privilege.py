@@ -124,6 +124,8 @@ def admitted(policies: list[dict], target: dict[str, str], port: int, source: di
         for rule in policy["spec"].get("ingress") or []:
             if not any(p["port"] == port for p in rule.get("ports") or []):
                 continue
+            if "from" not in rule:  # a rule without sources admits every source (NetworkPolicyIngressRule)
+                return True
             for peer in rule.get("from") or []:
                 if "podSelector" in peer and source_ns == namespace and _selects(peer["podSelector"], source):
                     return True
@@ -163,6 +165,12 @@ def test_network_policies_admit_exactly_this_deploys_clients():
     assert admitted(policies, kb, 5601, clients["kibana check"], ns, ns)
     assert admitted(policies, kb, 5601, {"app": "grafana"}, "dashboards", ns)  # kibana.client_namespaces
     assert not admitted(policies, kb, 5601, {"app": "other"}, "apps", ns)
+    # Fluent Bit's metrics port: the verifier only (it reads every agent's counters inside the cluster).
+    agent = clients["fluent-bit"]
+    assert admitted(policies, agent, 2020, clients["verifier"], ns, ns)
+    assert not any(admitted(policies, agent, 2020, clients[name], ns, ns) for name in clients if name != "verifier")
+    assert not admitted(policies, agent, 2020, canary, ns, ns)
+    assert not admitted(policies, agent, 2020, {"app": "other"}, "apps", ns)
 
 
 # --- Kibana's objects per major ---

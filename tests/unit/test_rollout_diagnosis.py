@@ -66,3 +66,24 @@ def test_a_pod_that_cannot_start_has_no_log_to_read():
     cluster = Cluster([waiting("fluent-bit-0", "node-0", "ImagePullBackOff")])
     diagnose(cluster, "DaemonSet", "logging", "fluent-bit", "state")
     assert cluster.logs_read == []
+
+
+def test_three_hundred_crash_loops_in_the_kubelet_s_own_words_are_one_line_and_a_screenful():
+    """The kubelet's back-off message names the pod (name_namespace(uid)) and a delay that grows per pod
+    (kuberuntime_manager.go: "back-off %s restarting failed container=%s pod=%s"): still one reason."""
+    pods = []
+    for i in range(300):
+        pod = waiting(f"fluent-bit-{i:03}", f"node-{i:03}", "CrashLoopBackOff")
+        pod["metadata"]["uid"] = f"{i:08x}-7c1d-4e2a-9b3f-aa{i:010x}"
+        pod["status"]["containerStatuses"][0]["state"]["waiting"]["message"] = (
+            f"back-off {[10, 20, 40, '1m20', '5m0'][i % 5]}s restarting failed container=fluent-bit "
+            f"pod=fluent-bit-{i:03}_logging({pod['metadata']['uid']})")
+        pod["status"]["containerStatuses"][0]["restartCount"] = i % 7
+        pods.append(pod)
+    lines = diagnose(Cluster(pods), "DaemonSet", "logging", "fluent-bit", "state").splitlines()
+    assert len(lines) < 25
+    assert lines[1] == (
+        "    300 pods: container fluent-bit waiting: CrashLoopBackOff: back-off 10s restarting failed "
+        "container=fluent-bit pod=fluent-bit-000_logging(00000000-7c1d-4e2a-9b3f-aa0000000000) (words of pod "
+        f"fluent-bit-000) (pods fluent-bit-000 on node-000, fluent-bit-001 on node-001, fluent-bit-002 on node-002 "
+        f"and {300 - EXAMPLES} more)")
