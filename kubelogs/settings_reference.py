@@ -15,7 +15,7 @@ def _rows(model: type[BaseModel], prefix: str) -> list[str]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             rows.extend(_rows(annotation, f"{prefix}{name}."))
             continue
-        default = "empty" if field.default in (None, ()) else f"`{field.default!r}`"
+        default = "empty" if field.default in (None, (), {}) else f"`{field.default!r}`"
         rows.append(f"| `{prefix}{name}` | {default} | {field.description or ''} |")
     return rows
 

@@ -7,14 +7,16 @@ it enforces NetworkPolicy; kind's default one does not).
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
   ``kubectl port-forward`` enters the pod's own network namespace, so no policy stands in its way.
 - Fluent Bit: its metrics port only, from anywhere (the verify stage reads it through the API server's pod
-  proxy, whose address no policy can name portably). log-pilot, the short-lived pods of the cluster and
+  proxy, whose address no policy can name portably; Prometheus scrapes the same port).
+- With ``metrics.enabled``: the Elasticsearch exporter takes 9114 from the namespaces
+  ``metrics.scraper_namespaces`` only, and is one of the clients 9200 admits. log-pilot, the short-lived pods of the cluster and
   verify stages and the canaries: no connection in.
 """
 
 from __future__ import annotations
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot
+from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot, metrics
 from kubelogs.manifests.common import TASK_LABEL, VERIFY_LABEL, Manifest, obj, selector
 from kubelogs.settings import Settings
 
@@ -46,8 +48,9 @@ def _no_ingress(name: str, namespace: str, component: str, pods: dict) -> Manife
 
 def render(settings: Settings) -> list[Manifest]:
     ns, es_pods = settings.namespace, selector(elasticsearch.NAME)
+    clients = [*ES_CLIENTS, *([metrics.NAME] if settings.metrics.enabled else [])]
     es_clients = [
-        {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": list(ES_CLIENTS)}]}},
+        {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": clients}]}},
         {"podSelector": {"matchExpressions": [{"key": TASK_LABEL, "operator": "Exists"}]}},
         {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
         *_namespaces(settings.elasticsearch.client_namespaces),
@@ -74,4 +77,7 @@ def render(settings: Settings) -> list[Manifest]:
         policies.append(_ingress(kibana.NAME, ns, selector(kibana.NAME), kibana.PORT, [
             {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
             *_namespaces(settings.kibana.client_namespaces)]))
+    if settings.metrics.enabled:
+        policies.append(_ingress(metrics.NAME, ns, selector(metrics.NAME), metrics.PORT,
+                                 _namespaces(settings.metrics.scraper_namespaces)))
     return policies
