@@ -119,6 +119,15 @@ AGENTS: dict[str, Agent] = {
     ),
 }
 
+# Metrics for Prometheus (settings.metrics): the Elasticsearch exporter the prometheus-community maintains
+# (github.com/prometheus-community/elasticsearch_exporter, v1.11.0 released 2026-07-02). Its flags as of 1.10+:
+# --es.uri (no default since 1.10: always given), --es.ca, --es.all, --web.listen-address (:9114, its registered
+# port), --web.telemetry-path (/metrics); ES_USERNAME and ES_PASSWORD from its environment (since 1.3); /healthz.
+# Its maintainers support the Elasticsearch versions Elastic supports; older majors are best effort (docs/metrics.md).
+ES_EXPORTER_IMAGE = "quay.io/prometheuscommunity/elasticsearch-exporter:v1.11.0"
+# The Prometheus Operator's API group: its PodMonitor kind is rendered only where the cluster serves it.
+PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
+
 # Fluent Bit features that depend on the image's version (an image override may run an older line):
 # the dead-letter queue (`storage.keep.rejected`, measured in 5.1.1; 3.2.10 ignores the keys silently).
 FLUENT_BIT_DEAD_LETTERS_FROM: tuple[int, int, int] = (4, 2, 0)

@@ -306,6 +306,30 @@ class VerifySettings(_Model):
         "is checked on every run (ready, its retries and dead letters), canary or not.")
 
 
+_LABEL_KEY_RE = re.compile(r"^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_LABEL_VALUE_RE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    for key, label in value.items():
+        if not _LABEL_KEY_RE.match(key):
+            raise ValueError(f"label key {key!r} is not a Kubernetes label key (e.g. release or example.com/team)")
+        if not _LABEL_VALUE_RE.match(label):
+            raise ValueError(f"label {key}={label!r}: a value is at most 63 letters, digits, '-', '_' or '.'")
+    return value
+
+
+class MetricsSettings(_Model):
+    enabled: bool = Field(
+        False, description="Metrics for Prometheus: Fluent Bit's own endpoint and an Elasticsearch exporter, with the `prometheus.io/*` pod annotations and, where the Prometheus Operator's CRDs exist, PodMonitors. Off by default: it adds a pod, an Elasticsearch user and objects a small install does not need, and a Prometheus that scrapes annotated pods would start scraping every node (docs/metrics.md).")
+    scraper_namespaces: Namespaces = Field(
+        (), description="Namespaces of the Prometheus servers that scrape: a NetworkPolicy admits them to the exporter's port 9114 only (Fluent Bit's 2020 is open already: the verify stage reads it through the API server). Required when `enabled`.")
+    exporter_image: Image = Field(
+        compat.ES_EXPORTER_IMAGE, description="Image of the Elasticsearch exporter (prometheus-community's elasticsearch_exporter; its flags as of 1.10).")
+    monitor_labels: Annotated[dict[str, str], AfterValidator(_labels)] = Field(
+        {}, description="Labels on the PodMonitors, for the Prometheus resource's `podMonitorSelector` (kube-prometheus-stack selects `release: <its release name>`).")
+
+
 class Settings(_Model):
     namespace: DnsLabel = Field("logging", description="Namespace of everything the deploy creates.")
     elasticsearch: ElasticsearchSettings = ElasticsearchSettings()
@@ -314,6 +338,7 @@ class Settings(_Model):
     agents: AgentSettings = AgentSettings()
     kubernetes: KubernetesSettings = KubernetesSettings()
     verify: VerifySettings = VerifySettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def max_map_count(self) -> int:
@@ -371,8 +396,9 @@ def _friendly(error: dict[str, Any]) -> Problem:
         return Problem(field, value, str(error["ctx"]["error"]))
     if kind in ("model_type", "dict_type", "model_attributes_type"):
         parent = _model_at(loc)
-        known = ", ".join(sorted(parent.model_fields)) if parent else ""
-        return Problem(field, value, f"must be a dict of settings ({known})")
+        if parent is None:  # a dict-valued setting (metrics.monitor_labels)
+            return Problem(field, value, "must be a dict, such as {'release': 'kube-prometheus-stack'}")
+        return Problem(field, value, f"must be a dict of settings ({', '.join(sorted(parent.model_fields))})")
     if kind.endswith("_type") or kind in ("int_from_float", "bool_parsing", "int_parsing"):
         expected = kind.removesuffix("_type").removesuffix("_parsing").replace("int_from_float", "int")
         expected = {"int": "a whole number", "bool": "True or False", "string": "a string",
@@ -418,6 +444,10 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
         problems.append(Problem("agents.collector", s.agents.collector,
             f"{agent.name} cannot write to Elasticsearch {es.version} (it supports {majors}); "
             "choose another collector or Elasticsearch version"))
+    if s.metrics.enabled and not s.metrics.scraper_namespaces:
+        problems.append(Problem("metrics.scraper_namespaces", s.metrics.scraper_namespaces,
+            "metrics are enabled but no namespace may scrape them (a NetworkPolicy admits only these): list the "
+            "namespace of your Prometheus, e.g. ['monitoring'], or set metrics.enabled to False"))
     return problems
 
 

@@ -22,7 +22,7 @@ def _rows(model: type[BaseModel], prefix: str, section: str = "") -> list[str]:
             rows.extend(_rows(nested[0], f"{prefix}{name}.", f"**`{prefix}{name}`**: {field.description} " if optional else ""))
             continue
         default = ("required in the section" if field.default is PydanticUndefined
-                   else "empty" if field.default in (None, ()) else f"`{field.default!r}`")
+                   else "empty" if field.default in (None, (), {}) else f"`{field.default!r}`")
         rows.append(f"| `{prefix}{name}` | {default} | {section if not rows else ''}{field.description or ''} |")
     return rows
 

@@ -129,6 +129,17 @@ class Kube:
                 return None
             raise
 
+    def served_kinds(self, group_version: str) -> set[str] | None:
+        """The kinds the API server serves in ``group_version`` (one discovery GET of ``/apis/<group>/<version>``),
+        or None where no CRD or aggregated API defines it: kube-apiserver answers 404 NotFound then."""
+        try:
+            listed = self._call("GET", f"/apis/{group_version}")
+        except ApiError as e:
+            if e.status == 404:
+                return None
+            raise
+        return {r["kind"] for r in listed.get("resources") or [] if "/" not in r.get("name", "")}
+
     def list(self, kind: str, namespace: str | None = None, label_selector: str | None = None) -> list[dict]:
         """Objects of one kind; each item gets ``apiVersion`` and ``kind``, which a real LIST leaves out."""
         resource = RESOURCES[kind]

@@ -27,6 +27,7 @@ from kubelogs.manifests.common import (
     HTTP_CERTS_SECRET,
     HTTP_TRUST_SECRET,
     KIBANA_SECRET,
+    MONITOR_SECRET,
     READER_SECRET,
     TRANSPORT_TLS_SECRET,
     TRUST_KEY,
@@ -93,7 +94,8 @@ def existing_or_new(kube: Kube, settings: Settings, now: datetime.datetime | Non
                               http_ca_crt=http.ca.crt, http_ca_key=http.ca.key,
                               http_previous_ca_crt=http.previous.crt if http.previous else "",
                               http_previous_ca_key=http.previous.key if http.previous else "",
-                              http_crt=http.leaf.crt, http_key=http.leaf.key, http_trust=http.trust)
+                              http_crt=http.leaf.crt, http_key=http.leaf.key, http_trust=http.trust,
+                              monitor_password=kept_or_new(MONITOR_SECRET, "password") if settings.metrics.enabled else "")
     return Generated(values, made, http.lines, http.earliest, listed)
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import applyset, rollout, safety
-from kubelogs.cluster.api import FIELD_MANAGER, ClusterError, Kube, label_selector
+from kubelogs.cluster.api import FIELD_MANAGER, ApiError, ClusterError, Kube, label_selector
 from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import (
@@ -185,8 +185,7 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
         if kind in (listed or {}):  # read already (the credentials read every Secret): its members
             owned[kind] = {o["metadata"]["name"]: o for o in listed[kind] if applyset.is_member(o, ns)}
         elif namespace_exists or not RESOURCES[kind].namespaced:
-            owned[kind] = {o["metadata"]["name"]: o for o in
-                           kube.list(kind, ns if RESOURCES[kind].namespaced else None, applyset.member_selector(ns))}
+            owned[kind] = {o["metadata"]["name"]: o for o in _owned(kube, kind, ns)}
     known = {("Namespace", ns): live_namespace, ("Secret", APPLYSET_PARENT_NAME): live_parent}
     for manifest, host in sequence:
         if manifest["kind"] != "Node":
@@ -242,6 +241,17 @@ def make_plan(kube: Kube, objects: list[Manifest], nodes: list[NodeTarget],
                 pending.append(message)
     return Plan(ns, steps, searched_parent, with_applied_digest(applyset.parent(ns, kinds)), workloads, pending,
                 unserved_data(kube, steps, ns))
+
+
+def _owned(kube: Kube, kind: str, ns: str) -> list[dict]:
+    """The members of one kind. A kind a CRD defines may have gone with its CRD (an earlier run recorded it):
+    then nothing of it is left to prune, and the 404 says so."""
+    try:
+        return kube.list(kind, ns if RESOURCES[kind].namespaced else None, applyset.member_selector(ns))
+    except ApiError as e:
+        if e.status == 404 and RESOURCES[kind].optional:
+            return []
+        raise
 
 
 def labels_applied(live: dict, desired: Manifest) -> bool:

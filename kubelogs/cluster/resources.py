@@ -11,6 +11,7 @@ class Resource:
     kind: str
     plural: str
     namespaced: bool
+    optional: bool = False  # a CRD defines it: the cluster may not serve it (a LIST is then a 404)
 
     @property
     def group(self) -> str:
@@ -48,6 +49,7 @@ RESOURCES: dict[str, Resource] = {r.kind: r for r in (
     Resource("batch/v1", "CronJob", "cronjobs", True),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
     Resource("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
+    Resource("monitoring.coreos.com/v1", "PodMonitor", "podmonitors", True, optional=True),  # settings.metrics
 )}
 
 # Never deleted by pruning, whatever their labels say: Elasticsearch's data and the generated

@@ -11,7 +11,7 @@ from kubelogs.cluster import credentials, phases, safety
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_plan import plan_elasticsearch, repository_problem
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
-from kubelogs.manifests import render_all
+from kubelogs.manifests import metrics, render_all
 from kubelogs.manifests.checks import check
 from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
 from kubelogs.polling import Poll
@@ -29,7 +29,8 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
         raise ClusterError(refused)
     # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
     objects = render_all(settings, generated.values,
-                         initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)))
+                         initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)),
+                         pod_monitors=serves_pod_monitors(kube, settings))
     problems = check(objects)
     if problems:
         raise ClusterError("rendered objects are invalid (a kubelogs bug; nothing was applied):\n"
@@ -42,6 +43,13 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     result.warnings += [eol] if eol else []
     result.phases = phases.order(result)
     return result
+
+
+def serves_pod_monitors(kube: Kube, settings: Settings) -> bool:
+    """With metrics on, whether the cluster serves the Prometheus Operator's PodMonitor: one discovery request
+    (none with metrics off)."""
+    return settings.metrics.enabled and \
+        metrics.POD_MONITOR in (kube.served_kinds(compat.PROMETHEUS_OPERATOR_API) or set())
 
 
 def execute(kube: Kube, plan: Plan, settings: Settings, log: Callable[[str], None],

@@ -12,6 +12,7 @@ from kubelogs.manifests import (
     index_settings,
     kibana,
     log_pilot,
+    metrics,
     network_policies,
     privileges,
     security,
@@ -23,6 +24,8 @@ from kubelogs.manifests.common import (
     HTTP_CERTS_SECRET,
     HTTP_TRUST_SECRET,
     KIBANA_SECRET,
+    MONITOR_SECRET,
+    MONITOR_USER,
     PART_OF,
     READER_SECRET,
     READER_USER,
@@ -71,7 +74,10 @@ def secrets(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
     if settings.kibana.enabled:
         values[KIBANA_SECRET] = {"username": kibana.system_user(settings), "password": generated.kibana_password,
                                  "encryption-key": generated.kibana_key}
-    return [obj("v1", "Secret", name, kibana.NAME if name == KIBANA_SECRET else elasticsearch.NAME, ns,
+    if settings.metrics.enabled:
+        values[MONITOR_SECRET] = {"username": MONITOR_USER, "password": generated.monitor_password}
+    owner = {KIBANA_SECRET: kibana.NAME, MONITOR_SECRET: metrics.NAME}
+    return [obj("v1", "Secret", name, owner.get(name, elasticsearch.NAME), ns,
                 type="Opaque", data=_base64(data)) for name, data in values.items()]
 
 
@@ -88,9 +94,10 @@ AGENT_BUILDERS: dict[str, Callable[[Settings, tuple[str, ...], GeneratedSecrets]
 
 
 def render_all(settings: Settings, generated: GeneratedSecrets,
-               initial_masters: tuple[str, ...] | None = None) -> list[Manifest]:
+               initial_masters: tuple[str, ...] | None = None, pod_monitors: bool = False) -> list[Manifest]:
     """Namespace and Secrets first, then workloads: the order they must be applied in.
-    ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation)."""
+    ``initial_masters``: see ``elasticsearch.elasticsearch_yml`` (None for a new installation). ``pod_monitors``:
+    the cluster serves the Prometheus Operator's PodMonitor (metrics.render)."""
     objects = [namespace(settings), *secrets(settings, generated), *network_policies.render(settings),
                *elasticsearch.render(settings, initial_masters, generated), *security.render(settings, generated),
                *index_settings.render(settings), *snapshots.render(settings)]
@@ -99,6 +106,8 @@ def render_all(settings: Settings, generated: GeneratedSecrets,
         if runtimes:  # each DaemonSet selects the nodes whose runtime label maps to its agent
             objects += builder(settings, runtimes, generated)
     objects += kibana.render(settings, generated)
+    objects += metrics.render(settings, generated, pod_monitors, bool(
+        compat.runtimes_for(fluent_bit.NAME, settings.agents.collector, settings.elasticsearch.major)))
     for o in objects:
         if o["kind"] in WORKLOADS:  # what their pods keep, and why, as checkov's skip annotations
             o["metadata"].setdefault("annotations", {}).update(

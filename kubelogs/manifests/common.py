@@ -37,6 +37,7 @@ CREDENTIALS_SECRET = "elasticsearch-credentials"
 WRITER_SECRET = "elasticsearch-writer-credentials"
 READER_SECRET = "elasticsearch-reader-credentials"
 KIBANA_SECRET = "kibana-credentials"
+MONITOR_SECRET = "elasticsearch-monitor-credentials"  # the metrics exporter's (settings.metrics)
 TRANSPORT_TLS_SECRET = "elasticsearch-transport-tls"
 # HTTP TLS (kubelogs/cluster/certificates.py), named as ECK names its own: the CA with its key (no pod mounts
 # it), Elasticsearch's certificate and key (its pods only), and the public trust bundle every client mounts.
@@ -45,6 +46,7 @@ HTTP_CERTS_SECRET = "elasticsearch-http-certs-internal"
 HTTP_TRUST_SECRET = "elasticsearch-http-certs-public"
 TRUST_KEY = "ca.crt"
 WRITER_USER, READER_USER = "kubelogs-writer", "kubelogs-reader"
+MONITOR_USER = "kubelogs-monitor"
 
 # Labels of the short-lived pods kubelogs runs (not ApplySet members; removed by whoever created them):
 TASK_LABEL = "kubelogs.io/task"  # "es-admin" (the cluster stage's Elasticsearch calls) or "retention"
@@ -70,6 +72,7 @@ class GeneratedSecrets:
     http_crt: str = ""  # Elasticsearch's HTTP certificate, signed by the HTTP CA
     http_key: str = ""
     http_trust: str = ""  # the CA certificates clients trust (one, or two while a CA is replaced)
+    monitor_password: str = ""  # the metrics exporter's user (only while metrics are enabled)
 
     def trust_digest(self) -> dict[str, str]:
         """For the hash of a client's pod template: it reads the trust bundle at start."""
@@ -127,12 +130,14 @@ def credential_digests(*values: str) -> dict[str, str]:
 
 
 def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], config: dict[str, str] | None = None,
-             **spec: Any) -> Manifest:
-    """A StatefulSet, DaemonSet or Deployment whose pods carry exactly the (immutable) selector labels, and the
-    hash of the ``config`` files they read at start (if any); rolling updates unless ``spec`` says otherwise."""
+             pod_annotations: dict[str, str] | None = None, **spec: Any) -> Manifest:
+    """A StatefulSet, DaemonSet or Deployment whose pods carry exactly the (immutable) selector labels, the
+    hash of the ``config`` files they read at start (if any) and ``pod_annotations``; rolling updates unless
+    ``spec`` says otherwise."""
     template_meta: dict[str, Any] = {"labels": selector(name)}
-    if config:
-        template_meta["annotations"] = {CONFIG_HASH_ANNOTATION: config_hash(config)}
+    annotations = {**(pod_annotations or {}), **({CONFIG_HASH_ANNOTATION: config_hash(config)} if config else {})}
+    if annotations:
+        template_meta["annotations"] = annotations
     strategy = "strategy" if kind == "Deployment" else "updateStrategy"
     return obj("apps/v1", kind, name, name, namespace, spec={
         strategy: {"type": "RollingUpdate"},
@@ -140,6 +145,11 @@ def workload(kind: str, name: str, namespace: str, pod_spec: dict[str, Any], con
         "selector": {"matchLabels": selector(name)},
         "template": {"metadata": template_meta, "spec": pod_spec},
     })
+
+
+def scrape_annotations(port: int, path: str) -> dict[str, str]:
+    """The ``prometheus.io/*`` pod annotations Prometheus's common ``kubernetes-pods`` job reads."""
+    return {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": path}
 
 
 def cluster_obj(api_version: str, kind: str, name: str, component: str, namespace: str, **body: Any) -> Manifest:

@@ -20,6 +20,7 @@ from kubelogs.manifests.common import (
     cluster_obj,
     credential_digests,
     obj,
+    scrape_annotations,
     secret_env,
     service_account,
     workload,
@@ -32,6 +33,7 @@ CONFIG_MAP = "fluent-bit-config"
 CONFIG_DIR = "/fluent-bit/etc/kubelogs"
 STATE_DIR = "/var/lib/fluent-bit"  # prepared by the node stage (compatibility.AGENTS)
 HEALTH_PORT = 2020
+METRICS_PATH = "/api/v2/metrics/prometheus"  # on HEALTH_PORT: Prometheus's text format (settings.metrics)
 STORAGE_LIMIT = "512M"  # per node: Fluent Bit's filesystem buffer for Elasticsearch, under STATE_DIR
 # Fluent Bit's record accessor for the pod's log-name annotation.
 LOG_NAME_FIELD = "log_name"  # on every collected line: its index's name (route.lua)
@@ -317,5 +319,6 @@ def render(settings: Settings, runtimes: tuple[str, ...], generated: GeneratedSe
         obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=files),
         # Fluent Bit reads its configuration and credentials only at start.
         workload("DaemonSet", NAME, ns, pod, {**files, **credential_digests(generated.writer_password),
-                                              **generated.trust_digest()}),
+                                              **generated.trust_digest()},
+                 pod_annotations=scrape_annotations(HEALTH_PORT, METRICS_PATH) if settings.metrics.enabled else None),
     ]

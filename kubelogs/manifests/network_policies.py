@@ -7,14 +7,17 @@ it enforces NetworkPolicy; kind's default one does not).
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
   ``kubectl port-forward`` enters the pod's own network namespace, so no policy stands in its way.
 - Fluent Bit: its metrics port only, from the verify stage's verifier pod (it gathers every agent's counters
-  in one in-cluster pass; the kubelet's probes come from the node, which a policy never blocks). log-pilot,
-  the short-lived pods of the cluster and verify stages and the canaries: no connection in.
+  in one in-cluster pass; the kubelet's probes come from the node, which a policy never blocks) and, with
+  ``metrics.enabled``, from the namespaces ``metrics.scraper_namespaces``.
+- With ``metrics.enabled``: the Elasticsearch exporter takes 9114 from the namespaces
+  ``metrics.scraper_namespaces`` only, and is one of the clients 9200 admits. log-pilot, the short-lived pods of
+  the cluster and verify stages and the canaries: no connection in.
 """
 
 from __future__ import annotations
 
 from kubelogs import compatibility as compat
-from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot
+from kubelogs.manifests import elasticsearch, fluent_bit, kibana, log_pilot, metrics
 from kubelogs.manifests.common import TASK_LABEL, VERIFY_LABEL, Manifest, obj, selector
 from kubelogs.settings import Settings
 
@@ -47,8 +50,9 @@ def _no_ingress(name: str, namespace: str, component: str, pods: dict) -> Manife
 
 def render(settings: Settings) -> list[Manifest]:
     ns, es_pods = settings.namespace, selector(elasticsearch.NAME)
+    clients = [*ES_CLIENTS, *([metrics.NAME] if settings.metrics.enabled else [])]
     es_clients = [
-        {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": list(ES_CLIENTS)}]}},
+        {"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": clients}]}},
         {"podSelector": {"matchExpressions": [{"key": TASK_LABEL, "operator": "Exists"}]}},
         {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
         *_namespaces(settings.elasticsearch.client_namespaces),
@@ -60,8 +64,9 @@ def render(settings: Settings) -> list[Manifest]:
     ]
     agents = compat.runtimes_for
     if agents(fluent_bit.NAME, settings.agents.collector, settings.elasticsearch.major):
+        scrapers = _namespaces(settings.metrics.scraper_namespaces) if settings.metrics.enabled else []
         policies.append(_ingress(fluent_bit.NAME, ns, selector(fluent_bit.NAME), fluent_bit.HEALTH_PORT,
-                                 [{"podSelector": {"matchLabels": {VERIFY_LABEL: "verifier"}}}]))
+                                 [{"podSelector": {"matchLabels": {VERIFY_LABEL: "verifier"}}}, *scrapers]))
     if agents(log_pilot.NAME, settings.agents.collector, settings.elasticsearch.major):
         policies.append(_no_ingress(log_pilot.NAME, ns, log_pilot.NAME, {"matchLabels": selector(log_pilot.NAME)}))
     policies += [
@@ -74,4 +79,7 @@ def render(settings: Settings) -> list[Manifest]:
         policies.append(_ingress(kibana.NAME, ns, selector(kibana.NAME), kibana.PORT, [
             {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
             *_namespaces(settings.kibana.client_namespaces)]))
+    if settings.metrics.enabled:
+        policies.append(_ingress(metrics.NAME, ns, selector(metrics.NAME), metrics.PORT,
+                                 _namespaces(settings.metrics.scraper_namespaces)))
     return policies

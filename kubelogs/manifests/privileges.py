@@ -77,6 +77,11 @@ KEPT: dict[str, dict[str, str]] = {
                        "credentials to Filebeat from its environment only"),
         "CKV_K8S_9": "log-pilot serves no endpoint: its liveness probe runs the image's own health script",
     },
+    "elasticsearch-exporter": {  # settings.metrics
+        **EVERY_POD,
+        "CKV_K8S_35": ("ES_USERNAME and ES_PASSWORD: the exporter reads Elasticsearch's credentials from its "
+                       "environment or its --es.uri only (a URI would show them in the pod's args)"),
+    },
     "client": {  # the verify stage's canaries and verifier, the cluster stage's Elasticsearch calls, retention
         **EVERY_POD,
         "CKV_K8S_8": ONE_SHOT,

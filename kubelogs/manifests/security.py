@@ -1,5 +1,6 @@
 """Least privilege inside Elasticsearch: a role and user that may only write the log indices (the agents), a
-read-only role and user (the verifier), and the password of Kibana's built-in system user.
+read-only role and user (the verifier), a role and user that may only monitor (the metrics exporter, while
+``metrics.enabled``), and the password of Kibana's built-in system user.
 
 The requests are data, in the ConfigMap ``elasticsearch-security`` (one per line, as for the index
 settings); a password appears there only as ``@@NAME@@``, which the in-cluster pod fills in from the
@@ -12,6 +13,8 @@ from __future__ import annotations
 from kubelogs import compatibility as compat
 from kubelogs.manifests.common import (
     KIBANA_SECRET,
+    MONITOR_SECRET,
+    MONITOR_USER,
     READER_SECRET,
     READER_USER,
     REQUESTS_KEY,
@@ -26,7 +29,7 @@ from kubelogs.manifests.common import (
 from kubelogs.settings import Settings
 
 NAME = "elasticsearch-security"
-WRITER_ROLE, READER_ROLE = "kubelogs_writer", "kubelogs_reader"
+WRITER_ROLE, READER_ROLE, MONITOR_ROLE = "kubelogs_writer", "kubelogs_reader", "kubelogs_monitor"
 # The daily log indices `<log name>-YYYY.MM.DD` (the unrouted index included), as a Lucene regular
 # expression: not Elasticsearch's and Kibana's own dot-prefixed indices, not other tools' indices.
 LOG_INDICES = r"/[a-z0-9][a-z0-9\-]*-[0-9]{4}\.[0-9]{2}\.[0-9]{2}/"
@@ -34,7 +37,7 @@ LOG_INDICES = r"/[a-z0-9][a-z0-9\-]*-[0-9]{4}\.[0-9]{2}\.[0-9]{2}/"
 FILEBEAT_INDICES = "filebeat-*"
 # Placeholder -> (Secret, key): the pod gets each as env of that name.
 PASSWORDS = {"WRITER_PASSWORD": (WRITER_SECRET, "password"), "READER_PASSWORD": (READER_SECRET, "password"),
-             "KIBANA_PASSWORD": (KIBANA_SECRET, "password")}
+             "KIBANA_PASSWORD": (KIBANA_SECRET, "password"), "MONITOR_PASSWORD": (MONITOR_SECRET, "password")}
 
 
 def _log_pilot_runs(settings: Settings) -> bool:
@@ -61,14 +64,22 @@ def reader_role(settings: Settings) -> dict:
                                              "privileges": ["read", "view_index_metadata", "monitor"]}]}
 
 
+def monitor_role() -> dict:
+    """What the metrics exporter asks (GET /, _cluster/health, _nodes/stats: cluster:monitor/* actions, its
+    README's "exporter defaults"): the cluster's monitor privilege, no index privilege at all."""
+    return {"cluster": ["monitor"], "indices": []}
+
+
 def requests(settings: Settings) -> list[tuple[str, str, dict]]:
     """(method, path, body) in order: roles, then users with their passwords, then Kibana's password.
     A user's password is also set through ``_password``, which every version applies to an existing user."""
     api = compat.security_api(settings.elasticsearch.version)
     calls: list[tuple[str, str, dict]] = []
-    for role, body, user, placeholder, full_name in (
-            (WRITER_ROLE, writer_role(settings), WRITER_USER, "WRITER_PASSWORD", "kubelogs log agents"),
-            (READER_ROLE, reader_role(settings), READER_USER, "READER_PASSWORD", "kubelogs verify stage")):
+    users = [(WRITER_ROLE, writer_role(settings), WRITER_USER, "WRITER_PASSWORD", "kubelogs log agents"),
+             (READER_ROLE, reader_role(settings), READER_USER, "READER_PASSWORD", "kubelogs verify stage")]
+    if settings.metrics.enabled:
+        users.append((MONITOR_ROLE, monitor_role(), MONITOR_USER, "MONITOR_PASSWORD", "kubelogs metrics exporter"))
+    for role, body, user, placeholder, full_name in users:
         calls += [("PUT", f"{api}/role/{role}", body),
                   ("PUT", f"{api}/user/{user}", {"password": f"@@{placeholder}@@", "roles": [role],
                                                  "full_name": full_name}),
@@ -90,7 +101,8 @@ def render(settings: Settings, generated: GeneratedSecrets) -> list[Manifest]:
     ConfigMap, so it is sent again (and again, until a run gets it to Elasticsearch)."""
     if not settings.elasticsearch.security_enabled:
         return []
-    digests = credential_digests(generated.writer_password, generated.reader_password, generated.kibana_password)
+    digests = credential_digests(generated.writer_password, generated.reader_password, generated.kibana_password,
+                                 generated.monitor_password)
     return [obj("v1", "ConfigMap", NAME, "elasticsearch", settings.namespace,
                 data={REQUESTS_KEY: requests_text(requests(settings)),
                       "passwords": "".join(f"{k} {v}\n" for k, v in sorted(digests.items()))})]

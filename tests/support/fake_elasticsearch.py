@@ -9,7 +9,8 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
   output sends. 8.x/9.x reject ``_type`` in a metadata line, 6.x requires it, 7.x takes both; each document
   is mapped as Elasticsearch maps it (tests/support/fake_es_mappings.py: dynamic mapping, the template's mappings,
   conflicts rejected, one mapping type per 6.x index);
-- ``GET /`` and ``HEAD /``: the version document some clients probe first;
+- ``GET /`` and ``HEAD /``: the version document some clients probe first; ``GET /_nodes/stats`` (a few
+  fields per node: what the metrics exporter reads);
 - what the cluster stage's in-cluster pods call (``files/es-admin.sh``, ``files/es-retention.sh``): cluster
   settings (6.x refuses a ``minimum_master_nodes`` above its node count, as Zen discovery does), ``_flush``,
   voting configuration exclusions (7.x+), ILM policies (6.6+), index templates (legacy ``_template`` with
@@ -229,6 +230,8 @@ class FakeElasticsearch(LoopbackServer):
                 or not _nodes_match(query.get("wait_for_nodes", ""), nodes)
             return (408 if timed_out else 200), {"cluster_name": "kubelogs", "status": status,
                                                  "timed_out": timed_out, "number_of_nodes": nodes}
+        if method == "GET" and parts[:1] == ["_nodes"] and parts[-1:] == ["stats"] and len(parts) <= 3:
+            return 200, self._nodes_stats(parts[1] if len(parts) == 3 else "_all")
         if method == "GET" and len(parts) == 2 and parts[1] == "_count":
             with self._lock:
                 names = [n for n in self.indices if fnmatch.fnmatchcase(n, parts[0])
@@ -419,6 +422,20 @@ class FakeElasticsearch(LoopbackServer):
                             "build_snapshot": False, "lucene_version": lucene,
                             "minimum_wire_compatibility_version": wire, "minimum_index_compatibility_version": index},
                 "tagline": "You Know, for Search"}
+
+    def _nodes_stats(self, which: str) -> dict:
+        """``GET /_nodes/stats`` (``_local``: the node that answers): the parts of each node's stats the
+        metrics exporter reads first (name, roles, documents, heap), in Elasticsearch's shape."""
+        names = self.names()[:1] if which == "_local" else self.names()
+        with self._lock:
+            docs = sum(len(d) for d in self.indices.values())
+        nodes = {f"node-{n}": {"name": n, "host": f"10.244.0.{10 + i}", "ip": f"10.244.0.{10 + i}:9300",
+                               "roles": ["data", "ingest", "master"],
+                               "indices": {"docs": {"count": docs if i == 0 else 0, "deleted": 0}},
+                               "jvm": {"mem": {"heap_used_in_bytes": 200 * 2**20, "heap_max_in_bytes": 512 * 2**20}}}
+                 for i, n in enumerate(names)}
+        return {"_nodes": {"total": len(nodes), "successful": len(nodes), "failed": 0},
+                "cluster_name": "kubelogs", "nodes": nodes}
 
     def _bulk(self, default_index: str | None, body: bytes, content_type: str | None,
               user: str | None = None) -> tuple[int, dict]:

@@ -159,6 +159,8 @@ def required(method: str, parts: list[str]) -> tuple[str, set[str]]:
         return "cluster", {"monitor"}  # cluster:monitor/main
     if parts[:1] == ["_cluster"] and parts[1:2] == ["health"]:
         return "cluster", {"monitor"}
+    if method == "GET" and parts[:1] == ["_nodes"] and parts[-1:] == ["stats"]:
+        return "cluster", {"monitor"}  # cluster:monitor/nodes/stats
     if parts[:2] == ["_cat", "indices"]:
         return "cluster", {"monitor"}  # and, per index, monitor (the answer lists only those)
     if len(parts) == 2 and parts[1] == "_count":

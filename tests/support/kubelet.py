@@ -25,6 +25,9 @@ kubelet and runtime, through the API server:
 - **Elasticsearch pods:** Ready (a test serves the Service with tests/support/fake_elasticsearch.py).
 - **log-pilot pods** (its image cannot run here): Ready; each canary line on their node is written to the
   Elasticsearch their env names, in the index the application contract gives (env ``aliyun_logs_<name>``).
+- **Elasticsearch exporter pods** (its image cannot run here): played from their args and env
+  (tests/support/played_es_exporter.py) in a sandbox with the pod's IP, so Prometheus's path, the API
+  server's pod proxy, reaches its /metrics, which asks the fake Elasticsearch as the real exporter does.
 - **Kibana pods** (its image cannot run here): Ready, and a fake Kibana of the image's version
   (tests/support/fake_kibana.py) behind the namespace's ``kibana`` Service, logging in to the fake Elasticsearch
   with the credentials the pod's env resolves to.
@@ -125,6 +128,10 @@ class AdminApi(Kube):
             if uid:  # gone, or replaced: nothing to report for it any more
                 return {}
             raise
+
+    def pod_proxy(self, name: str, namespace: str, port: int, path: str) -> str:
+        """GET ``path`` on a pod's port through the API server's proxy, as a person or a scraper outside the cluster."""
+        return self._call("GET", f"{RESOURCES['Pod'].path(namespace, name)}:{port}/proxy/{path.lstrip('/')}", text=True)
 
     def delete_now(self, kind: str, name: str, namespace: str | None, uid: str | None = None) -> None:
         body: dict = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0}
@@ -327,6 +334,8 @@ class Kubelet:
                 self._run_fluent_bit(played)
             elif container["image"].rsplit("/", 1)[-1].startswith("kibana:"):
                 self._run_kibana(played)
+            elif container["image"].rsplit("/", 1)[-1].startswith("elasticsearch-exporter:"):
+                self._run_es_exporter(played)
             else:  # Elasticsearch, log-pilot, anything else: a started, ready container
                 self._status(played, "Running", ready=True)
         except BaseException as e:  # shown where kubectl would show it (pytest's outcomes included)
@@ -509,6 +518,11 @@ class Kubelet:
                                               env=self.env(pod, container, played.sandbox),
                                               stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                               preexec_fn=die_with_parent)
+        self._run_until_stopped(played, container)
+
+    def _run_until_stopped(self, played: PlayedPod, container: dict) -> None:
+        """Ready once its readiness probe answers 200 (on its port, in its sandbox); CrashLoopBackOff when its
+        process exits, with the last lines of its log."""
         probe = container.get("readinessProbe", {}).get("httpGet")
         ports = {p.get("name"): p["containerPort"] for p in container.get("ports") or []}
         deadline = time.monotonic() + READY_TIMEOUT
@@ -534,6 +548,26 @@ class Kubelet:
         if not played.stopped:
             self._status(played, "Running", ready=False,
                          waiting=("CrashLoopBackOff", f"exit code {played.process.returncode}"))
+
+    def _run_es_exporter(self, played: PlayedPod) -> None:
+        """The Elasticsearch exporter, played (tests/support/played_es_exporter.py) in the pod's network: its args,
+        its env resolved as a kubelet does, its volumes written out, the Services it may reach."""
+        pod = played.pod
+        container = pod["spec"]["containers"][0]
+        directory = Path(tempfile.mkdtemp(prefix="pod-", dir=self.workdir))
+        mounts = self._volumes(played, directory / "volumes", host_paths=False)
+        played.sandbox = Sandbox(directory / "sandbox", self._services(pod["metadata"]["namespace"]),
+                                 pod_ip=played.ip, down=lambda names: bool(self.unreachable.intersection(names))).open()
+        env = {**self.env(pod, container, played.sandbox), "PYTHONPATH": str(REPO),
+               "PLAYED_HOSTS": str(played.sandbox.dir / "hosts"),
+               "PLAYED_MOUNTS": json.dumps([[m.source, m.target] for m in mounts])}
+        played.log_file = directory / "container.log"
+        with open(played.log_file, "wb") as log:
+            played.process = subprocess.Popen(
+                ["ip", "netns", "exec", played.sandbox.netns, sys.executable, "-m", "tests.support.played_es_exporter",
+                 *(container.get("args") or [])], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        self._run_until_stopped(played, container)
 
     def _play_fluent_bit(self, played: PlayedPod) -> None:
         """No binary of this version: the pod's own configuration drives a played agent (see module doc)."""

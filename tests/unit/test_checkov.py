@@ -1,6 +1,7 @@
 """The manifest scanner a new user runs first (checkov, its kubernetes checks with their defaults) finds
 nothing to fail in what kubelogs renders: the default settings and the log-pilot recipe (Elasticsearch
-6.8.23), with every pod the stages start at run time (canary, verifier, Kibana views, Elasticsearch calls).
+6.8.23) and metrics turned on (the Elasticsearch exporter), with every pod the stages start at run time (canary,
+verifier, Kibana views, Elasticsearch calls).
 
 What a pod keeps that a check would take away is in kubelogs/manifests/privileges.py, on the objects as
 checkov's own skip annotations with the reason. Each listed privilege must be one that checkov really flags
@@ -21,7 +22,8 @@ from kubelogs.verify import pods
 from tests.support import checkov
 
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
-RENDERS = {"defaults": {}, "log-pilot recipe": {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION}}}
+RENDERS = {"defaults": {}, "log-pilot recipe": {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION}},
+           "metrics on": {"metrics": {"enabled": True, "scraper_namespaces": ["monitoring"]}}}
 SKIP = "checkov.io/skip"
 
 

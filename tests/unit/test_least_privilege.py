@@ -124,7 +124,7 @@ def admitted(policies: list[dict], target: dict[str, str], port: int, source: di
         for rule in policy["spec"].get("ingress") or []:
             if not any(p["port"] == port for p in rule.get("ports") or []):
                 continue
-            if "from" not in rule:  # a rule without sources admits every source (NetworkPolicyIngressRule)
+            if not rule.get("from"):  # empty or missing: every source (the API's rule)
                 return True
             for peer in rule.get("from") or []:
                 if "podSelector" in peer and source_ns == namespace and _selects(peer["podSelector"], source):
