@@ -56,7 +56,8 @@ SNAPSHOT_BEFORE_RISKY_CHANGE = Check("a snapshot before a risky change", "cluste
 QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
     "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
     "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
-    "new majority (6.x)")
+    "new majority (6.x); with dedicated masters the leaving data nodes are only drained (they are not "
+    "master-eligible)")
 HEALTH_BEFORE_RESTART = Check("health before a restart", "cluster",
     "no Elasticsearch pod restarts until the cluster is green (yellow with one node) with every node joined; "
     "then replica allocation is limited to primaries and the indices are flushed")

@@ -160,8 +160,11 @@ class ClusterView:
             data = self.secret_data(names.pop(), ns) if len(names) == 1 else None
             return {f"s3.client.kubelogs.{k}": v for k, v in (data or {}).items()}
 
+        def data_nodes() -> list[str]:  # a dedicated master (elasticsearch.masters) holds no shard
+            return [n for n in ready() if not n.startswith("elasticsearch-master-")]
+
         es = FakeElasticsearch(major=major, credentials=credentials, https=https, number_of_nodes=lambda: len(ready()),
-                               node_names=ready)
+                               node_names=ready, data_node_names=data_nodes)
         es.snapshots.node_config, es.snapshots.keystore = node_config, keystore
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})
