@@ -9,6 +9,7 @@ import yaml
 from kubelogs.cluster import quorum
 from kubelogs.manifests import GeneratedSecrets, render_all
 from kubelogs.manifests.checks import check
+from kubelogs.node.decisions import data_directory
 from kubelogs.settings import SettingsError, validate_settings
 
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
@@ -148,3 +149,11 @@ def test_data_node_scaling_with_dedicated_masters_only_drains(version):
     assert down.env["NODES_WAIT"] == ">=6" and down.env["LEAVING"] == "elasticsearch-2"
     assert quorum.after_scaling(version, 3, 2, masters=3).actions == ("allocation_exclude_clear",)
     assert quorum.after_scaling(version, 2, 3, masters=3) is None  # no zen quorum to raise
+
+
+def test_the_node_stage_prepares_the_masters_directory_beside_data_path():
+    with_masters = data_directory(validate_settings({"elasticsearch": {"masters": 3}}), holds_data=True)
+    assert with_masters.paths == ["/es-data", "/es-data-master"]
+    assert (with_masters.uid, with_masters.gid, with_masters.mode) == (1000, 1000, 0o750)
+    assert data_directory(validate_settings({}), holds_data=True).paths == ["/es-data"]
+    assert data_directory(validate_settings({"elasticsearch": {"masters": 3, "storage": "pvc"}}), holds_data=True) is None
