@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from kubelogs.cluster.api import ClusterError
+from kubelogs.cluster.api import ClusterError, Kube, load_client
+from kubelogs.verify import stage as verify_stage
 from tests.cluster.test_day2 import ADMIN_PATHS, record_restarts
 from tests.support.cluster_helpers import deploy, settings_for
 from tests.support.tier import node_targets
@@ -111,3 +112,12 @@ def test_changing_the_master_layout_is_refused_before_anything_is_applied(instal
     assert "[safety check: master layout unchanged]" in str(refused.value)
     assert "Keep elasticsearch.masters = 3 as installed" in str(refused.value)
     assert len(api.mutations()) == before
+
+
+def test_verify_counts_the_masters_among_the_nodes(installed):
+    api, es, nodes, _ = installed
+    settings = settings_for(api, elasticsearch=MASTERS, verify={"timeout": 15})
+    lines: list[str] = []
+    report = verify_stage.run(Kube(load_client(settings)), settings, lines.append)
+    assert report.es_nodes == 5 and not [p for p in report.problems if "nodes, expected" in p], report.problems
+    assert any(line.startswith("Elasticsearch: green, 5 of 5 nodes") for line in lines), lines
