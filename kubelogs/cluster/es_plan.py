@@ -84,12 +84,13 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
         masters_step = by_ref.get(("StatefulSet", MASTER_NAME))
-        masters = (masters_step.live or {}).get("spec", {}).get("replicas", 1) if masters_step and masters_step.live else 0
+        masters, adopted = _running_masters(kube, settings, masters_step)
         refused = safety.master_layout_unchanged(masters, settings.elasticsearch.masters)
         if refused:
             raise ClusterError(refused)
+        work.adopted = adopted
         # The data nodes' pods, then the masters' (the order they restart in).
-        sets = [(NAME, sts)] + ([(MASTER_NAME, masters_step)] if masters else [])
+        sets = [(NAME, sts)] + ([(MASTER_NAME, masters_step)] if masters_step and masters_step.live else [])
         outdated_by_set = [(name, step, restarts.outdated(kube, settings.namespace, step.live, name)) for name, step in sets]
         outdated = [p for _, _, pods in outdated_by_set for p in pods]
         pending = "; ".join(restarts.pending_message(pods, name) for name, _, pods in outdated_by_set if pods)
@@ -116,6 +117,19 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
             if config_map.action != "unchanged" or sent != sent_hash(live_cm):
                 work.send.append(name)
     return work
+
+
+def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple[int, bool]:
+    """The dedicated masters of the installed cluster, and whether a re-created StatefulSet adopts them."""
+    if step and step.live:
+        return step.live["spec"].get("replicas", 1), False
+    if not settings.elasticsearch.masters:
+        return 0, False
+    # No masters' StatefulSet, but masters wanted: a layout change, unless it was deleted with --cascade=orphan
+    # (as the immutable-fields refusal advises) and its pods wait to be adopted by the new one, with their layout.
+    pods = kube.list("Pod", settings.namespace, label_selector(step.manifest["spec"]["selector"]["matchLabels"])) \
+        if step else []
+    return (settings.elasticsearch.masters, True) if pods else (0, False)
 
 
 def risky_change(running: str, live: dict, desired: dict, settings: Settings) -> str:

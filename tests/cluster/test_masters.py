@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from kubelogs.cluster.api import ClusterError, Kube, load_client
+from kubelogs.cluster.resources import RESOURCES
 from kubelogs.verify import stage as verify_stage
 from tests.cluster.test_day2 import ADMIN_PATHS, record_restarts
 from tests.support.cluster_helpers import deploy, settings_for
@@ -121,3 +122,19 @@ def test_verify_counts_the_masters_among_the_nodes(installed):
     report = verify_stage.run(Kube(load_client(settings)), settings, lines.append)
     assert report.es_nodes == 5 and not [p for p in report.problems if "nodes, expected" in p], report.problems
     assert any(line.startswith("Elasticsearch: green, 5 of 5 nodes") for line in lines), lines
+
+
+def test_masters_statefulset_deleted_with_cascade_orphan_is_recreated_and_adopts_its_pods(installed):
+    # As the immutable-fields refusal advises: the pods stay, the next run re-creates the StatefulSet; their
+    # layout is the installed one, so this is no layout change.
+    api, es, nodes, _ = installed
+    settings = settings_for(api, elasticsearch=MASTERS)
+    masters = {p["metadata"]["uid"] for p in api.pods("elasticsearch-master")}
+    Kube(load_client(settings))._call("DELETE", RESOURCES["StatefulSet"].path(api.namespace, "elasticsearch-master"),
+                                      body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Orphan"},
+                                      content_type="application/json")
+    api.wait_for("the StatefulSet to go", lambda: api.get("StatefulSet", "elasticsearch-master", api.namespace) is None)
+    plan, _, _ = deploy(api, settings, nodes)
+    assert f"StatefulSet {api.namespace}/elasticsearch-master" in [s.ref for s in plan.changes]
+    assert {p["metadata"]["uid"] for p in api.pods("elasticsearch-master")} == masters  # adopted, not replaced
+    assert not deploy(api, settings, nodes)[0].has_work
