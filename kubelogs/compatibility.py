@@ -29,6 +29,14 @@ SLM_FROM: tuple[int, int, int] = (7, 4, 0)
 # The S3 repository is a module from 8.0; before, a plugin the official images do not carry.
 S3_REPOSITORY_BUILT_IN_FROM: tuple[int, int, int] = (8, 0, 0)
 
+# Dedicated masters (elasticsearch.masters): none, or an odd number, so a majority survives the loss of one.
+ES_MASTER_COUNTS: tuple[int, ...] = (0, 3, 5, 7)
+# A node's roles: `node.roles` from 7.9 (Elastic's "Node" settings page); before, the booleans `node.master`,
+# `node.data` and `node.ingest` (5.x to 7.8). The two forms cannot be mixed in one file.
+NODE_ROLES_FROM: tuple[int, int, int] = (7, 9, 0)
+MASTER_ROLES: tuple[str, ...] = ("master",)
+DATA_ROLES: tuple[str, ...] = ("data", "ingest")  # `data` holds every tier (content, hot, warm, ...); ingest pipelines
+
 # vm.max_map_count that Elasticsearch needs, by the first version that needs it (newest first).
 MAX_MAP_COUNT_BY_VERSION: tuple[tuple[tuple[int, int, int], int], ...] = (
     ((8, 16, 0), 1048576),  # Elastic documents 1048576 from 8.16 on

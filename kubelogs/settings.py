@@ -112,6 +112,14 @@ def _data_path(value: str) -> str:
     return value
 
 
+def _masters(value: int) -> int:
+    if value not in compat.ES_MASTER_COUNTS:
+        raise ValueError("must be 0 (every node master-eligible and holding data) or an odd number of dedicated "
+                         f"masters: one of {', '.join(map(str, compat.ES_MASTER_COUNTS[1:]))} (an odd number keeps a "
+                         "majority through the loss of one)")
+    return value
+
+
 def _octal_mode(value: str) -> str:
     if not _OCTAL_MODE_RE.match(value):
         raise ValueError("must be an octal mode written as a string, such as '0750'")
@@ -206,10 +214,15 @@ class ElasticsearchSettings(_Model):
     image: Image | None = Field(
         None, description="Image reference; empty means the official image of `version`.")
     replicas: int = Field(
-        3, ge=1, le=50, description="Elasticsearch nodes (StatefulSet replicas); with hostPath storage at most the number of data nodes.")
+        3, ge=1, le=50, description="Elasticsearch nodes (StatefulSet replicas); with `masters` set, data nodes only. With hostPath storage at most the number of data nodes.")
     heap: JvmSize = Field("512m", description="JVM heap (-Xms/-Xmx), at most half of `memory`.")
     memory: Quantity = Field("1Gi", description="Memory request and limit of each Elasticsearch pod.")
     cpu: CpuQuantity = Field("1", description="CPU request of each Elasticsearch pod.")
+    masters: Annotated[int, AfterValidator(_masters)] = Field(
+        0, description="Dedicated master nodes: 0 makes every node master-eligible and a data node; 3, 5 or 7 run that many master-only nodes in their own StatefulSet (`elasticsearch-master`, no shard data, no client traffic) and the `replicas` nodes hold data only. With hostPath storage the masters keep their state in `<data_path>-master` on the data nodes, one master per node. Set it when installing: changing it on a running cluster is refused (planned, see docs/day-2.md).")
+    master_heap: JvmSize = Field("256m", description="JVM heap of each dedicated master (with `masters`), at most half of `master_memory`.")
+    master_memory: Quantity = Field("512Mi", description="Memory request and limit of each dedicated master pod.")
+    master_cpu: CpuQuantity = Field("250m", description="CPU request of each dedicated master pod.")
     storage: Literal["hostPath", "pvc"] = Field(
         "hostPath", description="`hostPath`: `data_path` on each data node (prepared by the node stage); `pvc`: a PersistentVolumeClaim per pod.")
     data_path: Annotated[str, AfterValidator(_data_path)] = Field(
@@ -236,6 +249,16 @@ class ElasticsearchSettings(_Model):
     @property
     def major(self) -> int:
         return compat.parse_version(self.version)[0]
+
+    @property
+    def master_data_path(self) -> str:
+        """The dedicated masters' hostPath directory: beside `data_path`, never inside a data node's."""
+        return f"{self.data_path}-master"
+
+    @property
+    def data_paths(self) -> list[str]:
+        """The hostPath directories the node stage prepares on each data node."""
+        return [self.data_path, *([self.master_data_path] if self.masters else [])]
 
     @property
     def image_ref(self) -> str:
@@ -418,6 +441,16 @@ def _cross_field_problems(s: Settings, eligible_data_nodes: int | None) -> list[
         problems.append(Problem("elasticsearch.heap", es.heap,
             f"must be at most half of elasticsearch.memory ({es.memory!r}), i.e. at most {most}m; "
             "lower heap or raise memory (the other half is the file-system cache Elasticsearch relies on)"))
+    if es.masters and jvm_size_bytes(es.master_heap) * 2 > quantity_bytes(es.master_memory):
+        most = quantity_bytes(es.master_memory) // 2 // 2**20
+        problems.append(Problem("elasticsearch.master_heap", es.master_heap,
+            f"must be at most half of elasticsearch.master_memory ({es.master_memory!r}), i.e. at most {most}m; "
+            "lower master_heap or raise master_memory"))
+    if es.storage == "hostPath" and eligible_data_nodes is not None and es.masters > eligible_data_nodes:
+        problems.append(Problem("elasticsearch.masters", es.masters,
+            f"hostPath storage puts each dedicated master on its own data node, but the inventory has only "
+            f"{eligible_data_nodes} data node(s) (group 'es_data_nodes', else 'kube_nodes'); "
+            f"add data nodes, use storage 'pvc', or set masters to 0"))
     if es.storage == "hostPath" and eligible_data_nodes is not None and es.replicas > eligible_data_nodes:
         problems.append(Problem("elasticsearch.replicas", es.replicas,
             f"hostPath storage puts each Elasticsearch pod on its own node, but the inventory has only "

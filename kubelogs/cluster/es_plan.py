@@ -12,7 +12,7 @@ from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.manifests import index_settings, security, snapshot_repository, snapshots
 from kubelogs.manifests.common import REQUESTS_KEY, config_hash, requests_text
-from kubelogs.manifests.elasticsearch import NAME, protocol
+from kubelogs.manifests.elasticsearch import MASTER_NAME, NAME, node_count, protocol
 from kubelogs.settings import Settings
 
 if TYPE_CHECKING:
@@ -83,19 +83,28 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     if sts and sts.live:
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
-        outdated = restarts.outdated(kube, settings.namespace, sts.live)
-        pending = restarts.pending_message(outdated) if outdated else ""
+        masters_step = by_ref.get(("StatefulSet", MASTER_NAME))
+        masters, adopted = _running_masters(kube, settings, masters_step)
+        refused = safety.master_layout_unchanged(masters, settings.elasticsearch.masters)
+        if refused:
+            raise ClusterError(refused)
+        work.adopted = adopted
+        # The data nodes' pods, then the masters' (the order they restart in).
+        sets = [(NAME, sts)] + ([(MASTER_NAME, masters_step)] if masters_step and masters_step.live else [])
+        outdated_by_set = [(name, step, restarts.outdated(kube, settings.namespace, step.live, name)) for name, step in sets]
+        outdated = [p for _, _, pods in outdated_by_set for p in pods]
+        pending = "; ".join(restarts.pending_message(pods, name) for name, _, pods in outdated_by_set if pods)
         refused = safety.restarts_finished_first(pending, running, live, settings)
         if refused:
             raise ClusterError(refused)
         work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings),
                                         by_ref.get(("ConfigMap", snapshots.NAME)))
         work.after += pending_calls(sts.live)
-        work.before += [t for t in [quorum.before_scaling(running, live, wanted)] if t]
-        work.after += [t for t in [quorum.after_scaling(running, live, wanted)] if t and t not in work.after]
-        if sts.action == "unchanged" and outdated:
-            work.restarts_pending.append(pending)
-        work.restarts = bool(sts.template_changed or outdated)
+        work.before += [t for t in [quorum.before_scaling(running, live, wanted, masters)] if t]
+        work.after += [t for t in [quorum.after_scaling(running, live, wanted, masters)] if t and t not in work.after]
+        work.restarts_pending += [restarts.pending_message(pods, name) for name, step, pods in outdated_by_set
+                                  if pods and step.action == "unchanged"]
+        work.restarts = bool(outdated or any(step.template_changed for _, step in sets))
     elif sts and sts.action == "create" and by_ref[("Namespace", settings.namespace)].action != "create":
         # Pods left by a StatefulSet deleted with --cascade=orphan (as the immutable-fields refusal advises)
         # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
@@ -108,6 +117,19 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
             if config_map.action != "unchanged" or sent != sent_hash(live_cm):
                 work.send.append(name)
     return work
+
+
+def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple[int, bool]:
+    """The dedicated masters of the installed cluster, and whether a re-created StatefulSet adopts them."""
+    if step and step.live:
+        return step.live["spec"].get("replicas", 1), False
+    if not settings.elasticsearch.masters:
+        return 0, False
+    # No masters' StatefulSet, but masters wanted: a layout change, unless it was deleted with --cascade=orphan
+    # (as the immutable-fields refusal advises) and its pods wait to be adopted by the new one, with their layout.
+    pods = kube.list("Pod", settings.namespace, label_selector(step.manifest["spec"]["selector"]["matchLabels"])) \
+        if step else []
+    return (settings.elasticsearch.masters, True) if pods else (0, False)
 
 
 def risky_change(running: str, live: dict, desired: dict, settings: Settings) -> str:
@@ -160,9 +182,9 @@ def repository_problem(kube: Kube, settings: Settings, secrets: list[dict] | Non
                     "Create it first, ReadWriteMany (a file system every Elasticsearch pod mounts: NFS, CephFS, EFS; "
                     "see docs/snapshots.md). Nothing was applied.")
         modes = (claim.get("spec") or {}).get("accessModes") or []
-        if settings.elasticsearch.replicas > 1 and "ReadWriteMany" not in modes:
+        if node_count(settings) > 1 and "ReadWriteMany" not in modes:
             return (f"{where}.fs_claim = {snap.fs_claim!r}: its access modes are {modes}, so only one node can mount "
-                    f"it, and every one of the {settings.elasticsearch.replicas} Elasticsearch pods must. Use a "
+                    f"it, and every one of the {node_count(settings)} Elasticsearch pods must. Use a "
                     "ReadWriteMany claim, or repository 's3'. Nothing was applied.")
     elif snap.s3_credentials_secret:
         secret = next((s for s in secrets if s["metadata"]["name"] == snap.s3_credentials_secret), None) \

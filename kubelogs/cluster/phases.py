@@ -65,7 +65,8 @@ APPLYSET_PARENT = Kind("update the ApplySet parent", "pruning is done: the paren
 WAIT_ROLLOUTS = Kind("wait for rollouts", "every workload but Kibana rolled out, as `kubectl rollout status` decides")
 RESTART = Kind("restart outdated Elasticsearch pods",
     "the StatefulSet's pod template changed, pods are at an older revision, or a re-created StatefulSet adopts "
-    "pods: one at a time, highest ordinal first (all together when security is turned on or off), each after "
+    "pods: one at a time, the data nodes before the dedicated masters (Elastic's rolling upgrade order), highest "
+    "ordinal first in each StatefulSet (all together when security is turned on or off), each after "
     "*health before a restart*, then *allocation back on* (recorded as a pending call before allocation is "
     "limited, so a run that stops mid-way re-enables it next time)")
 CALLS_AFTER = Kind("Elasticsearch calls after the rollout",

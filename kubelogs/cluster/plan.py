@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import applyset, rollout, safety
-from kubelogs.cluster.api import FIELD_MANAGER, ApiError, ClusterError, Kube, label_selector
+from kubelogs.cluster.api import (
+    FIELD_MANAGER,
+    ApiError,
+    ClusterError,
+    Kube,
+    label_selector,
+)
 from kubelogs.cluster.es_plan import ElasticsearchWork
 from kubelogs.cluster.resources import NEVER_PRUNE, RESOURCES, WORKLOADS
 from kubelogs.manifests.common import (
@@ -27,6 +33,7 @@ from kubelogs.manifests.common import (
     Manifest,
     config_hash,
 )
+from kubelogs.manifests.elasticsearch import NAME as ES_NAME
 
 # Server-maintained metadata that differs between a live object and its dry-run without any change.
 if TYPE_CHECKING:
@@ -276,7 +283,8 @@ def unserved_data(kube: Kube, steps: list[Step], namespace: str) -> list[str]:
     """Nodes whose hostPath Elasticsearch data no pod will serve after this plan: pods the StatefulSet
     scales away, and nodes losing the data label. kubelogs never deletes data; it says where it stays."""
     kept = []
-    sts = next((s for s in steps if s.manifest["kind"] == "StatefulSet" and s.live), None)
+    sts = next((s for s in steps if s.manifest["kind"] == "StatefulSet" and s.live  # the data nodes' set
+                and s.manifest["metadata"]["name"] == ES_NAME), None)
     if sts and any("hostPath" in v for v in sts.live["spec"]["template"]["spec"].get("volumes") or []) \
             and sts.manifest["spec"]["replicas"] < sts.live["spec"].get("replicas", 1):
         wanted = sts.manifest["spec"]["replicas"]

@@ -1,8 +1,8 @@
 """Health-aware restarts of Elasticsearch pods, one at a time, as Elastic's rolling restart describes it.
 
-The StatefulSet's update strategy is OnDelete, so a template change (configuration, image, version)
-restarts nothing by itself. This module restarts every pod still at an older revision, highest ordinal
-first: only once Elasticsearch is healthy, with replica allocation limited to primaries and the indices
+The StatefulSets' update strategy is OnDelete, so a template change (configuration, image, version)
+restarts nothing by itself. This module restarts every pod still at an older revision, the data nodes' before
+the dedicated masters' (Elastic's rolling upgrade order), highest ordinal first within each set: only once Elasticsearch is healthy, with replica allocation limited to primaries and the indices
 flushed; then it waits for the new pod and re-enables allocation. A failure stops at a pod boundary; the
 next run finds the pods still at the older revision and resumes.
 
@@ -19,7 +19,7 @@ from kubelogs.cluster import es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.safety import ALLOCATION_BACK_ON, HEALTH_BEFORE_RESTART
-from kubelogs.manifests.elasticsearch import NAME, protocol
+from kubelogs.manifests.elasticsearch import NAME, node_count, protocol, statefulset_names
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -31,10 +31,10 @@ def _ordinal(pod: dict) -> int:
     return int(suffix) if suffix.isdigit() else -1
 
 
-def outdated(kube: Kube, namespace: str, sts: dict | None = None) -> list[dict]:
-    """Elasticsearch pods not at the StatefulSet's update revision, highest ordinal first (``sts``: the live
+def outdated(kube: Kube, namespace: str, sts: dict | None = None, name: str = NAME) -> list[dict]:
+    """Elasticsearch pods not at StatefulSet ``name``'s update revision, highest ordinal first (``sts``: the live
     StatefulSet, if read already)."""
-    sts = sts or kube.get("StatefulSet", NAME, namespace)
+    sts = sts or kube.get("StatefulSet", name, namespace)
     revision = ((sts or {}).get("status") or {}).get("updateRevision")
     if not sts or not revision:
         return []
@@ -52,14 +52,20 @@ def needs_full_restart(kube: Kube, namespace: str, pods: list[dict]) -> bool:
     return any(protocol(p.get("spec") or {}) != wanted for p in pods)
 
 
-def pending_message(pods: list[dict]) -> str:
+def all_outdated(kube: Kube, settings: Settings) -> list[tuple[str, dict]]:
+    """(StatefulSet, pod) of every outdated Elasticsearch pod, in the order they restart."""
+    return [(name, pod) for name in statefulset_names(settings)
+            for pod in outdated(kube, settings.namespace, name=name)]
+
+
+def pending_message(pods: list[dict], name: str = NAME) -> str:
     names = ", ".join(p["metadata"]["name"] for p in pods)
-    return f"StatefulSet {NAME}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
+    return f"StatefulSet {name}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
 
 
 def _joined(settings: Settings) -> dict[str, str]:
-    """Every node joined (ready is not enough: readiness asks the node alone)."""
-    return {"NODES_WAIT": f">={settings.elasticsearch.replicas}"}
+    """Every node joined, dedicated masters included (ready is not enough: readiness asks the node alone)."""
+    return {"NODES_WAIT": f">={node_count(settings)}"}
 
 
 def reenable_batch(settings: Settings) -> CallBatch:
@@ -81,31 +87,31 @@ def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
     the batch that undoes the allocation limit, before it is set (to be recorded for a re-run)."""
     ns, timeout = settings.namespace, settings.kubernetes.rollout_timeout
     poll = poll or Poll(settings.kubernetes.poll_interval)
-    pods = outdated(kube, ns)
+    pods = all_outdated(kube, settings)
     if not pods:
         return 0
     before_limiting(reenable_batch(settings))
     # One pod at a time; all together when security changes (a full cluster restart).
-    full = needs_full_restart(kube, ns, pods)
+    full = needs_full_restart(kube, ns, [p for _, p in pods])
     for batch in [pods] if full else [[p] for p in pods]:
-        what = "a full cluster restart (security or HTTPS changes)" if full else f"to restart {batch[0]['metadata']['name']}"
+        what = "a full cluster restart (security or HTTPS changes)" if full else f"to restart {batch[0][1]['metadata']['name']}"
         es_calls.run(kube, settings, prepare_batch(settings, what), log, poll)
-        for pod in batch:
+        for _, pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)
-        for pod in batch:
-            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, poll)
+        for sts, pod in batch:
+            wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, poll, sts)
             log(f"restarted pod {pod['metadata']['name']}")
     es_calls.run(kube, settings, reenable_batch(settings), log, poll)
     return len(pods)
 
 
-def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, poll: Poll) -> None:
-    """Wait until pod ``name`` is a new pod at the update revision, and ready."""
+def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, poll: Poll, sts_name: str = NAME) -> None:
+    """Wait until pod ``name`` is a new pod at StatefulSet ``sts_name``'s update revision, and ready."""
     state = ["not recreated yet"]
 
     def replaced() -> bool | None:
         pod = kube.get("Pod", name, ns)
-        sts = kube.get("StatefulSet", NAME, ns) or {}
+        sts = kube.get("StatefulSet", sts_name, ns) or {}
         revision = (sts.get("status") or {}).get("updateRevision")
         if pod and pod["metadata"]["uid"] != old_uid and not pod["metadata"].get("deletionTimestamp"):
             problem = rollout.pod_problem(pod)
@@ -120,7 +126,7 @@ def wait_replaced(kube: Kube, ns: str, name: str, old_uid: str, timeout: float, 
     def timed_out() -> ClusterError:
         return ClusterError(
             f"pod {name} was restarted but is not ready after {timeout:g} s "
-            f"(kubelogs.kubernetes.rollout_timeout): {state[0]}.\n{rollout.diagnose(kube, 'StatefulSet', ns, NAME, state[0])}\n"
+            f"(kubelogs.kubernetes.rollout_timeout): {state[0]}.\n{rollout.diagnose(kube, 'StatefulSet', ns, sts_name, state[0])}\n"
             "Shard allocation is still limited to primaries; the next run re-enables it and resumes once the "
             "cause is fixed.")
 

@@ -37,6 +37,9 @@ IMMUTABLE_FIELDS = Check("immutable fields unchanged", "plan",
     "no change the API server cannot make in place (the usual delete-and-recreate can cost pods and data)")
 SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
     "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
+MASTER_LAYOUT_UNCHANGED = Check("master layout unchanged", "plan",
+    "elasticsearch.masters keeps the value the cluster runs with: turning dedicated masters on or off, or "
+    "changing their number, on a running cluster is not supported yet (planned)")
 MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
     "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
 SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
@@ -53,7 +56,8 @@ SNAPSHOT_BEFORE_RISKY_CHANGE = Check("a snapshot before a risky change", "cluste
 QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
     "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
     "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
-    "new majority (6.x)")
+    "new majority (6.x); with dedicated masters the leaving data nodes are only drained (they are not "
+    "master-eligible)")
 HEALTH_BEFORE_RESTART = Check("health before a restart", "cluster",
     "no Elasticsearch pod restarts until the cluster is green (yellow with one node) with every node joined; "
     "then replica allocation is limited to primaries and the indices are flushed")
@@ -63,7 +67,8 @@ ALLOCATION_BACK_ON = Check("allocation back on", "cluster",
 QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
     "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
 
-CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MAJOR_UPGRADE_ALONE,
+CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MASTER_LAYOUT_UNCHANGED,
+                             MAJOR_UPGRADE_ALONE,
                              SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
                              SNAPSHOT_BEFORE_RISKY_CHANGE, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
                              ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
@@ -105,6 +110,17 @@ def supported_version_change(live: dict, desired: dict) -> str:
     running, wanted = upgrades.running_version(live), upgrades.wanted_version(desired)
     problem = compat.version_change_problem(running, wanted) if running else ""
     return named(SUPPORTED_VERSION_CHANGE, _version_refusal(live, desired, problem)) if problem else ""
+
+
+def master_layout_unchanged(running: int, wanted: int) -> str:
+    """``running``: the dedicated masters of the installed cluster (0: every node is master-eligible);
+    ``wanted``: elasticsearch.masters."""
+    if running == wanted:
+        return ""
+    return named(MASTER_LAYOUT_UNCHANGED, (
+        f"kubelogs.elasticsearch.masters = {wanted}, but the running cluster has {running or 'no'} dedicated "
+        f"master(s): changing the master layout of a running cluster is not supported yet (planned). Keep "
+        f"elasticsearch.masters = {running} as installed. Nothing was applied."))
 
 
 def major_upgrade_alone(live: dict, desired: dict) -> str:

@@ -13,7 +13,7 @@ from kubelogs.cluster.es_plan import plan_elasticsearch, repository_problem
 from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
 from kubelogs.manifests import metrics, render_all
 from kubelogs.manifests.checks import check
-from kubelogs.manifests.elasticsearch import CONFIG_MAP, initial_masters_of
+from kubelogs.manifests.elasticsearch import bootstrap_config_map, initial_masters_of
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -29,7 +29,7 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
         raise ClusterError(refused)
     # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
     objects = render_all(settings, generated.values,
-                         initial_masters_of(kube.get("ConfigMap", CONFIG_MAP, settings.namespace)),
+                         initial_masters_of(kube.get("ConfigMap", bootstrap_config_map(settings), settings.namespace)),
                          pod_monitors=serves_pod_monitors(kube, settings))
     problems = check(objects)
     if problems:

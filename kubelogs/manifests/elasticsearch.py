@@ -1,4 +1,8 @@
-"""Elasticsearch: configuration per major version, governing and client Services, StatefulSet, PDB."""
+"""Elasticsearch: configuration per major version, governing and client Services, StatefulSet, PDB.
+
+With ``elasticsearch.masters`` set, a second set of the same objects (``elasticsearch-master``) runs the
+dedicated masters; the ``elasticsearch`` StatefulSet then runs data nodes only, and they alone serve clients.
+"""
 
 from __future__ import annotations
 
@@ -28,6 +32,10 @@ from kubelogs.settings import Settings
 NAME = "elasticsearch"
 DISCOVERY_SERVICE = "elasticsearch-discovery"  # the StatefulSet's governing (headless) Service
 CONFIG_MAP = "elasticsearch-config"
+# The dedicated masters' StatefulSet, its governing Service (the seed hosts of every node) and its file.
+MASTER_NAME = "elasticsearch-master"
+MASTER_DISCOVERY_SERVICE = "elasticsearch-master-discovery"
+MASTER_CONFIG_MAP = "elasticsearch-master-config"
 HTTP_PORT, TRANSPORT_PORT = 9200, 9300
 DATA_DIR = "/usr/share/elasticsearch/data"
 CERTS_DIR = "/usr/share/elasticsearch/config/certs"  # transport
@@ -40,8 +48,37 @@ def service_host(namespace: str) -> str:
     return f"{NAME}.{namespace}.svc"
 
 
+def statefulset_names(settings: Settings) -> list[str]:
+    """The Elasticsearch StatefulSets, in the order their pods restart: data nodes first, the masters last
+    (Elastic's rolling upgrade order: a newer node can always join an older master, not the reverse)."""
+    return [NAME, *([MASTER_NAME] if settings.elasticsearch.masters else [])]
+
+
 def pod_names(settings: Settings) -> list[str]:
-    return [f"{NAME}-{i}" for i in range(settings.elasticsearch.replicas)]
+    """The master-eligible pods: the dedicated masters, else every pod."""
+    es = settings.elasticsearch
+    name, count = (MASTER_NAME, es.masters) if es.masters else (NAME, es.replicas)
+    return [f"{name}-{i}" for i in range(count)]
+
+
+def node_count(settings: Settings) -> int:
+    """The nodes of a complete cluster (what the calls wait to see joined): data nodes and masters."""
+    return settings.elasticsearch.replicas + settings.elasticsearch.masters
+
+
+def bootstrap_config_map(settings: Settings) -> str:
+    """The ConfigMap that holds the bootstrap list (the master-eligible nodes' file)."""
+    return MASTER_CONFIG_MAP if settings.elasticsearch.masters else CONFIG_MAP
+
+
+def node_roles(settings: Settings, master: bool) -> dict:
+    """A dedicated master's or data node's role settings; none without dedicated masters (every role)."""
+    es = settings.elasticsearch
+    if not es.masters:
+        return {}
+    if compat.parse_version(es.version) >= compat.NODE_ROLES_FROM:
+        return {"node.roles": list(compat.MASTER_ROLES if master else compat.DATA_ROLES)}
+    return {"node.master": master, "node.data": not master, "node.ingest": not master}
 
 
 # Applied live through the cluster settings API when `replicas` changes (kubelogs/cluster/quorum.py), so
@@ -49,11 +86,13 @@ def pod_names(settings: Settings) -> list[str]:
 LIVE_SETTINGS = ("discovery.zen.minimum_master_nodes",)
 
 
-def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | None = None) -> dict:
+def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | None = None,
+                      master: bool = False) -> dict:
     """elasticsearch.yml for the version's discovery mechanism and security.
 
     ``initial_masters``: the bootstrap list of a cluster that already exists (read back from its
-    ConfigMap; empty if it formed without one); None for a new installation, which gets every pod.
+    ConfigMap; empty if it formed without one); None for a new installation, which gets every
+    master-eligible pod. ``master``: the file of the dedicated masters (with ``elasticsearch.masters``).
     """
     es = settings.elasticsearch
     config: dict = {
@@ -61,18 +100,21 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         "node.name": "${HOSTNAME}",
         "network.host": "0.0.0.0",
         "path.data": DATA_DIR,
+        **node_roles(settings, master),
     }
+    # Every node finds the cluster through the master-eligible pods.
+    seeds = MASTER_DISCOVERY_SERVICE if es.masters else DISCOVERY_SERVICE
     if es.major <= 6:
-        # Zen discovery: a quorum of master-eligible nodes prevents split brain.
-        config["discovery.zen.ping.unicast.hosts"] = DISCOVERY_SERVICE
-        config["discovery.zen.minimum_master_nodes"] = es.replicas // 2 + 1
+        # Zen discovery: a quorum of master-eligible nodes prevents split brain (on every node).
+        config["discovery.zen.ping.unicast.hosts"] = seeds
+        config["discovery.zen.minimum_master_nodes"] = len(pod_names(settings)) // 2 + 1
     else:
         # Never `discovery.type: single-node`: such a node cannot be joined later, so growing from one
         # replica would need a new cluster. The bootstrap list is written once and then kept: pods added
         # later are not on it, so they can only join the cluster that exists, never form a second one.
-        config["discovery.seed_hosts"] = [DISCOVERY_SERVICE]
+        config["discovery.seed_hosts"] = [seeds]
         masters = pod_names(settings) if initial_masters is None else list(initial_masters)
-        if masters:
+        if masters and (master or not es.masters):  # master-eligible nodes only: the others ignore it
             config["cluster.initial_master_nodes"] = masters
     # Always explicit: 5.x images bundle X-Pack with security on, 8.x turns it on by default.
     config["xpack.security.enabled"] = es.security_enabled
@@ -140,10 +182,10 @@ def health_command(settings: Settings) -> list[str]:
 
 
 def config_files(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                 live: bool = True) -> dict[str, str]:
+                 live: bool = True, master: bool = False) -> dict[str, str]:
     """The ConfigMap's files; Elasticsearch reads them only at start. ``live=False`` leaves out the settings
     applied through the API (for the hash that decides restarts)."""
-    config = elasticsearch_yml(settings, initial_masters)
+    config = elasticsearch_yml(settings, initial_masters, master)
     if not live:
         config = {k: v for k, v in config.items() if k not in LIVE_SETTINGS}
     return {"elasticsearch.yml": yaml.safe_dump(config, sort_keys=True)}
@@ -157,34 +199,56 @@ def initial_masters_of(config_map: dict | None) -> tuple[str, ...] | None:
     return tuple(config.get("cluster.initial_master_nodes") or ())
 
 
+def _governing_service(service: str, name: str, ns: str) -> Manifest:
+    """The headless Service of StatefulSet ``name``: its pods' DNS names, and the transport port to find them."""
+    return obj("v1", "Service", service, name, ns, spec={
+        "clusterIP": "None",
+        "publishNotReadyAddresses": True,  # nodes must find each other before they are ready (to elect a master)
+        "selector": selector(name),
+        "ports": [{"name": "transport", "port": TRANSPORT_PORT, "targetPort": "transport"}],
+    })
+
+
+def _budget(name: str, ns: str) -> Manifest:
+    # One pod of the set down at a time (for the masters: a majority of an odd number stays).
+    return obj("policy/v1", "PodDisruptionBudget", name, name, ns, spec={
+        "maxUnavailable": 1, "selector": {"matchLabels": selector(name)},
+    })
+
+
 def render(settings: Settings, initial_masters: tuple[str, ...] | None = None,
            generated: GeneratedSecrets | None = None) -> list[Manifest]:
     ns = settings.namespace
-    return [
+    objects = [
         service_account(NAME, ns),
         obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=config_files(settings, initial_masters)),
-        obj("v1", "Service", DISCOVERY_SERVICE, NAME, ns, spec={
-            "clusterIP": "None",
-            "publishNotReadyAddresses": True,  # nodes must find each other before they are ready
-            "selector": selector(NAME),
-            "ports": [{"name": "transport", "port": TRANSPORT_PORT, "targetPort": "transport"}],
-        }),
-        obj("v1", "Service", NAME, NAME, ns, spec={
+        _governing_service(DISCOVERY_SERVICE, NAME, ns),
+        obj("v1", "Service", NAME, NAME, ns, spec={  # the clients': data nodes only (dedicated masters serve none)
             "selector": selector(NAME),
             "ports": [{"name": "http", "port": HTTP_PORT, "targetPort": "http"}],
         }),
-        obj("policy/v1", "PodDisruptionBudget", NAME, NAME, ns, spec={
-            "maxUnavailable": 1, "selector": {"matchLabels": selector(NAME)},
-        }),
+        _budget(NAME, ns),
         statefulset(settings, initial_masters, generated),
     ]
+    if settings.elasticsearch.masters:
+        objects += [
+            obj("v1", "ConfigMap", MASTER_CONFIG_MAP, MASTER_NAME, ns,
+                data=config_files(settings, initial_masters, master=True)),
+            _governing_service(MASTER_DISCOVERY_SERVICE, MASTER_NAME, ns),
+            _budget(MASTER_NAME, ns),
+            statefulset(settings, initial_masters, generated, master=True),
+        ]
+    return objects
 
 
 def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                generated: GeneratedSecrets | None = None) -> Manifest:
+                generated: GeneratedSecrets | None = None, master: bool = False) -> Manifest:
+    """The data nodes' StatefulSet (every node's without dedicated masters), or with ``master`` the masters'."""
     es, ns = settings.elasticsearch, settings.namespace
+    name = MASTER_NAME if master else NAME
+    heap, memory, cpu = (es.master_heap, es.master_memory, es.master_cpu) if master else (es.heap, es.memory, es.cpu)
     env = [
-        {"name": "ES_JAVA_OPTS", "value": f"-Xms{es.heap} -Xmx{es.heap}"},
+        {"name": "ES_JAVA_OPTS", "value": f"-Xms{heap} -Xmx{heap}"},
     ]
     if es.security_enabled:
         env.append(secret_env("ELASTIC_PASSWORD", CREDENTIALS_SECRET, "password"))
@@ -193,7 +257,7 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         {"name": "config", "mountPath": "/usr/share/elasticsearch/config/elasticsearch.yml",
          "subPath": "elasticsearch.yml"},
     ]
-    volumes: list[dict] = [{"name": "config", "configMap": {"name": CONFIG_MAP}}]
+    volumes: list[dict] = [{"name": "config", "configMap": {"name": MASTER_CONFIG_MAP if master else CONFIG_MAP}}]
     if es.security_enabled:
         mounts.append({"name": "transport-tls", "mountPath": CERTS_DIR, "readOnly": True})
         volumes.append({"name": "transport-tls", "secret": {"secretName": TRANSPORT_TLS_SECRET}})
@@ -205,9 +269,10 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
     volumes += extra_volumes
     mounts += extra_mounts
     affinity: dict = {
-        # Two Elasticsearch pods must never share a node (nor, with hostPath, a data directory).
+        # Two pods of a set must never share a node (nor, with hostPath, a data directory); a master and a data
+        # node may: each has its own directory (data_path and master_data_path).
         "podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-            {"labelSelector": {"matchLabels": selector(NAME)}, "topologyKey": "kubernetes.io/hostname"}]},
+            {"labelSelector": {"matchLabels": selector(name)}, "topologyKey": "kubernetes.io/hostname"}]},
     }
     pod = {
         "serviceAccountName": NAME,
@@ -223,8 +288,8 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
             "env": env,
             "ports": [{"name": "http", "containerPort": HTTP_PORT},
                       {"name": "transport", "containerPort": TRANSPORT_PORT}],
-            "resources": {"requests": {"cpu": es.cpu, "memory": es.memory},
-                          "limits": {"memory": es.memory}},
+            "resources": {"requests": {"cpu": cpu, "memory": memory},
+                          "limits": {"memory": memory}},
             "readinessProbe": {"exec": {"command": health_command(settings)},
                                "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 5},
             "securityContext": {"allowPrivilegeEscalation": False,
@@ -238,15 +303,18 @@ def statefulset(settings: Settings, initial_masters: tuple[str, ...] | None = No
         # The node stage created the directory with the right owner on nodes it labelled.
         affinity["nodeAffinity"] = {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
             {"matchExpressions": [{"key": NODE_ES_DATA_LABEL, "operator": "In", "values": ["true"]}]}]}}
-        volumes.append({"name": "data", "hostPath": {"path": es.data_path, "type": "Directory"}})
+        volumes.append({"name": "data", "hostPath": {"path": es.master_data_path if master else es.data_path,
+                                                     "type": "Directory"}})
     else:
         claim: dict = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": es.pvc_size}}}
         if es.storage_class:
             claim["storageClassName"] = es.storage_class
         extra["volumeClaimTemplates"] = [{"metadata": {"name": "data"}, "spec": claim}]
     digests = generated.certificate_digest() if generated and es.security_enabled else {}
-    sts = workload("StatefulSet", NAME, ns, pod, {**config_files(settings, initial_masters, live=False), **digests},
-                   serviceName=DISCOVERY_SERVICE, replicas=es.replicas,
+    sts = workload("StatefulSet", name, ns, pod,
+                   {**config_files(settings, initial_masters, live=False, master=master), **digests},
+                   serviceName=MASTER_DISCOVERY_SERVICE if master else DISCOVERY_SERVICE,
+                   replicas=es.masters if master else es.replicas,
                    podManagementPolicy="Parallel",  # all masters must start together to elect one
                    **extra)
     # kubelogs restarts the pods itself, one at a time and only while Elasticsearch is healthy

@@ -1,7 +1,8 @@
 """Who may talk to Elasticsearch and Kibana inside the cluster (enforced by the cluster's network plugin, if
 it enforces NetworkPolicy; kind's default one does not).
 
-- 9300 (transport): only between Elasticsearch pods.
+- 9300 (transport): only between Elasticsearch pods (the data nodes' and, with ``elasticsearch.masters``, the
+  dedicated masters', which take nothing else: no client calls a master).
 - 9200 (HTTP): only from this deploy's log agents, Kibana, the cluster stage's and the retention job's
   Elasticsearch calls and the verify stage's pods, and from the namespaces ``elasticsearch.client_namespaces``.
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
@@ -57,9 +58,11 @@ def render(settings: Settings) -> list[Manifest]:
         {"podSelector": {"matchExpressions": [{"key": VERIFY_LABEL, "operator": "In", "values": list(VERIFY_CLIENTS)}]}},
         *_namespaces(settings.elasticsearch.client_namespaces),
     ]
+    sets = elasticsearch.statefulset_names(settings)
+    nodes = [{"podSelector": {"matchLabels": es_pods}}] if len(sets) == 1 else [{"podSelector": {"matchExpressions": [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": sets}]}}]
     policies = [
-        _ingress(f"{elasticsearch.NAME}-transport", ns, es_pods, elasticsearch.TRANSPORT_PORT,
-                 [{"podSelector": {"matchLabels": es_pods}}]),
+        *(_ingress(f"{name}-transport", ns, selector(name), elasticsearch.TRANSPORT_PORT, nodes) for name in sets),
         _ingress(f"{elasticsearch.NAME}-http", ns, es_pods, elasticsearch.HTTP_PORT, es_clients),
     ]
     agents = compat.runtimes_for

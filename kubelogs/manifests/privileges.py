@@ -90,6 +90,10 @@ KEPT: dict[str, dict[str, str]] = {
 }
 
 
+# The dedicated masters (elasticsearch.masters) run the same image and entrypoint: they keep the same.
+KEPT["elasticsearch-master"] = KEPT["elasticsearch"]
+
+
 def annotations(component: str) -> dict[str, str]:
     """checkov's skip annotations for the pods of ``component`` (none when it keeps nothing)."""
     return {f"checkov.io/skip{i}": f"{check}={why}" for i, (check, why) in enumerate(KEPT.get(component, {}).items(), 1)}
@@ -98,6 +102,7 @@ def annotations(component: str) -> dict[str, str]:
 def markdown() -> str:
     """The table of docs/security.md: every privilege a pod keeps, and why."""
     rows = [f"| {component} | `{check}` | {why} |" for component, kept in KEPT.items()
+            if component != "elasticsearch-master"  # the same list as elasticsearch's
             for check, why in kept.items() if why not in EVERY_POD.values()]
     shared = [f"| every pod | `{check}` | {why} |" for check, why in EVERY_POD.items()]
     return "\n".join(["| pods | check | what they keep, and why |", "|---|---|---|", *shared, *rows]) + "\n"

@@ -29,11 +29,12 @@ class DirectoryOp(NamedTuple):
 
 
 def data_directory(settings: Settings, holds_data: bool) -> DirectoryOp | None:
-    """The Elasticsearch hostPath data directory, on a node that holds data with hostPath storage."""
+    """The Elasticsearch hostPath data directory (and the dedicated masters' beside it), on a node that holds
+    data with hostPath storage."""
     es = settings.elasticsearch
     if not (holds_data and es.storage == "hostPath"):
         return None
-    return DirectoryOp(f"Elasticsearch data directory {es.data_path}", [es.data_path],
+    return DirectoryOp(f"Elasticsearch data directory {' and '.join(es.data_paths)}", es.data_paths,
                        compat.ES_UID, compat.ES_GID, int(es.data_mode, 8))
 
 

@@ -44,7 +44,7 @@ class NodeStates:
         try:
             state = self._states[host.name] = host.get_fact(
                 NodeState, data_path=es.data_path, sysctl_file=SYSCTL_FILE,
-                directories=[es.data_path, *CANDIDATE_AGENT_DIRS], dead_letters=fluent_bit.DEAD_LETTERS_DIR)
+                directories=[*es.data_paths, *CANDIDATE_AGENT_DIRS], dead_letters=fluent_bit.DEAD_LETTERS_DIR)
             self._runtimes.setdefault(host.name, {"runtime": state["runtime"], "evidence": state["evidence"]})
             self._dead_letters[kube_node_name(host)] = state["dead_letters"]
         finally:

@@ -97,7 +97,8 @@ def grouped(messages: list[str], nodes: list[NodeResult]) -> list[str]:
 class Report:
     health: str = "unknown"
     es_nodes: int | None = None
-    replicas: int = 0
+    replicas: int = 0  # data nodes (every node without dedicated masters)
+    masters: int = 0  # dedicated masters (elasticsearch.masters): nodes too
     retention: str = ""  # what deletes old log indices, as found in the cluster
     log_names: list[str] = field(default_factory=list)  # logs with a daily index, as the verifier found them
     kibana: str = ""  # Kibana's status and its index patterns, as the verify stage found them
@@ -106,6 +107,10 @@ class Report:
     canary_sample: str = ""  # how many nodes got a canary, where not every node did
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def expected_nodes(self) -> int:
+        return self.replicas + self.masters
 
     @property
     def ok(self) -> bool:
@@ -118,7 +123,7 @@ class Report:
         widths = [max(len(row[i]) for row in rows) for i in range(len(HEADINGS))]
         table = [" | ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
         table.insert(1, "-+-".join("-" * w for w in widths))
-        head = f"Elasticsearch: {self.health}, {self.es_nodes if self.es_nodes is not None else '?'} of {self.replicas} nodes" \
+        head = f"Elasticsearch: {self.health}, {self.es_nodes if self.es_nodes is not None else '?'} of {self.expected_nodes} nodes" \
             + (f"; retention: {self.retention}" if self.retention else "")
         verdict = ["verify: OK"] if self.ok else ["verify: FAILED", *(f"- {p}" for p in grouped(self.problems, self.nodes))]
         kibana = [f"Kibana: {self.kibana}"] if self.kibana else []

@@ -34,7 +34,7 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
     whose state this run read, its agent's dead-letter files (``NodeState``); nodes not in it are not judged."""
     ns, run_id = settings.namespace, secrets.token_hex(4)
     poll = poll or Poll(settings.kubernetes.poll_interval)
-    report = Report(replicas=settings.elasticsearch.replicas)
+    report = Report(replicas=settings.elasticsearch.replicas, masters=settings.elasticsearch.masters)
     created: list[str] = []
     try:
         if not compat.has_ilm(settings.elasticsearch.version):
@@ -264,8 +264,9 @@ def read_health(text: str, report: Report) -> None:
     elif report.health != "green":
         report.problems.append(f"Elasticsearch health is {report.health}"
                                + (" (timed out waiting for green)" if health.get("timed_out") else ""))
-    if report.es_nodes != report.replicas:
-        report.problems.append(f"Elasticsearch has {report.es_nodes} nodes, expected {report.replicas} (replicas)")
+    if report.es_nodes != report.expected_nodes:
+        counted = f"{report.replicas} replicas + {report.masters} masters" if report.masters else "replicas"
+        report.problems.append(f"Elasticsearch has {report.es_nodes} nodes, expected {report.expected_nodes} ({counted})")
 
 
 def read_policy(text: str, report: Report) -> None:

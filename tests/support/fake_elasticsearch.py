@@ -167,6 +167,8 @@ class FakeElasticsearch(LoopbackServer):
     status: str | None = "green"  # None: derived from the indices' replicas and the node count
     number_of_nodes: int | Callable[[], int] = 1  # a callable follows e.g. the pods that exist
     node_names: Callable[[], list[str]] | None = None  # default: elasticsearch-0 … -<number_of_nodes - 1>
+    # The nodes with the data role (default: every node); dedicated masters hold no shard.
+    data_node_names: Callable[[], list[str]] | None = None
     credentials: Callable[[], tuple[str, str] | None] = lambda: None
     # HTTPS while this gives (certificate, key) in PEM (tests/support/loopback.py); plain HTTP is then refused.
     https: Callable[[], tuple[str, str] | None] = lambda: None
@@ -274,11 +276,14 @@ class FakeElasticsearch(LoopbackServer):
     def names(self) -> list[str]:
         return sorted(self.node_names()) if self.node_names else [f"elasticsearch-{i}" for i in range(self.nodes())]
 
+    def data_names(self) -> list[str]:
+        return sorted(self.data_node_names()) if self.data_node_names else self.names()
+
     def allocation(self) -> tuple[dict[str, int], int]:
-        """(shard copies per node, copies unassigned). Copies go to nodes not excluded first; a copy stays on an
-        excluded node only when no other node can take it (Elasticsearch's filter decider says it cannot
+        """(shard copies per data node, copies unassigned). Copies go to nodes not excluded first; a copy stays on
+        an excluded node only when no other node can take it (Elasticsearch's filter decider says it cannot
         remain, but it moves only to a node that can have it); two copies of a shard never share a node."""
-        nodes = self.names()
+        nodes = self.data_names()
         excluded = set(filter(None, str(self.cluster_settings.get(EXCLUDE_BY_NAME) or "").split(",")))
         order = [n for n in nodes if n not in excluded] + [n for n in nodes if n in excluded]
         shards, unassigned = dict.fromkeys(nodes, 0), 0

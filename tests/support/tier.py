@@ -30,6 +30,9 @@ from tests.support.kubelet import AdminApi, Kubelet
 from tests.support.pod_sandbox import sweep_stale
 
 # Kinds whose resourceVersion a no-op re-run must not change (everything the deploy writes).
+# Elasticsearch's nodes: the pods of both StatefulSets (data nodes and, with elasticsearch.masters, the dedicated
+# masters: they join the cluster as nodes too, and `_cluster/health` counts them).
+ES_NODES = "app.kubernetes.io/name in (elasticsearch,elasticsearch-master)"
 TRACKED_KINDS = ("Secret", "ConfigMap", "ServiceAccount", "Service", "PodDisruptionBudget", "StatefulSet",
                  "DaemonSet")
 
@@ -110,7 +113,7 @@ class ClusterView:
         ns = namespace or self.namespace
 
         def running() -> list[dict]:
-            return [p for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+            return [p for p in self.admin.list("Pod", ns, ES_NODES)
                     if not p["metadata"].get("deletionTimestamp")]
 
         def credentials() -> tuple[str, str] | None:
@@ -132,7 +135,7 @@ class ClusterView:
             return (data["tls.crt"], data["tls.key"]) if mounted and data else None
 
         def ready() -> list[str]:
-            return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, "app.kubernetes.io/name=elasticsearch")
+            return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, ES_NODES)
                     if not pod_problem(p)]
 
         started_with: dict = {}
@@ -142,7 +145,7 @@ class ClusterView:
             # StatefulSet's update revision (a changed file changes the template, so the pods restart to read it).
             sts = self.get("StatefulSet", "elasticsearch", ns) or {}
             revision = (sts.get("status") or {}).get("updateRevision")
-            pods = running()
+            pods = [p for p in running() if p["metadata"]["labels"].get("app.kubernetes.io/name") == "elasticsearch"]
             if pods and revision and all(p["metadata"].get("labels", {}).get("controller-revision-hash") == revision
                                          for p in pods):
                 config_map = self.get("ConfigMap", "elasticsearch-config", ns) or {}
@@ -157,8 +160,11 @@ class ClusterView:
             data = self.secret_data(names.pop(), ns) if len(names) == 1 else None
             return {f"s3.client.kubelogs.{k}": v for k, v in (data or {}).items()}
 
+        def data_nodes() -> list[str]:  # a dedicated master (elasticsearch.masters) holds no shard
+            return [n for n in ready() if not n.startswith("elasticsearch-master-")]
+
         es = FakeElasticsearch(major=major, credentials=credentials, https=https, number_of_nodes=lambda: len(ready()),
-                               node_names=ready)
+                               node_names=ready, data_node_names=data_nodes)
         es.snapshots.node_config, es.snapshots.keystore = node_config, keystore
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})

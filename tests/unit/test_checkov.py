@@ -1,6 +1,6 @@
 """The manifest scanner a new user runs first (checkov, its kubernetes checks with their defaults) finds
 nothing to fail in what kubelogs renders: the default settings and the log-pilot recipe (Elasticsearch
-6.8.23) and metrics turned on (the Elasticsearch exporter), with every pod the stages start at run time (canary,
+6.8.23), metrics turned on (the Elasticsearch exporter) and dedicated masters, with every pod the stages start at run time (canary,
 verifier, Kibana views, Elasticsearch calls).
 
 What a pod keeps that a check would take away is in kubelogs/manifests/privileges.py, on the objects as
@@ -23,7 +23,8 @@ from tests.support import checkov
 
 SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
 RENDERS = {"defaults": {}, "log-pilot recipe": {"elasticsearch": {"version": compat.LOG_PILOT_ES_VERSION}},
-           "metrics on": {"metrics": {"enabled": True, "scraper_namespaces": ["monitoring"]}}}
+           "metrics on": {"metrics": {"enabled": True, "scraper_namespaces": ["monitoring"]}},
+           "dedicated masters": {"elasticsearch": {"masters": 3, "replicas": 2}}}
 SKIP = "checkov.io/skip"
 
 

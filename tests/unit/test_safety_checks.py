@@ -59,6 +59,9 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
         lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("8.19.2", 3))
         # a StatefulSet whose version cannot be told (no annotation, an image without a version tag): let through
         + safety.supported_version_change(unversioned(statefulset("7.17.26", 3)), statefulset("5.6.16", 3))),
+    safety.MASTER_LAYOUT_UNCHANGED: (
+        lambda: safety.master_layout_unchanged(0, 3),  # turning dedicated masters on (off, 3 -> 0, likewise)
+        lambda: safety.master_layout_unchanged(3, 3) + safety.master_layout_unchanged(0, 0)),
     safety.MAJOR_UPGRADE_ALONE: (
         lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
         lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
@@ -100,6 +103,9 @@ def test_a_plan_check_names_the_way_out():
     assert "Keep kubelogs.elasticsearch.version = '7.17.26' and replicas = 2 for one more run" in \
         PLAN_CASES[safety.RESTARTS_FINISHED_FIRST][0]()
     assert "--cascade=orphan" in PLAN_CASES[safety.IMMUTABLE_FIELDS][0]()
+    assert "not supported yet (planned). Keep elasticsearch.masters = 0 as installed" in \
+        PLAN_CASES[safety.MASTER_LAYOUT_UNCHANGED][0]()
+    assert "Keep elasticsearch.masters = 3 as installed" in safety.master_layout_unchanged(3, 0)
 
 
 # -- checked in the cluster: (settings, batch, unsafe state, safe state, what the safe run leaves) ---------------

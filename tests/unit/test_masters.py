@@ -1,0 +1,159 @@
+"""Dedicated masters (elasticsearch.masters): two StatefulSets, each node's roles and discovery in its version's
+terms, the masters' own resources, and the transport between the sets."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from kubelogs.cluster import quorum
+from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.manifests.checks import check
+from kubelogs.node.decisions import data_directory
+from kubelogs.settings import SettingsError, validate_settings
+
+SECRETS = GeneratedSecrets(password="generated", ca_crt="ca", tls_crt="crt", tls_key="key")
+MASTERS = ["elasticsearch-master-0", "elasticsearch-master-1", "elasticsearch-master-2"]
+
+
+def _render(version: str, initial_masters=None, **es):
+    settings = validate_settings({"elasticsearch": {"version": version, "masters": 3, "replicas": 2, **es}})
+    return render_all(settings, SECRETS, initial_masters)
+
+
+def _named(objects, kind, name):
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def _yml(objects, config_map):
+    return yaml.safe_load(_named(objects, "ConfigMap", config_map)["data"]["elasticsearch.yml"])
+
+
+# (version, the masters' role settings, the data nodes')
+ROLES = [
+    ("6.8.23", {"node.master": True, "node.data": False, "node.ingest": False},
+     {"node.master": False, "node.data": True, "node.ingest": True}),
+    ("7.8.1", {"node.master": True, "node.data": False, "node.ingest": False},
+     {"node.master": False, "node.data": True, "node.ingest": True}),
+    ("7.17.26", {"node.roles": ["master"]}, {"node.roles": ["data", "ingest"]}),
+    ("8.15.3", {"node.roles": ["master"]}, {"node.roles": ["data", "ingest"]}),
+    ("9.5.7", {"node.roles": ["master"]}, {"node.roles": ["data", "ingest"]}),
+]
+
+
+@pytest.mark.parametrize("version, master_roles, data_roles", ROLES, ids=[r[0] for r in ROLES])
+def test_two_statefulsets_with_the_roles_of_the_version(version, master_roles, data_roles):
+    objects = _render(version)
+    assert check(objects) == []
+    masters, data = _yml(objects, "elasticsearch-master-config"), _yml(objects, "elasticsearch-config")
+    role_keys = {k for k in {**masters, **data} if k.startswith("node.") and k != "node.name"}
+    assert {k: masters[k] for k in role_keys if k in masters} == master_roles
+    assert {k: data[k] for k in role_keys if k in data} == data_roles
+    master_sts, data_sts = _named(objects, "StatefulSet", "elasticsearch-master"), _named(objects, "StatefulSet", "elasticsearch")
+    assert (master_sts["spec"]["replicas"], data_sts["spec"]["replicas"]) == (3, 2)
+    assert master_sts["spec"]["serviceName"] == "elasticsearch-master-discovery"
+    assert data_sts["spec"]["serviceName"] == "elasticsearch-discovery"
+    # Each pod reads its own set's file.
+    assert {v["configMap"]["name"] for v in master_sts["spec"]["template"]["spec"]["volumes"] if "configMap" in v} \
+        == {"elasticsearch-master-config"}
+    assert [s["metadata"]["name"] for s in objects if s["kind"] == "StatefulSet"] == ["elasticsearch", "elasticsearch-master"]
+
+
+@pytest.mark.parametrize("version", ["7.8.1", "7.17.26", "8.15.3", "9.5.7"])
+def test_discovery_through_the_masters_and_bootstrap_list_of_masters_only(version):
+    objects = _render(version)
+    masters, data = _yml(objects, "elasticsearch-master-config"), _yml(objects, "elasticsearch-config")
+    assert masters["discovery.seed_hosts"] == data["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]
+    assert masters["cluster.initial_master_nodes"] == MASTERS
+    assert "cluster.initial_master_nodes" not in data  # data nodes are not master-eligible: they ignore it
+    service = _named(objects, "Service", "elasticsearch-master-discovery")
+    assert service["spec"]["selector"]["app.kubernetes.io/name"] == "elasticsearch-master"
+    assert service["spec"]["clusterIP"] == "None" and service["spec"]["publishNotReadyAddresses"] is True
+    # An existing cluster keeps the list it formed with (read back from the masters' ConfigMap).
+    kept = _yml(_render(version, initial_masters=("elasticsearch-master-0",)), "elasticsearch-master-config")
+    assert kept["cluster.initial_master_nodes"] == ["elasticsearch-master-0"]
+
+
+@pytest.mark.parametrize("version", ["5.6.16", "6.8.23"])
+def test_zen1_quorum_of_the_masters_on_every_node(version):
+    objects = _render(version)
+    for config_map in ("elasticsearch-master-config", "elasticsearch-config"):
+        config = _yml(objects, config_map)
+        assert config["discovery.zen.minimum_master_nodes"] == 2  # 3 masters // 2 + 1, whatever the data nodes
+        assert config["discovery.zen.ping.unicast.hosts"] == "elasticsearch-master-discovery"
+    five = render_all(validate_settings({"elasticsearch": {"version": version, "masters": 5, "replicas": 1}}), SECRETS)
+    assert _yml(five, "elasticsearch-config")["discovery.zen.minimum_master_nodes"] == 3
+
+
+def test_masters_resources_pdb_anti_affinity_and_own_directory():
+    objects = _render("9.5.7", master_heap="384m", master_memory="768Mi", master_cpu="300m")
+    pod = _named(objects, "StatefulSet", "elasticsearch-master")["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert {e["name"]: e.get("value") for e in container["env"]}["ES_JAVA_OPTS"] == "-Xms384m -Xmx384m"
+    assert container["resources"] == {"requests": {"cpu": "300m", "memory": "768Mi"}, "limits": {"memory": "768Mi"}}
+    data_pod = _named(objects, "StatefulSet", "elasticsearch")["spec"]["template"]["spec"]
+    assert data_pod["containers"][0]["resources"]["requests"] == {"cpu": "1", "memory": "1Gi"}
+    # One pod of a set per node; a master and a data node may share one: each has its own directory.
+    for spec, name, path in ((pod, "elasticsearch-master", "/es-data-master"), (data_pod, "elasticsearch", "/es-data")):
+        [term] = spec["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["labelSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        assert next(v for v in spec["volumes"] if v["name"] == "data")["hostPath"]["path"] == path
+    pdb = _named(objects, "PodDisruptionBudget", "elasticsearch-master")
+    assert pdb["spec"] == {"maxUnavailable": 1, "selector": {"matchLabels": {
+        "app.kubernetes.io/name": "elasticsearch-master", "app.kubernetes.io/part-of": "kubelogs"}}}
+    assert _named(objects, "PodDisruptionBudget", "elasticsearch")["spec"]["selector"]["matchLabels"][
+        "app.kubernetes.io/name"] == "elasticsearch"  # each pod under one budget (eviction refuses two)
+
+
+def test_clients_reach_the_data_nodes_only_and_transport_joins_both_sets():
+    objects = _render("8.15.3")
+    assert _named(objects, "Service", "elasticsearch")["spec"]["selector"]["app.kubernetes.io/name"] == "elasticsearch"
+    both = [{"podSelector": {"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In",
+                                                    "values": ["elasticsearch", "elasticsearch-master"]}]}}]
+    for name in ("elasticsearch", "elasticsearch-master"):
+        policy = _named(objects, "NetworkPolicy", f"{name}-transport")
+        assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
+        assert policy["spec"]["ingress"] == [{"from": both, "ports": [{"protocol": "TCP", "port": 9300}]}]
+    # 9200 admits clients on the data nodes only: no policy opens it on the masters.
+    http = _named(objects, "NetworkPolicy", "elasticsearch-http")
+    assert http["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "elasticsearch"
+
+
+@pytest.mark.parametrize("es, field, words", [
+    ({"masters": 2}, "elasticsearch.masters", "one of 3, 5, 7"),
+    ({"masters": 9}, "elasticsearch.masters", "one of 3, 5, 7"),
+    ({"masters": 3, "master_heap": "512m", "master_memory": "512Mi"}, "elasticsearch.master_heap",
+     "at most half of elasticsearch.master_memory ('512Mi'), i.e. at most 256m"),
+    ({"masters": 3, "master_cpu": "lots"}, "elasticsearch.master_cpu", ""),
+])
+def test_bad_master_settings_name_field_value_and_fix(es, field, words):
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"elasticsearch": es})
+    [problem] = caught.value.problems
+    assert problem.field == field and words in problem.message
+
+
+def test_hostpath_masters_need_as_many_data_nodes():
+    validate_settings({"elasticsearch": {"masters": 3, "replicas": 2}}, eligible_data_nodes=3)
+    with pytest.raises(SettingsError) as caught:
+        validate_settings({"elasticsearch": {"masters": 3, "replicas": 2}}, eligible_data_nodes=2)
+    [problem] = caught.value.problems
+    assert problem.field == "elasticsearch.masters" and "only 2 data node(s)" in problem.message
+    validate_settings({"elasticsearch": {"masters": 3, "replicas": 2, "storage": "pvc"}}, eligible_data_nodes=2)
+
+
+@pytest.mark.parametrize("version", ["6.8.23", "7.17.26", "9.5.7"])
+def test_data_node_scaling_with_dedicated_masters_only_drains(version):
+    down = quorum.before_scaling(version, 3, 2, masters=3)
+    assert down.actions == ("health", "allocation_exclude", "drained")
+    assert down.env["NODES_WAIT"] == ">=6" and down.env["LEAVING"] == "elasticsearch-2"
+    assert quorum.after_scaling(version, 3, 2, masters=3).actions == ("allocation_exclude_clear",)
+    assert quorum.after_scaling(version, 2, 3, masters=3) is None  # no zen quorum to raise
+
+
+def test_the_node_stage_prepares_the_masters_directory_beside_data_path():
+    with_masters = data_directory(validate_settings({"elasticsearch": {"masters": 3}}), holds_data=True)
+    assert with_masters.paths == ["/es-data", "/es-data-master"]
+    assert (with_masters.uid, with_masters.gid, with_masters.mode) == (1000, 1000, 0o750)
+    assert data_directory(validate_settings({}), holds_data=True).paths == ["/es-data"]
+    assert data_directory(validate_settings({"elasticsearch": {"masters": 3, "storage": "pvc"}}), holds_data=True) is None
