@@ -12,6 +12,7 @@ import pytest
 
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.es_calls import CallBatch, run
+from kubelogs.cluster.es_plan import repository_problem
 from kubelogs.manifests import GeneratedSecrets, render_all, snapshot_repository, snapshots
 from kubelogs.manifests.elasticsearch import elasticsearch_yml, start_args
 from kubelogs.polling import Poll
@@ -150,3 +151,26 @@ def test_expiry_deletes_scheduled_snapshots_past_keep_days_and_keeps_the_newest_
     # Past 10 days: the first six; but the newest five stay whatever their age, so only the three oldest go.
     assert sorted(line.split()[-1] for line in output.splitlines() if line.startswith("deleted")) == sorted(names[:3])
     assert sorted(left) == sorted([*names[3:], "kubelogs-before-change-2000.01.01-120000", "someone-elses-2000.01.01"])
+
+
+class _Claims:
+    """The one read repository_problem makes for fs: the claim."""
+
+    def __init__(self, modes: list[str] | None) -> None:
+        self.modes = modes
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> dict | None:
+        assert kind == "PersistentVolumeClaim"
+        return None if self.modes is None else {"spec": {"accessModes": self.modes}}
+
+
+@pytest.mark.parametrize("elasticsearch, modes, words", [
+    ({"replicas": 1}, ["ReadWriteOnce"], ""),  # one pod mounts it
+    ({"replicas": 1, "masters": 3}, ["ReadWriteOnce"], "every one of the 4 Elasticsearch pods must"),
+    ({"replicas": 2}, ["ReadWriteMany"], ""),
+    ({"replicas": 2}, None, "there is no PersistentVolumeClaim logging/es-snapshots"),
+])
+def test_the_fs_claim_must_exist_and_be_mountable_by_every_elasticsearch_pod(elasticsearch, modes, words):
+    s = validate_settings({"elasticsearch": {**elasticsearch, "snapshots": FS}})
+    problem = repository_problem(_Claims(modes), s, None)
+    assert (words in problem and "Nothing was applied" in problem) if words else problem == ""
