@@ -24,11 +24,12 @@ BARE_FACTS = ("kubelogs.node.facts.NodeState", "data_path=/es-data",
               "directories=/es-data,/var/lib/filebeat,/var/log/filebeat,/var/lib/fluent-bit")
 
 
-def counting_execs(cluster: harness.KindLikeCluster, run: Callable[[], harness.DeployRun]) -> tuple[harness.DeployRun, int]:
-    """``run()`` and the number of `docker exec` calls into the cluster's nodes while it ran."""
+def counting_execs(cluster: str, run: Callable[[], harness.DeployRun]) -> tuple[harness.DeployRun, int]:
+    """``run()`` and the number of `docker exec` calls into the nodes of kind-labelled cluster ``cluster``
+    while it ran."""
     # Streamed: dockerd keeps only its last 256 events for `docker events --since`.
     events = subprocess.Popen(["docker", "events", "--filter", "event=exec_create", "--filter",
-                               f"label=io.x-k8s.kind.cluster={cluster.name}", "--format", "{{.Actor.ID}}"],
+                               f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Actor.ID}}"],
                               stdout=subprocess.PIPE, text=True)
     time.sleep(0.5)  # let the stream start before the run
     result = run()
@@ -44,8 +45,8 @@ def measure(nodes: int) -> tuple[float, float, float, float, float]:
         for _ in range(nodes - 1):
             cluster.add("worker")
         harness.set_max_map_count(cluster.nodes[0], 65530)
-        first, first_execs = counting_execs(cluster, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
-        rerun, execs = counting_execs(cluster, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
+        first, first_execs = counting_execs(cluster.name, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
+        rerun, execs = counting_execs(cluster.name, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
         bare = harness.run_pyinfra(cluster, "--limit", "kube_nodes", "fact", *BARE_FACTS, settings=SETTINGS)
         for run in (first, rerun, bare):
             if run.returncode != 0:
