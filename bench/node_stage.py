@@ -10,9 +10,12 @@ alone is measured (--limit kube_nodes): the cluster stage has its own benchmark 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from bench.table import print_medians
 from tests.support import harness
@@ -22,19 +25,28 @@ SETTINGS = {"elasticsearch": {"replicas": 1}}
 BARE_FACTS = ("kubelogs.node.facts.NodeState", "data_path=/es-data",
               "sysctl_file=/etc/sysctl.d/90-kubelogs-elasticsearch.conf",
               "directories=/es-data,/var/lib/filebeat,/var/log/filebeat,/var/lib/fluent-bit")
+T = TypeVar("T")
 
 
-def counting_execs(cluster: harness.KindLikeCluster, run: Callable[[], harness.DeployRun]) -> tuple[harness.DeployRun, int]:
-    """``run()`` and the number of `docker exec` calls into the cluster's nodes while it ran."""
-    # Streamed: dockerd keeps only its last 256 events for `docker events --since`.
-    events = subprocess.Popen(["docker", "events", "--filter", "event=exec_create", "--filter",
-                               f"label=io.x-k8s.kind.cluster={cluster.name}", "--format", "{{.Actor.ID}}"],
-                              stdout=subprocess.PIPE, text=True)
-    time.sleep(0.5)  # let the stream start before the run
-    result = run()
-    time.sleep(1)
-    events.terminate()
-    return result, len(events.communicate()[0].split())
+def counting_execs(cluster: str, run: Callable[[], T]) -> tuple[T, int]:
+    """``run()`` and the number of `docker exec` calls into the nodes of kind-labelled cluster ``cluster``
+    while it ran."""
+    # Streamed (dockerd keeps only its last 256 events for `docker events --since`) into a file: a pipe
+    # read only at the end fills at 64 KiB (about 1,000 events), and dockerd then drops the events.
+    with tempfile.TemporaryFile("w+") as out:
+        events = subprocess.Popen(["docker", "events", "--filter", "event=exec_create", "--filter",
+                                   f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Actor.ID}}"],
+                                  stdout=out, text=True)
+        time.sleep(0.5)  # let the stream start before the run
+        result = run()
+        size, deadline = -1, time.monotonic() + 10
+        while size != os.fstat(out.fileno()).st_size and time.monotonic() < deadline:  # until the events stop
+            size = os.fstat(out.fileno()).st_size
+            time.sleep(1)
+        events.terminate()
+        events.wait()
+        out.seek(0)
+        return result, len(out.read().split())
 
 
 def measure(nodes: int) -> tuple[float, float, float, float, float]:
@@ -44,8 +56,8 @@ def measure(nodes: int) -> tuple[float, float, float, float, float]:
         for _ in range(nodes - 1):
             cluster.add("worker")
         harness.set_max_map_count(cluster.nodes[0], 65530)
-        first, first_execs = counting_execs(cluster, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
-        rerun, execs = counting_execs(cluster, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
+        first, first_execs = counting_execs(cluster.name, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
+        rerun, execs = counting_execs(cluster.name, lambda: harness.run_deploy(cluster, SETTINGS, "--limit", "kube_nodes"))
         bare = harness.run_pyinfra(cluster, "--limit", "kube_nodes", "fact", *BARE_FACTS, settings=SETTINGS)
         for run in (first, rerun, bare):
             if run.returncode != 0:
