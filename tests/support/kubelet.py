@@ -67,6 +67,13 @@ from tests.support.played_fluent_bit import PlayedConfig
 REPO = Path(__file__).resolve().parents[2]
 
 SYNC_SECONDS = 0.1
+# A sync's LIST of every pod costs the API server and this process time that grows with the pods (at 1,000 nodes,
+# about a second on two cores): the next sync waits this many times as long, so listing never takes more than
+# a fraction of the machine from what it plays; a real kubelet watches instead.
+SYNC_SHARE = 3
+# Calls to the API server at once: pods start in threads of their own, and each call beyond the connection pool
+# would open a TLS connection of its own (1,000 pods: 1,000 handshakes on the API server).
+CONCURRENT_CALLS = 8
 # Pod addresses in POD_CIDR, one per pod; 10.244.0.x is left to the host end (HOST_END). Test sessions that run
 # at the same time on one machine share the host's routes: each address is claimed by a file naming the session's
 # pid (a claim of a process that is gone is taken over), so two sessions never route the same address.
@@ -109,7 +116,18 @@ def now() -> str:
 
 
 class AdminApi(Kube):
-    """The calls a kubelet makes that the deploy never needs."""
+    """The calls a kubelet makes that the deploy never needs; at most ``CONCURRENT_CALLS`` at once, over
+    connections kept in the client's pool."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._calls = threading.BoundedSemaphore(CONCURRENT_CALLS)
+        pool = self.api.rest_client.pool_manager
+        pool.connection_pool_kw["maxsize"] = max(pool.connection_pool_kw.get("maxsize") or 1, CONCURRENT_CALLS)
+
+    def _call(self, *args, **kwargs):
+        with self._calls:
+            return super()._call(*args, **kwargs)
 
     def create(self, manifest: dict) -> dict:
         meta = manifest["metadata"]
@@ -281,11 +299,12 @@ class Kubelet:
     # -- pods -------------------------------------------------------------------------------------------
     def _sync_loop(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 self._sync()
             except Exception as e:  # a transient API error must not end the kubelet
                 print(f"test kubelet: sync failed: {e}")
-            self._stop.wait(SYNC_SECONDS)
+            self._stop.wait(max(SYNC_SECONDS, SYNC_SHARE * (time.monotonic() - started)))
 
     def _sync(self) -> None:
         seen = set()

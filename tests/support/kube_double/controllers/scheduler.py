@@ -38,58 +38,62 @@ def _term_selects(term: dict, owner_ns: str, other: dict) -> bool:
         match_label_selector(term.get("labelSelector"), other["metadata"].get("labels"))
 
 
+def _selected(pod: dict, kind: str, bound: list[dict]) -> list[tuple[dict, list[dict]]]:
+    """Each required (anti-)affinity term of ``pod`` with the bound pods it selects: the same on every node."""
+    return [(term, [p for p in bound if _term_selects(term, pod["metadata"]["namespace"], p)])
+            for term in _affinity_terms(pod, kind)]
+
+
 def _same_topology(nodes: dict[str, dict], a: str, b: str, key: str) -> bool:
     la = (nodes.get(a) or {}).get("metadata", {}).get("labels") or {}
     lb = (nodes.get(b) or {}).get("metadata", {}).get("labels") or {}
     return key in la and la.get(key) == lb.get(key)
 
 
-def _reasons(pod: dict, node: dict, nodes: dict[str, dict], bound: list[dict]) -> list[str]:
+def _first_reason(pod: dict, node: dict, nodes: dict[str, dict], here: list[dict], repelling: list[dict],
+                  anti: list[tuple[dict, list[dict]]], affinity: list[tuple[dict, list[dict]]]) -> str | None:
+    """The first filter ``node`` fails for ``pod`` (the one the scheduler reports), or None where it fits. The
+    cheap filters come first, as the scheduler's order has them: a DaemonSet pod pinned to one node leaves the
+    other nodes at node affinity, before any look at the pods bound there (``here``: those on ``node``;
+    ``repelling``: the bound pods with a required anti-affinity, the only ones that can refuse a newcomer;
+    ``anti``, ``affinity``: the pod's own terms with the bound pods they select, see ``_selected``)."""
     spec, name = pod["spec"], node["metadata"]["name"]
-    out = []
     if (node.get("spec") or {}).get("unschedulable") and not any(
             t.get("key") == "node.kubernetes.io/unschedulable" or (t.get("operator") == "Exists" and not t.get("key"))
             for t in spec.get("tolerations") or []):
-        out.append("node(s) were unschedulable")
+        return "node(s) were unschedulable"
     taints = untolerated(spec, node)
     if taints:
         t = taints[0]
-        out.append(f"node(s) had untolerated taint {{{t['key']}: {t.get('value', '')}}}")
+        return f"node(s) had untolerated taint {{{t['key']}: {t.get('value', '')}}}"
     if not node_matches(spec, node):
-        out.append("node(s) didn't match Pod's node affinity/selector")
-    here = [p for p in bound if p["spec"]["nodeName"] == name]
-    for term in _affinity_terms(pod, "podAntiAffinity"):
-        if any(_term_selects(term, pod["metadata"]["namespace"], p) and
-               _same_topology(nodes, p["spec"]["nodeName"], name, term["topologyKey"]) for p in bound):
-            out.append("node(s) didn't match pod anti-affinity rules")
-            break
-    else:
-        for other in bound:  # the anti-affinity of pods already there, towards this one
-            if any(_term_selects(term, other["metadata"]["namespace"], pod) and
-                   _same_topology(nodes, other["spec"]["nodeName"], name, term["topologyKey"])
-                   for term in _affinity_terms(other, "podAntiAffinity")):
-                out.append("node(s) didn't satisfy existing pods anti-affinity rules")
-                break
-    for term in _affinity_terms(pod, "podAffinity"):
-        if not any(_term_selects(term, pod["metadata"]["namespace"], p) and
-                   _same_topology(nodes, p["spec"]["nodeName"], name, term["topologyKey"]) for p in bound):
-            out.append("node(s) didn't match pod affinity rules")
-            break
+        return "node(s) didn't match Pod's node affinity/selector"
+    for term, selected in anti:
+        if any(_same_topology(nodes, p["spec"]["nodeName"], name, term["topologyKey"]) for p in selected):
+            return "node(s) didn't match pod anti-affinity rules"
+    for other in repelling:  # the anti-affinity of pods already there, towards this one
+        if any(_term_selects(term, other["metadata"]["namespace"], pod) and
+               _same_topology(nodes, other["spec"]["nodeName"], name, term["topologyKey"])
+               for term in _affinity_terms(other, "podAntiAffinity")):
+            return "node(s) didn't satisfy existing pods anti-affinity rules"
+    for term, selected in affinity:
+        if not any(_same_topology(nodes, p["spec"]["nodeName"], name, term["topologyKey"]) for p in selected):
+            return "node(s) didn't match pod affinity rules"
     allocatable = (node.get("status") or {}).get("allocatable") or {}
     wanted = _requests(pod)
     for resource in ("cpu", "memory"):
         used = sum(_requests(p)[resource] for p in here)
         if wanted[resource] and used + wanted[resource] > quantity(allocatable.get(resource)):
-            out.append(f"Insufficient {resource}")
+            return f"Insufficient {resource}"
     if allocatable.get("pods") and len(here) + 1 > quantity(allocatable["pods"]):
-        out.append("Too many pods")
+        return "Too many pods"
     ports = {(p.get("hostPort"), p.get("protocol", "TCP")) for c in spec.get("containers") or []
              for p in c.get("ports") or [] if p.get("hostPort")}
     taken = {(p.get("hostPort"), p.get("protocol", "TCP")) for other in here for c in other["spec"].get("containers") or []
              for p in c.get("ports") or [] if p.get("hostPort")}
     if ports & taken:
-        out.append("node(s) didn't have free ports for the requested pod ports")
-    return out
+        return "node(s) didn't have free ports for the requested pod ports"
+    return None
 
 
 def _claims_problem(store, pod: dict) -> str | None:
@@ -109,6 +113,12 @@ def reconcile(store) -> None:
     nodes = {n["metadata"]["name"]: n for n in store.each("Node")}
     bound = [p for p in store.each("Pod") if p["spec"].get("nodeName")
              and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    # Indexed once a pass: with 1,000 nodes and their pods, scanning every bound pod for every node and every
+    # pending pod kept the scheduler (and the store's lock) busy for minutes.
+    by_node: dict[str, list[dict]] = {}
+    for p in bound:
+        by_node.setdefault(p["spec"]["nodeName"], []).append(p)
+    repelling = [p for p in bound if _affinity_terms(p, "podAntiAffinity")]
     for pod in store.each("Pod"):
         spec = pod["spec"]
         if spec.get("nodeName") or terminating(pod) or spec.get("schedulerName", "default-scheduler") != "default-scheduler":
@@ -116,10 +126,11 @@ def reconcile(store) -> None:
         problem = _claims_problem(store, pod)
         feasible, reasons = [], Counter()
         if problem is None:
+            anti, affinity = _selected(pod, "podAntiAffinity", bound), _selected(pod, "podAffinity", bound)
             for name, node in sorted(nodes.items()):
-                found = _reasons(pod, node, nodes, bound)
+                found = _first_reason(pod, node, nodes, by_node.get(name, []), repelling, anti, affinity)
                 if found:
-                    reasons.update(found[:1])  # the scheduler reports the first filter a node fails
+                    reasons[found] += 1  # the scheduler reports the first filter a node fails
                 else:
                     feasible.append(name)
         if not feasible:
@@ -135,10 +146,13 @@ def reconcile(store) -> None:
                          f"available: {total} Preemption is not helpful for scheduling."
             _unschedulable(store, pod, detail)
             continue
-        load = Counter(p["spec"]["nodeName"] for p in bound)
-        target = min(feasible, key=lambda n: (load[n], n))
+        target = min(feasible, key=lambda n: (len(by_node.get(n, [])), n))  # the least busy
         _bind(store, pod, target)
-        bound.append({**pod, "spec": {**spec, "nodeName": target}})
+        placed = {**pod, "spec": {**spec, "nodeName": target}}
+        bound.append(placed)
+        by_node.setdefault(target, []).append(placed)
+        if _affinity_terms(placed, "podAntiAffinity"):
+            repelling.append(placed)
 
 
 def _unschedulable(store, pod: dict, message: str) -> None:
