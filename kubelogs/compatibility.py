@@ -24,8 +24,9 @@ ES_GID = 1000
 ES_MIN_OPEN_FILES = 65535
 ES_ENTRYPOINT_SCRIPT = "/usr/local/bin/docker-entrypoint.sh"
 ES_ENTRYPOINT_SCRIPT_FROM: tuple[int, int, int] = (6, 0, 0)
-# Snapshot lifecycle policies (SLM, basic licence) from 7.4; a CronJob takes the snapshots before.
-SLM_FROM: tuple[int, int, int] = (7, 4, 0)
+# Snapshot lifecycle policies (SLM, basic licence) with retention from 7.5 (7.4 has SLM without the
+# `retention` key, and its parser refuses unknown keys); a CronJob takes and expires the snapshots before.
+SLM_FROM: tuple[int, int, int] = (7, 5, 0)
 # The S3 repository is a module from 8.0; before, a plugin the official images do not carry.
 S3_REPOSITORY_BUILT_IN_FROM: tuple[int, int, int] = (8, 0, 0)
 

@@ -201,7 +201,7 @@ class SnapshotSettings(_Model):
     s3_credentials_secret: DnsLabel | None = Field(
         None, description="`s3`: a Secret in the namespace with the keys `access_key` and `secret_key`; Elasticsearch reads them into its keystore when a pod starts.")
     time: Annotated[str, AfterValidator(_snapshot_time)] = Field(
-        "01:30", description="When the daily snapshot is taken (UTC, HH:MM): a snapshot lifecycle policy from 7.4, a CronJob before.")
+        "01:30", description="When the daily snapshot is taken (UTC, HH:MM): a snapshot lifecycle policy from 7.5, a CronJob before.")
     keep_days: int = Field(
         30, ge=1, le=3650, description="Days a scheduled snapshot is kept; the newest 5 are kept whatever their age.")
     before_risky_changes: bool = Field(
@@ -346,7 +346,7 @@ class MetricsSettings(_Model):
     enabled: bool = Field(
         False, description="Metrics for Prometheus: Fluent Bit's own endpoint and an Elasticsearch exporter, with the `prometheus.io/*` pod annotations and, where the Prometheus Operator's CRDs exist, PodMonitors. Off by default: it adds a pod, an Elasticsearch user and objects a small install does not need, and a Prometheus that scrapes annotated pods would start scraping every node (docs/metrics.md).")
     scraper_namespaces: Namespaces = Field(
-        (), description="Namespaces of the Prometheus servers that scrape: a NetworkPolicy admits them to the exporter's port 9114 only (Fluent Bit's 2020 is open already: the verify stage reads it through the API server). Required when `enabled`.")
+        (), description="Namespaces of the Prometheus servers that scrape: NetworkPolicies admit them to the exporter's port 9114 and Fluent Bit's 2020 (besides the verify stage's verifier), nothing else. Required when `enabled`.")
     exporter_image: Image = Field(
         compat.ES_EXPORTER_IMAGE, description="Image of the Elasticsearch exporter (prometheus-community's elasticsearch_exporter; its flags as of 1.10).")
     monitor_labels: Annotated[dict[str, str], AfterValidator(_labels)] = Field(

@@ -11,7 +11,7 @@ from kubelogs.cluster import quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.manifests import index_settings, security, snapshot_repository, snapshots
-from kubelogs.manifests.common import REQUESTS_KEY, config_hash, requests_text
+from kubelogs.manifests.common import REQUESTS_KEY, config_hash, requests_text, selector
 from kubelogs.manifests.elasticsearch import MASTER_NAME, NAME, node_count, protocol
 from kubelogs.settings import Settings
 
@@ -79,6 +79,9 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
     """``steps``: the plan's steps (desired and live objects)."""
     work = ElasticsearchWork()
     by_ref = {(s.manifest["kind"], s.manifest["metadata"]["name"]): s for s in steps}
+    refused = repository_moved(settings, by_ref.get(("ConfigMap", snapshots.NAME)))
+    if refused:
+        raise ClusterError(refused)
     sts = by_ref.get(("StatefulSet", NAME))
     if sts and sts.live:
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
@@ -109,6 +112,11 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         # Pods left by a StatefulSet deleted with --cascade=orphan (as the immutable-fields refusal advises)
         # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
         work.adopted = bool(kube.list("Pod", settings.namespace, label_selector(sts.manifest["spec"]["selector"]["matchLabels"])))
+        if work.adopted:  # a running cluster: its master layout stays as it is
+            masters, _ = _running_masters(kube, settings, by_ref.get(("StatefulSet", MASTER_NAME)))
+            refused = safety.master_layout_unchanged(masters, settings.elasticsearch.masters)
+            if refused:
+                raise ClusterError(refused)
     for name in REQUEST_CONFIG_MAPS:
         config_map = by_ref.get(("ConfigMap", name))
         if config_map and config_map.action != "prune":
@@ -120,16 +128,16 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
 
 
 def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple[int, bool]:
-    """The dedicated masters of the installed cluster, and whether a re-created StatefulSet adopts them."""
+    """The dedicated masters of the installed cluster, and whether a re-created StatefulSet adopts them: its
+    replicas, or where it was deleted with --cascade=orphan (as the immutable-fields refusal advises), the
+    master pods left waiting to be adopted, counted (never the wanted number: that would let a layout change
+    through)."""
     if step and step.live:
         return step.live["spec"].get("replicas", 1), False
-    if not settings.elasticsearch.masters:
+    if step is None:  # no masters wanted, none owned: no request (a no-op plan stays O(kinds))
         return 0, False
-    # No masters' StatefulSet, but masters wanted: a layout change, unless it was deleted with --cascade=orphan
-    # (as the immutable-fields refusal advises) and its pods wait to be adopted by the new one, with their layout.
-    pods = kube.list("Pod", settings.namespace, label_selector(step.manifest["spec"]["selector"]["matchLabels"])) \
-        if step else []
-    return (settings.elasticsearch.masters, True) if pods else (0, False)
+    pods = kube.list("Pod", settings.namespace, label_selector(selector(MASTER_NAME)))
+    return len(pods), bool(pods)
 
 
 def risky_change(running: str, live: dict, desired: dict, settings: Settings) -> str:
@@ -141,6 +149,22 @@ def risky_change(running: str, live: dict, desired: dict, settings: Settings) ->
     if protocol(template.get("spec") or {})[0] != protocol(desired["spec"]["template"]["spec"])[0]:
         changes.append(f"turning security {'on' if settings.elasticsearch.security_enabled else 'off'}")
     return " and ".join(changes)
+
+
+def repository_moved(settings: Settings, requests_step: Step | None) -> str:
+    """Why the run is refused when the repository's storage moved (another claim or S3 service) under a
+    registered repository ('' when it did not): Elasticsearch would find another repository's contents, or
+    none, where it keeps track of its snapshots, and mark the repository corrupted."""
+    live = ((requests_step.live if requests_step else None) or {}).get("data") or {}
+    if settings.elasticsearch.snapshots is None or snapshots.LOCATION_KEY not in live:
+        return ""
+    was, now = live[snapshots.LOCATION_KEY], snapshots.location(settings)
+    if was == now:
+        return ""
+    return (f"kubelogs.elasticsearch.snapshots: the repository {snapshots.REPOSITORY!r} is registered on {was}; the "
+            f"settings move it to {now}, which Elasticsearch cannot follow in place. Keep {was}, or unregister it "
+            f"first (`DELETE _snapshot/{snapshots.REPOSITORY}`; its snapshots stay where they are) and delete the "
+            f"ConfigMap {snapshots.NAME}, then re-run. Nothing was applied.")
 
 
 def snapshot_before(settings: Settings, risky: str, requests_step: Step | None) -> CallBatch | None:

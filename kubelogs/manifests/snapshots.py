@@ -1,8 +1,8 @@
 """Snapshots of the whole Elasticsearch cluster (``elasticsearch.snapshots``): the repository and the daily
 schedule (what the pods need to reach the repository is ``snapshot_repository``'s).
 
-The repository and (from 7.4) its snapshot lifecycle policy are requests in a ConfigMap, sent by the cluster
-stage like the index settings; before 7.4 a CronJob takes the daily snapshot and deletes expired ones
+The repository and (from 7.5) its snapshot lifecycle policy are requests in a ConfigMap, sent by the cluster
+stage like the index settings; before 7.5 a CronJob takes the daily snapshot and deletes expired ones
 (files/es-admin.sh, actions ``snapshot`` and ``expire_snapshots``). The snapshot a run takes before a risky
 change is ``es_plan``'s (the same ``snapshot`` action).
 """
@@ -15,12 +15,13 @@ from kubelogs.manifests.common import CREDENTIALS_SECRET, REQUESTS_KEY, TASK_LAB
 from kubelogs.manifests.snapshot_repository import MOUNT, S3_CLIENT
 from kubelogs.settings import Settings, SnapshotSettings
 
-NAME = "elasticsearch-snapshots"  # the requests ConfigMap and, before 7.4, the CronJob
+NAME = "elasticsearch-snapshots"  # the requests ConfigMap and, before 7.5, the CronJob
 REPOSITORY = "kubelogs"
 POLICY = "kubelogs-daily"
 SCHEDULED_PREFIX = "kubelogs-daily"  # scheduled snapshots: <prefix>-<date>, lower case as Elasticsearch wants
 BEFORE_CHANGE_PREFIX = "kubelogs-before-change"  # the snapshot a run takes before a risky change
 KEEP_AT_LEAST = 5  # the newest scheduled snapshots kept whatever their age
+LOCATION_KEY = "location"  # in the ConfigMap beside the requests: where the repository's storage is
 
 
 def repository(snap: SnapshotSettings) -> dict:
@@ -48,11 +49,21 @@ def requests(settings: Settings) -> list[tuple[str, str, dict]]:
     return calls
 
 
+def location(settings: Settings) -> str:
+    """Where the repository's storage is, beyond what the repository's own settings say (those reach Elasticsearch
+    in the request): the claim, or the S3 service. Elasticsearch cannot tell that it changed underneath."""
+    snap = settings.elasticsearch.snapshots
+    assert snap is not None
+    if snap.repository == "fs":
+        return f"fs claim {snap.fs_claim}"
+    return f"s3 {snap.s3_protocol}://{snap.s3_endpoint or 's3.amazonaws.com'}"
+
+
 def render(settings: Settings) -> list[Manifest]:
     if settings.elasticsearch.snapshots is None:
         return []
     objects = [obj("v1", "ConfigMap", NAME, "elasticsearch", settings.namespace,
-                   data={REQUESTS_KEY: requests_text(requests(settings))})]
+                   data={REQUESTS_KEY: requests_text(requests(settings)), LOCATION_KEY: location(settings)})]
     if not compat.has_slm(settings.elasticsearch.version):
         objects.append(cronjob(settings))
     return objects

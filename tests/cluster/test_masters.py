@@ -134,6 +134,9 @@ def test_masters_statefulset_deleted_with_cascade_orphan_is_recreated_and_adopts
                                       body={"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Orphan"},
                                       content_type="application/json")
     api.wait_for("the StatefulSet to go", lambda: api.get("StatefulSet", "elasticsearch-master", api.namespace) is None)
+    # The orphaned pods are the running layout: another number of masters is still refused (counted, not assumed).
+    with pytest.raises(ClusterError, match=r"the running cluster has 3 dedicated master\(s\)"):
+        deploy(api, settings_for(api, elasticsearch={**MASTERS, "masters": 5}), nodes)
     plan, _, _ = deploy(api, settings, nodes)
     assert f"StatefulSet {api.namespace}/elasticsearch-master" in [s.ref for s in plan.changes]
     assert {p["metadata"]["uid"] for p in api.pods("elasticsearch-master")} == masters  # adopted, not replaced

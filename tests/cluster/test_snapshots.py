@@ -179,7 +179,8 @@ def test_an_index_is_restored_from_a_snapshot_as_the_docs_say(api, tmp_path):
     del es.indices["app-2026.12.02"]  # the mistake
     es.index("app-2026.12.03", {"log": "the agents keep writing"})
     assert es.answer("/_cat/snapshots/kubelogs", {"h": "id,status"}, auth)[1].splitlines() == [f"{snapshot} SUCCESS"]
-    assert call("POST", f"/_snapshot/kubelogs/{snapshot}/_restore", {"indices": "app-2026.12.02"})[0] == 200
+    assert call("POST", f"/_snapshot/kubelogs/{snapshot}/_restore",
+                {"indices": "app-2026.12.02", "ignore_index_settings": ["index.lifecycle.name"]})[0] == 200
     assert es.indices["app-2026.12.02"] == [{"log": "yesterday"}]
     # Today's index is open and written to: a restore under its own name is refused, under another name taken.
     refused = call("POST", f"/_snapshot/kubelogs/{snapshot}/_restore", {"indices": "app-2026.12.03"})

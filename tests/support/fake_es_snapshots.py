@@ -14,7 +14,7 @@ snapshot API", "SLM"):
   ``in_progress_polls`` reads, then ``SUCCESS`` (or ``FAILED`` with ``fault`` as its reason);
 - a restore refuses an index that exists open (the message suggests a rename pattern), and takes
   ``indices``, ``rename_pattern``, ``rename_replacement``;
-- SLM (7.4+; the fake knows only the major, so from 7.0) refuses a policy whose repository does not exist.
+- SLM (kubelogs sends it from 7.5; the fake knows only the major, so from 7.0) refuses a policy whose repository does not exist.
 The repository's own format is the fake's (``index.latest`` and a JSON file per snapshot): nothing but the fake
 reads it.
 """

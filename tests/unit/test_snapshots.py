@@ -12,7 +12,8 @@ import pytest
 
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.es_calls import CallBatch, run
-from kubelogs.cluster.es_plan import repository_problem
+from kubelogs.cluster.es_plan import repository_moved, repository_problem
+from kubelogs.cluster.plan import Step
 from kubelogs.manifests import GeneratedSecrets, render_all, snapshot_repository, snapshots
 from kubelogs.manifests.elasticsearch import elasticsearch_yml, start_args
 from kubelogs.polling import Poll
@@ -174,3 +175,14 @@ def test_the_fs_claim_must_exist_and_be_mountable_by_every_elasticsearch_pod(ela
     s = validate_settings({"elasticsearch": {**elasticsearch, "snapshots": FS}})
     problem = repository_problem(_Claims(modes), s, None)
     assert (words in problem and "Nothing was applied" in problem) if words else problem == ""
+
+
+def test_moving_a_registered_repository_to_another_claim_or_service_is_refused():
+    installed = render_all(settings(**FS), GeneratedSecrets(password=""))
+    live = next(o for o in installed if o["metadata"]["name"] == snapshots.NAME and o["kind"] == "ConfigMap")
+    step = Step("update", live, live)
+    assert repository_moved(settings(**FS), step) == ""
+    refused = repository_moved(settings(**{**FS, "fs_claim": "new-nfs"}), step)
+    assert "registered on fs claim es-snapshots; the settings move it to fs claim new-nfs" in refused
+    assert "DELETE _snapshot/kubelogs" in refused and "Nothing was applied" in refused
+    assert repository_moved(settings(**S3), Step("create", live, None)) == ""  # nothing registered yet
