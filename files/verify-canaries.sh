@@ -38,9 +38,9 @@ while :; do
   fi
   sleep "$INTERVAL"
 done
-# Every agent's counters, AGENT_BATCH agents at a time: one curl fetches a batch in parallel into /tmp (an
-# agent's metrics are some KiB: a batch, not the whole cluster, fits the pod's small /tmp), one awk sums them.
-AGENT_BATCH=50
+# Every agent's counters, AGENT_BATCH agents at a time: one curl fetches a batch, AGENT_PARALLEL at once, each
+# for at most AGENT_SECONDS, into /tmp (an agent's metrics are some KiB: a batch, not the whole cluster, fits
+# the pod's small /tmp), one awk sums them (%.0f: exact beyond 2^31, where %d is not in every awk).
 agents() {  # $@: node=ip pairs
   dir=${TMPDIR:-/tmp}/agents
   rm -rf "$dir" && mkdir -p "$dir" || { for pair; do echo "agent ${pair%%=*} unreadable"; done; return; }
@@ -48,14 +48,14 @@ agents() {  # $@: node=ip pairs
     ip=${pair#*=}
     case $ip in *:*) ip="[$ip]" ;; esac  # IPv6
     printf 'url = "http://%s:%s/%s"\noutput = "%s/%s"\n' "$ip" "$AGENT_PORT" "$AGENT_PATH" "$dir" "${pair%%=*}"
-  done | curl -sfg --parallel --parallel-max 25 --connect-timeout 5 -m 20 -K - 2>/dev/null
+  done | curl -sfg --parallel --parallel-max "$AGENT_PARALLEL" --connect-timeout 5 -m "$AGENT_SECONDS" -K - 2>/dev/null
   for pair; do [ -s "$dir/${pair%%=*}" ] || echo "agent ${pair%%=*} unreadable"; done
   [ -n "$(ls "$dir")" ] || return 0
   # Prometheus text: "name{labels} value [timestamp]" or "name value [timestamp]"; comments start with #.
   awk -v want="$AGENT_COUNTERS" '
     function report(  node, line, i) {
       node = file; sub(/.*\//, "", node); line = "agent " node
-      for (i = 1; i <= n; i++) line = line " " sprintf("%d", sum[i])
+      for (i = 1; i <= n; i++) line = line " " sprintf("%.0f", sum[i])
       print line
     }
     BEGIN { n = split(want, names, " "); for (i = 1; i <= n; i++) at[names[i]] = i }

@@ -19,6 +19,14 @@ PORT = HEALTH_PORT
 # them in this order.
 COUNTERS = {"retries": "fluentbit_output_retries_total", "given_up": "fluentbit_output_retries_failed_total",
             "dropped": "fluentbit_output_dropped_records_total"}
+# How the verifier reads them: BATCH agents per curl, PARALLEL transfers at once, each at most SECONDS.
+BATCH, PARALLEL, SECONDS = 50, 25, 20
+
+
+def reading_seconds(agents: int) -> int:
+    """The longest the verifier may spend reading ``agents`` agents (every one of them not answering)."""
+    batches = -(-agents // BATCH)
+    return batches * -(-min(agents, BATCH) // PARALLEL) * SECONDS
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,9 @@ def verifier(settings: Settings, name: str, tokens: dict[str, str], index: str, 
         {"name": "AGENT_PORT", "value": str(agent_metrics.PORT)},
         {"name": "AGENT_PATH", "value": agent_metrics.METRICS_PATH},
         {"name": "AGENT_COUNTERS", "value": " ".join(agent_metrics.COUNTERS.values())},
+        {"name": "AGENT_BATCH", "value": str(agent_metrics.BATCH)},
+        {"name": "AGENT_PARALLEL", "value": str(agent_metrics.PARALLEL)},
+        {"name": "AGENT_SECONDS", "value": str(agent_metrics.SECONDS)},
     ]
     return client_pods.pod(settings, name, {VERIFY_LABEL: "verifier"}, client_pods.container(
         settings, "verifier", command=client_pods.script_command("verify-canaries.sh"), env=env),

@@ -72,7 +72,9 @@ def run(kube: Kube, settings: Settings, log: Callable[[str], None],
         agent_ips = {r.node: r.agent_ip for r in report.nodes if r.agent == fluent_bit.NAME and r.agent_ip}
         kube.apply(pods.verifier(settings, verifier, running, index, shippers, agent_ips))
         created.append(verifier)
-        _, output = es_calls.wait_finished(kube, ns, verifier, settings.verify.timeout + 90, poll)
+        # The canaries' wait, the calls after it, and every agent's counters even where none answers.
+        allowed = settings.verify.timeout + 90 + agent_metrics.reading_seconds(len(agent_ips))
+        _, output = es_calls.wait_finished(kube, ns, verifier, allowed, poll)
         read_output(output, report, started, index)
         delivery(settings, report)
         if rotating:  # the canaries were looked for: the next run starts after this one's last node
