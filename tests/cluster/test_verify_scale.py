@@ -38,7 +38,7 @@ def view_of(tier):
 
 def deployed(view: ClusterView):
     # 100 played agents start within minutes on a small machine: the rollout gets the time they take.
-    settings = settings_for(view, elasticsearch={"replicas": 1}, verify={"timeout": 30, "canary_nodes": CANARIES},
+    settings = settings_for(view, elasticsearch={"replicas": 1}, verify={"timeout": 120, "canary_nodes": CANARIES},
                             kubernetes={"rollout_timeout": 600})
     deploy(view, settings)
     return settings
