@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelogs.manifests import privileges, tls
-from kubelogs.manifests.common import PART_OF, RUNTIME_DEFAULT_SECCOMP, Manifest
+from kubelogs.manifests.common import PART_OF, RUNTIME_DEFAULT_SECCOMP, Manifest, obj
 from kubelogs.settings import Settings
 
 NOBODY = 65534
@@ -73,3 +73,18 @@ def pod(settings: Settings, name: str, labels: dict[str, str], main: dict[str, A
                  "securityContext": {"runAsNonRoot": True, "runAsUser": NOBODY, "runAsGroup": NOBODY,
                                      "fsGroup": NOBODY, **RUNTIME_DEFAULT_SECCOMP},
                  "containers": [main], "volumes": volumes, **spec}}
+
+
+def cronjob(settings: Settings, name: str, pod: Manifest, schedule: str, **spec: Any) -> Manifest:
+    """A CronJob of the elasticsearch component running ``pod`` (from ``pod()``) on ``schedule``: one at a time,
+    two retries, the last run kept (three failed ones); ``spec``: more CronJob fields (e.g. ``timeZone``)."""
+    job = obj("batch/v1", "CronJob", name, "elasticsearch", settings.namespace, spec={
+        "schedule": schedule, **spec,
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 1,
+        "failedJobsHistoryLimit": 3,
+        "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
+            "metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}}},
+    })
+    job["metadata"]["annotations"] = pod["metadata"]["annotations"]  # what its pods keep, and why
+    return job

@@ -126,13 +126,4 @@ def retention_cronjob(settings: Settings) -> Manifest:
     pod = client_pods.pod(settings, RETENTION_JOB, {TASK_LABEL: "retention"}, client_pods.container(
         settings, "retention", command=client_pods.script_command("es-retention.sh"), env=env),
         credentials=CREDENTIALS_SECRET)
-    cronjob = obj("batch/v1", "CronJob", RETENTION_JOB, "elasticsearch", settings.namespace, spec={
-        "schedule": RETENTION_SCHEDULE,
-        "concurrencyPolicy": "Forbid",
-        "successfulJobsHistoryLimit": 1,
-        "failedJobsHistoryLimit": 3,
-        "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
-            "metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}}},
-    })
-    cronjob["metadata"]["annotations"] = pod["metadata"]["annotations"]  # what its pods keep, and why
-    return cronjob
+    return client_pods.cronjob(settings, RETENTION_JOB, pod, RETENTION_SCHEDULE)

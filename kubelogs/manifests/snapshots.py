@@ -82,17 +82,7 @@ def cronjob(settings: Settings) -> Manifest:
     pod = client_pods.pod(settings, NAME, {TASK_LABEL: "snapshots"}, client_pods.container(
         settings, "snapshots", command=client_pods.script_command("es-admin.sh"), env=env),
         credentials=CREDENTIALS_SECRET)
-    job = obj("batch/v1", "CronJob", NAME, "elasticsearch", settings.namespace, spec={
-        "schedule": f"{minutes} {hours} * * *",
-        "timeZone": "Etc/UTC",
-        "concurrencyPolicy": "Forbid",
-        "successfulJobsHistoryLimit": 1,
-        "failedJobsHistoryLimit": 3,
-        "jobTemplate": {"spec": {"backoffLimit": 2, "template": {
-            "metadata": {"labels": pod["metadata"]["labels"]}, "spec": pod["spec"]}}},
-    })
-    job["metadata"]["annotations"] = pod["metadata"]["annotations"]
-    return job
+    return client_pods.cronjob(settings, NAME, pod, f"{minutes} {hours} * * *", timeZone="Etc/UTC")
 
 
 def before_change_env() -> dict[str, str]:
