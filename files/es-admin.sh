@@ -13,6 +13,7 @@
 #   minimum_masters       discovery.zen.minimum_master_nodes = MINIMUM_MASTER_NODES (6.x, persistent)
 #   exclude_voting        POST each of VOTING_EXCLUSIONS (paths; 7.x+, before removing master nodes)
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
+#   clear_voting_kept     the same without waiting for the excluded nodes to leave (they stay as data nodes)
 #   snapshot              a snapshot of the whole cluster in REPOSITORY named SNAPSHOT_PREFIX-<UTC date and time>;
 #                         waits until its state is SUCCESS (fails with the state and reason otherwise)
 #   expire_snapshots      delete the snapshots named SNAPSHOT_PREFIX-<date> older than KEEP_DAYS days, keeping
@@ -113,6 +114,7 @@ for action in $ACTIONS; do
     minimum_masters) setting "$action" discovery.zen.minimum_master_nodes "$MINIMUM_MASTER_NODES" ;;
     exclude_voting) for path in $VOTING_EXCLUSIONS; do must "$action" POST "$path"; done ;;
     clear_voting) must "$action" DELETE _cluster/voting_config_exclusions ;;
+    clear_voting_kept) must "$action" DELETE "_cluster/voting_config_exclusions?wait_for_removal=false" ;;
     requests)
       printf '%s\n' "$REQUESTS" | while read -r method path body; do
         [ -n "$method" ] || continue

@@ -205,7 +205,7 @@ class SnapshotSettings(_Model):
     keep_days: int = Field(
         30, ge=1, le=3650, description="Days a scheduled snapshot is kept; the newest 5 are kept whatever their age.")
     before_risky_changes: bool = Field(
-        True, description="Take a snapshot, and wait for it to succeed, before a run upgrades Elasticsearch or turns security on or off; a failed snapshot stops the run before anything changes.")
+        True, description="Take a snapshot, and wait for it to succeed, before a run upgrades Elasticsearch, turns security on or off, or adds or retires dedicated masters; a failed snapshot stops the run before anything changes.")
 
 
 class ElasticsearchSettings(_Model):
@@ -219,7 +219,7 @@ class ElasticsearchSettings(_Model):
     memory: Quantity = Field("1Gi", description="Memory request and limit of each Elasticsearch pod.")
     cpu: CpuQuantity = Field("1", description="CPU request of each Elasticsearch pod.")
     masters: Annotated[int, AfterValidator(_masters)] = Field(
-        0, description="Dedicated master nodes: 0 makes every node master-eligible and a data node; 3, 5 or 7 run that many master-only nodes in their own StatefulSet (`elasticsearch-master`, no shard data, no client traffic) and the `replicas` nodes hold data only. With hostPath storage the masters keep their state in `<data_path>-master` on the data nodes, one master per node. Set it when installing: changing it on a running cluster is refused (planned, see docs/day-2.md).")
+        0, description="Dedicated master nodes: 0 makes every node master-eligible and a data node; 3, 5 or 7 run that many master-only nodes in their own StatefulSet (`elasticsearch-master`, no shard data, no client traffic) and the `replicas` nodes hold data only. With hostPath storage the masters keep their state in `<data_path>-master` on the data nodes, one master per node. On a running 7.x+ cluster it can go from 0 to 3, 5 or 7 and back to 0, one run each, with no window without an elected master; another number of masters, or a change on 5.x/6.x, is refused (docs/day-2.md).")
     master_heap: JvmSize = Field("256m", description="JVM heap of each dedicated master (with `masters`), at most half of `master_memory`.")
     master_memory: Quantity = Field("512Mi", description="Memory request and limit of each dedicated master pod.")
     master_cpu: CpuQuantity = Field("250m", description="CPU request of each dedicated master pod.")

@@ -7,11 +7,17 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kubelogs.cluster import quorum, restarts, safety, upgrades
+from kubelogs.cluster import layout, quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.manifests import index_settings, security, snapshot_repository, snapshots
-from kubelogs.manifests.common import REQUESTS_KEY, config_hash, requests_text, selector
+from kubelogs.manifests.common import (
+    REQUESTS_KEY,
+    Manifest,
+    config_hash,
+    requests_text,
+    selector,
+)
 from kubelogs.manifests.elasticsearch import MASTER_NAME, NAME, node_count, protocol
 from kubelogs.settings import Settings
 
@@ -44,17 +50,28 @@ class ElasticsearchWork:
     send: list[str] = field(default_factory=list)  # REQUEST_CONFIG_MAPS to send, in order
     restarts: bool = False  # Elasticsearch pods restart in this run (outdated ones, or a template change)
     adopted: bool = False  # pods a re-created StatefulSet adopts (after --cascade=orphan): restarted if outdated
+    # A master layout change (cluster/layout.py): the batch that hands the master role over, before the data nodes
+    # restart (adding masters) or after (retiring them); then the masters' objects, and the data nodes' file as
+    # it settles once they are gone.
+    layout_change: layout.LayoutChange | None = None
+    take_over: CallBatch | None = None
+    retire: CallBatch | None = None
+    retired: list[Step] = field(default_factory=list)
+    settled_config: Manifest | None = None
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in [self.snapshot] if t),
                 *(f"  calls     elasticsearch: {t.why}" for t in self.before),
                 *(f"  waiting   {m}" for m in self.restarts_pending),
+                *(f"  calls     elasticsearch: {t.why}" for t in [self.take_over, self.retire] if t),
+                *(f"  retires   {s.ref} (once out of voting)" for s in self.retired),
                 *(f"  calls     elasticsearch: {t.why}" for t in self.after),
                 *(f"  calls     elasticsearch: {REQUEST_CONFIG_MAPS[name]}" for name in self.send)]
 
     @property
     def any(self) -> bool:
-        return bool(self.snapshot or self.before or self.after or self.restarts_pending or self.send)
+        return bool(self.snapshot or self.before or self.after or self.restarts_pending or self.send
+                    or self.take_over or self.retire)
 
 
 def pending_calls(live_statefulset: dict | None) -> list[CallBatch]:
@@ -88,21 +105,26 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
         masters_step = by_ref.get(("StatefulSet", MASTER_NAME))
         masters, adopted = _running_masters(kube, settings, masters_step)
-        refused = safety.master_layout_unchanged(masters, settings.elasticsearch.masters)
+        refused = safety.master_layout_change_supported(masters, settings.elasticsearch.masters, running,
+                                                        _moving_nodes(running, live, sts, settings), adopted)
         if refused:
             raise ClusterError(refused)
+        change = layout.LayoutChange(masters, settings.elasticsearch.masters)
+        change = change if change.adding or change.retiring else None
         work.adopted = adopted
         # The data nodes' pods, then the masters' (the order they restart in).
         sets = [(NAME, sts)] + ([(MASTER_NAME, masters_step)] if masters_step and masters_step.live else [])
         outdated_by_set = [(name, step, restarts.outdated(kube, settings.namespace, step.live, name)) for name, step in sets]
         outdated = [p for _, _, pods in outdated_by_set for p in pods]
         pending = "; ".join(restarts.pending_message(pods, name) for name, _, pods in outdated_by_set if pods)
-        refused = safety.restarts_finished_first(pending, running, live, settings)
+        refused = safety.restarts_finished_first(pending, running, live, settings, bool(change and sts.template_changed))
         if refused:
             raise ClusterError(refused)
-        work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings),
+        work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings, change),
                                         by_ref.get(("ConfigMap", snapshots.NAME)))
         work.after += pending_calls(sts.live)
+        _plan_layout(work, settings, running, change, steps,
+                     bool(outdated_by_set[0][2]) or sts.template_changed)
         work.before += [t for t in [quorum.before_scaling(running, live, wanted, masters)] if t]
         work.after += [t for t in [quorum.after_scaling(running, live, wanted, masters)] if t and t not in work.after]
         work.restarts_pending += [restarts.pending_message(pods, name) for name, step, pods in outdated_by_set
@@ -114,7 +136,8 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         work.adopted = bool(kube.list("Pod", settings.namespace, label_selector(sts.manifest["spec"]["selector"]["matchLabels"])))
         if work.adopted:  # a running cluster: its master layout stays as it is
             masters, _ = _running_masters(kube, settings, by_ref.get(("StatefulSet", MASTER_NAME)))
-            refused = safety.master_layout_unchanged(masters, settings.elasticsearch.masters)
+            refused = safety.master_layout_change_supported(masters, settings.elasticsearch.masters,
+                                                            settings.elasticsearch.version, [], adopted=True)
             if refused:
                 raise ClusterError(refused)
     for name in REQUEST_CONFIG_MAPS:
@@ -125,6 +148,31 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
             if config_map.action != "unchanged" or sent != sent_hash(live_cm):
                 work.send.append(name)
     return work
+
+
+def _moving_nodes(running: str, live_replicas: int, sts: Step, settings: Settings) -> list[str]:
+    """The changes of this run besides the master layout that move or restart every node (a layout change is
+    refused with any of them)."""
+    es, template = settings.elasticsearch, (sts.live.get("spec") or {}).get("template") or {}
+    return [*([f"the version ({running} -> {es.version})"] if running != es.version else []),
+            *([f"replicas ({live_replicas} -> {es.replicas})"] if live_replicas != es.replicas else []),
+            *(["a security or HTTPS switch"] if protocol(template.get("spec") or {})
+              != protocol(sts.manifest["spec"]["template"]["spec"]) else [])]
+
+
+def _plan_layout(work: ElasticsearchWork, settings: Settings, running: str, change: layout.LayoutChange | None,
+                 steps: list[Step], data_restarts: bool) -> None:
+    """The calls and removals of a master layout change, or of one an earlier run left under way (adding masters:
+    the exclusions' clearing still pending; retiring them: the masters still running)."""
+    if change:
+        work.layout_change = change
+        work.after += [b for b in [layout.cleared(change)] if b not in work.after]
+    if change and change.retiring:
+        work.retire = layout.retire(settings, running, change.running)
+        work.retired = [s for s in steps if s.action == "prune"
+                        and (s.manifest["kind"], s.manifest["metadata"]["name"]) in layout.master_objects()]
+    elif (change or layout.ADDING_CLEARED in work.after) and data_restarts:
+        work.take_over = layout.take_over(settings, running)
 
 
 def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple[int, bool]:
@@ -140,9 +188,11 @@ def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple
     return len(pods), bool(pods)
 
 
-def risky_change(running: str, live: dict, desired: dict, settings: Settings) -> str:
-    """The change of this run a snapshot goes before ('' when none): a version change or a security switch."""
-    changes = []
+def risky_change(running: str, live: dict, desired: dict, settings: Settings,
+                 change: layout.LayoutChange | None = None) -> str:
+    """The change of this run a snapshot goes before ('' when none): a version change, a security switch or a
+    master layout change."""
+    changes = [change.describe()] if change else []
     if running != settings.elasticsearch.version:
         changes.append(f"the change from Elasticsearch {running} to {settings.elasticsearch.version}")
     template = (live.get("spec") or {}).get("template") or {}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from kubelogs.cluster import es_calls, restarts, rollout
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.es_plan import (
     APPLIED_ANNOTATION,
@@ -23,7 +23,8 @@ from kubelogs.cluster.es_plan import (
 )
 from kubelogs.cluster.plan import Plan, Step
 from kubelogs.manifests import index_settings
-from kubelogs.manifests.common import config_hash
+from kubelogs.manifests.common import config_hash, selector
+from kubelogs.manifests.elasticsearch import MASTER_NAME
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -40,7 +41,8 @@ class Kind:
 
 
 SNAPSHOT = Kind("snapshot before a risky change",
-    "snapshots are configured and the run changes the Elasticsearch version or turns security on or off: the "
+    "snapshots are configured and the run changes the Elasticsearch version, turns security on or off, or changes "
+    "the master layout: the "
     "safety check *a snapshot before a risky change*, first, so a failed snapshot leaves everything as it was")
 RECORD_PENDING = Kind("record pending Elasticsearch calls",
     "calls are due after the rollout (a replicas change, or calls an earlier run left): they are recorded on the "
@@ -63,12 +65,20 @@ APPLY_USERS = Kind("apply the agents and Kibana", "held back until their users e
 PRUNE = Kind("prune", "objects kubelogs owns (ApplySet members) that are no longer wanted, once the rest is applied")
 APPLYSET_PARENT = Kind("update the ApplySet parent", "pruning is done: the parent lists only the kinds still owned")
 WAIT_ROLLOUTS = Kind("wait for rollouts", "every workload but Kibana rolled out, as `kubectl rollout status` decides")
+MASTERS_TAKE_OVER = Kind("dedicated masters take over",
+    "elasticsearch.masters goes from 0 to 3, 5 or 7: once the masters have joined (the rollouts before), the "
+    "safety check *the master role handed over* (the data nodes excluded from voting), before the data nodes "
+    "restart as data-only nodes")
 RESTART = Kind("restart outdated Elasticsearch pods",
     "the StatefulSet's pod template changed, pods are at an older revision, or a re-created StatefulSet adopts "
     "pods: one at a time, the data nodes before the dedicated masters (Elastic's rolling upgrade order), highest "
     "ordinal first in each StatefulSet (all together when security is turned on or off), each after "
     "*health before a restart*, then *allocation back on* (recorded as a pending call before allocation is "
     "limited, so a run that stops mid-way re-enables it next time)")
+RETIRE_MASTERS = Kind("retire the dedicated masters",
+    "elasticsearch.masters goes to 0: once the data nodes have restarted as master-eligible, the safety check *the "
+    "master role handed over* (the masters excluded from voting), then the masters' objects are removed (their data "
+    "stays) and the data nodes' file loses their seed hosts (no restart)")
 CALLS_AFTER = Kind("Elasticsearch calls after the rollout",
     "the follow-ups of a replicas change (*quorum after a scale-up*, exclusions cleared), and calls an earlier run left")
 CLEAR_PENDING = Kind("clear pending Elasticsearch calls",
@@ -79,8 +89,8 @@ SEND_AFTER_RESTARTS = Kind("send users and index settings after the restarts",
 WAIT_KIBANA = Kind("wait for Kibana", "last: Kibana is ready only once its password is set and every node runs its version")
 
 ORDER: tuple[Kind, ...] = (SNAPSHOT, RECORD_PENDING, SETTINGS_BEFORE_DRAIN, CALLS_BEFORE, APPLY, WAIT_ELASTICSEARCH, SEND, APPLY_USERS, PRUNE,
-                           APPLYSET_PARENT, WAIT_ROLLOUTS, RESTART, CALLS_AFTER, CLEAR_PENDING, SEND_AFTER_RESTARTS,
-                           WAIT_KIBANA)
+                           APPLYSET_PARENT, WAIT_ROLLOUTS, MASTERS_TAKE_OVER, RESTART, RETIRE_MASTERS, CALLS_AFTER,
+                           CLEAR_PENDING, SEND_AFTER_RESTARTS, WAIT_KIBANA)
 
 
 @dataclass
@@ -124,7 +134,7 @@ def order(plan: Plan) -> list[Phase]:
     applies = [s for s in plan.steps if s.action != "prune" and s not in drain_steps]
     held = [s for s in applies if early and s.manifest["kind"] in USERS_OF_CREDENTIALS]
     first = [s for s in applies if s not in held]
-    prunes = [s for s in plan.steps if s.action == "prune"]
+    prunes = [s for s in plan.steps if s.action == "prune" and s not in work.retired]  # the masters go last
     rest = [w for w in plan.workloads if w[0] not in LAST_ROLLOUTS]
     last = [w for w in plan.workloads if w[0] in LAST_ROLLOUTS]
     late = [n for n in sends if n not in early]
@@ -143,8 +153,11 @@ def order(plan: Plan) -> list[Phase]:
         APPLYSET_PARENT: (plan.searched_parent != plan.final_parent,
                           lambda: [Phase(APPLYSET_PARENT, "kinds no longer owned", _applyset_parent)]),
         WAIT_ROLLOUTS: (bool(rest), lambda: [Phase(WAIT_ROLLOUTS, _refs(rest), partial(_wait, rest))]),
+        MASTERS_TAKE_OVER: (bool(work.take_over),
+                            lambda: [Phase(MASTERS_TAKE_OVER, work.take_over.why, partial(_call, work.take_over))]),
         RESTART: (work.restarts or work.adopted,
                   lambda: [Phase(RESTART, "StatefulSet pods not at its update revision", _restart)]),
+        RETIRE_MASTERS: (bool(work.retire), lambda: [Phase(RETIRE_MASTERS, work.retire.why, _retire_masters)]),
         CALLS_AFTER: (bool(work.after), lambda: [Phase(CALLS_AFTER, b.why, partial(_call, b)) for b in work.after]),
         CLEAR_PENDING: (bool(work.after) or work.restarts or work.adopted,
                         lambda: [Phase(CLEAR_PENDING, "once they are made", _clear_pending)]),
@@ -244,6 +257,21 @@ def _restart(run: Execution) -> None:
         run.recorded = True
 
     run.done["restarted"] = restarts.restart_outdated(run.kube, run.settings, run.log, before_limiting, run.poll)
+
+
+def _retire_masters(run: Execution) -> None:
+    work, ns = run.plan.elasticsearch, run.settings.namespace
+    es_calls.run(run.kube, run.settings, work.retire, run.log, run.poll)
+    _apply(work.retired, run)
+    timeout = run.settings.kubernetes.rollout_timeout
+    run.poll.until(lambda: not run.kube.list("Pod", ns, label_selector(selector(MASTER_NAME))) or None, timeout,
+                   lambda: ClusterError(f"the pods of StatefulSet {MASTER_NAME} were not gone after {timeout:g} s "
+                                        "(kubelogs.kubernetes.rollout_timeout); the next run resumes from here."))
+    if work.settled_config:
+        run.kube.apply(work.settled_config)
+        run.done["updated"] += 1
+        run.log(f"updated   ConfigMap {ns}/{work.settled_config['metadata']['name']} (the masters' seed hosts "
+                "dropped; read at each node's next start)")
 
 
 def _clear_pending(run: Execution) -> None:

@@ -24,6 +24,13 @@ def quorum(replicas: int) -> int:
     return replicas // 2 + 1
 
 
+def voting_exclusions(version: str, names: list[str]) -> str:
+    """The paths that exclude ``names`` from the voting configuration (7.x+; es-admin.sh's VOTING_EXCLUSIONS)."""
+    if compat.parse_version(version) >= compat.VOTING_EXCLUSIONS_BY_QUERY_FROM:
+        return f"_cluster/voting_config_exclusions?node_names={','.join(names)}"
+    return " ".join(f"_cluster/voting_config_exclusions/{n}" for n in names)
+
+
 def before_scaling(version: str, live: int, wanted: int, masters: int = 0) -> CallBatch | None:
     """``live``, ``wanted``: the replicas of the ``elasticsearch`` StatefulSet; ``masters``: dedicated masters."""
     if wanted >= live:
@@ -40,12 +47,8 @@ def before_scaling(version: str, live: int, wanted: int, masters: int = 0) -> Ca
         return CallBatch(f"move the shards off {', '.join(leaving)} and lower minimum_master_nodes to {quorum(wanted)} "
                          f"before scaling down to {wanted}", (*drain, "minimum_masters"),
                          {**env, "MINIMUM_MASTER_NODES": str(quorum(wanted))}, check=QUORUM_BEFORE_SCALE_DOWN.name)
-    if compat.parse_version(version) >= compat.VOTING_EXCLUSIONS_BY_QUERY_FROM:
-        paths = [f"_cluster/voting_config_exclusions?node_names={','.join(leaving)}"]
-    else:
-        paths = [f"_cluster/voting_config_exclusions/{n}" for n in leaving]
     return CallBatch(f"move the shards off {', '.join(leaving)} and exclude them from voting before scaling down to {wanted}",
-                     (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": " ".join(paths)},
+                     (*drain, "exclude_voting"), {**env, "VOTING_EXCLUSIONS": voting_exclusions(version, leaving)},
                      check=QUORUM_BEFORE_SCALE_DOWN.name)
 
 

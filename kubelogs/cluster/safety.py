@@ -37,22 +37,27 @@ IMMUTABLE_FIELDS = Check("immutable fields unchanged", "plan",
     "no change the API server cannot make in place (the usual delete-and-recreate can cost pods and data)")
 SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
     "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
-MASTER_LAYOUT_UNCHANGED = Check("master layout unchanged", "plan",
-    "elasticsearch.masters keeps the value the cluster runs with: turning dedicated masters on or off, or "
-    "changing their number, on a running cluster is not supported yet (planned)")
+MASTER_LAYOUT_CHANGE = Check("a supported master layout change", "plan",
+    "elasticsearch.masters goes from 0 to 3, 5 or 7, or back to 0, on Elasticsearch 7.0+ and alone (the same "
+    "version, replicas and security in that run); changing the number of dedicated masters, and any layout change "
+    "on 5.x or 6.x (zen discovery has no voting exclusions), are refused")
 MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
     "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
 SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
     "fewer replicas and another version are two runs: the index settings go to the running version before the "
     "drain, in that version's terms")
 RESTARTS_FINISHED_FIRST = Check("restarts finished first", "plan",
-    "a version or replicas change waits until the pod restarts of an earlier run are done")
+    "a version, replicas or master layout change waits until the pod restarts of an earlier run are done")
 SNAPSHOTS_READY_FIRST = Check("snapshots ready first", "plan",
-    "with elasticsearch.snapshots set, a version change or a security switch waits until the repository is "
+    "with elasticsearch.snapshots set, a version change, a security switch or a master layout change waits until the repository is "
     "registered (the run that configures snapshots), so the snapshot before it has a place to go")
 SNAPSHOT_BEFORE_RISKY_CHANGE = Check("a snapshot before a risky change", "cluster",
-    "with elasticsearch.snapshots set, before a version change or a security switch: a snapshot of the whole "
+    "with elasticsearch.snapshots set, before a version change, a security switch or a master layout change: a snapshot of the whole "
     "cluster, and its state SUCCESS; a failed snapshot stops the run before anything is applied")
+MASTER_ROLE_HANDED_OVER = Check("the master role handed over", "cluster",
+    "a master layout change: the nodes that stop being master-eligible are excluded from voting only once the "
+    "nodes taking over have joined and the cluster is green, so the voting configuration and the elected master "
+    "move to them before the others restart as data-only nodes (adding masters) or are removed (retiring them)")
 QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
     "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
     "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
@@ -67,11 +72,10 @@ ALLOCATION_BACK_ON = Check("allocation back on", "cluster",
 QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
     "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
 
-CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MASTER_LAYOUT_UNCHANGED,
-                             MAJOR_UPGRADE_ALONE,
-                             SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
+CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MASTER_LAYOUT_CHANGE,
+                             MAJOR_UPGRADE_ALONE, SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
                              SNAPSHOT_BEFORE_RISKY_CHANGE, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
-                             ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
+                             MASTER_ROLE_HANDED_OVER, ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
 
 
 def named(check: Check, problem: str) -> str:
@@ -112,15 +116,32 @@ def supported_version_change(live: dict, desired: dict) -> str:
     return named(SUPPORTED_VERSION_CHANGE, _version_refusal(live, desired, problem)) if problem else ""
 
 
-def master_layout_unchanged(running: int, wanted: int) -> str:
-    """``running``: the dedicated masters of the installed cluster (0: every node is master-eligible);
-    ``wanted``: elasticsearch.masters."""
+def master_layout_change_supported(running: int, wanted: int, version: str, others: list[str],
+                                   adopted: bool = False) -> str:
+    """``running``: the dedicated masters of the installed cluster (0: every node is master-eligible); ``wanted``:
+    elasticsearch.masters; ``version``: the running Elasticsearch; ``others``: the other changes of this run that
+    move nodes (a version change, a replicas change, a security switch); ``adopted``: the masters' pods wait to be
+    adopted by a re-created StatefulSet."""
     if running == wanted:
         return ""
-    return named(MASTER_LAYOUT_UNCHANGED, (
-        f"kubelogs.elasticsearch.masters = {wanted}, but the running cluster has {running or 'no'} dedicated "
-        f"master(s): changing the master layout of a running cluster is not supported yet (planned). Keep "
-        f"elasticsearch.masters = {running} as installed. Nothing was applied."))
+    keep = f"Keep elasticsearch.masters = {running} as installed"
+    if adopted:
+        problem = (f"the running cluster's {running} dedicated master pod(s) wait to be adopted by their re-created "
+                   f"StatefulSet. {keep} for one run, which adopts them, then change it")
+    elif running and wanted:
+        problem = (f"changing the number of dedicated masters of a running cluster ({running} -> {wanted}) is not "
+                   f"supported. {keep}")
+    elif compat.parse_version(version) < compat.MASTER_LAYOUT_CHANGE_FROM:
+        problem = (f"Elasticsearch {version} (zen discovery) has no voting exclusions, so the master role cannot be "
+                   f"moved without risking a split cluster. {keep}, or upgrade to 7.x first")
+    elif others:
+        problem = (f"changing the master layout and {' and '.join(others)} in one run are refused: the master role "
+                   f"moves in one version's terms, with the nodes as they are. {keep}, change the rest first, then "
+                   "the layout in a run of its own")
+    else:
+        return ""
+    return named(MASTER_LAYOUT_CHANGE, f"kubelogs.elasticsearch.masters = {wanted}, but the running cluster has "
+                 f"{running or 'no'} dedicated master(s): {problem}. Nothing was applied.")
 
 
 def major_upgrade_alone(live: dict, desired: dict) -> str:
@@ -143,16 +164,18 @@ def scale_down_alone(live: dict, desired: dict) -> str:
         "with the running version first, then change the version in a second run")))
 
 
-def restarts_finished_first(pending: str, running: str, live_replicas: int, settings: Settings) -> str:
-    """``pending``: the restarts an earlier run left (``restarts.pending_message``; '' when none)."""
+def restarts_finished_first(pending: str, running: str, live_replicas: int, settings: Settings,
+                            new_layout: bool = False) -> str:
+    """``pending``: the restarts an earlier run left (``restarts.pending_message``; '' when none); ``new_layout``:
+    this run starts a master layout change."""
     es = settings.elasticsearch
-    if not pending or (live_replicas == es.replicas and running == es.version):
+    if not pending or (live_replicas == es.replicas and running == es.version and not new_layout):
         return ""
     # The recorded version is the template's: the pods still at the older revision may run another.
     return named(RESTARTS_FINISHED_FIRST, (
         f"refusing to apply: {pending}, not finished by an earlier run. Keep kubelogs.elasticsearch.version = "
-        f"{running!r} and replicas = {live_replicas} for one more run, which finishes those restarts, then change "
-        "them. Nothing was applied."))
+        f"{running!r}, replicas = {live_replicas} and masters as installed for one more run, which finishes those "
+        "restarts, then change them. Nothing was applied."))
 
 
 def snapshots_ready_first(risky: str, registered: bool) -> str:

@@ -10,10 +10,10 @@ from kubelogs import compatibility as compat
 from kubelogs.cluster import credentials, phases, safety
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.es_plan import plan_elasticsearch, repository_problem
-from kubelogs.cluster.plan import NodeTarget, Plan, make_plan
+from kubelogs.cluster.plan import NodeTarget, Plan, applied_unchanged, make_plan, with_applied_digest
 from kubelogs.manifests import metrics, render_all
 from kubelogs.manifests.checks import check
-from kubelogs.manifests.elasticsearch import bootstrap_config_map, initial_masters_of
+from kubelogs.manifests.elasticsearch import CONFIG_MAP, bootstrap_config_map, config_map, initial_masters_of
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -27,9 +27,7 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
     refused = repository_problem(kube, settings, generated.listed)
     if refused:
         raise ClusterError(refused)
-    # An existing cluster keeps the bootstrap list it formed with (see elasticsearch_yml).
-    objects = render_all(settings, generated.values,
-                         initial_masters_of(kube.get("ConfigMap", bootstrap_config_map(settings), settings.namespace)),
+    objects = render_all(settings, generated.values, bootstrap_list(kube, settings),
                          pod_monitors=serves_pod_monitors(kube, settings))
     problems = check(objects)
     if problems:
@@ -39,10 +37,34 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
                        {"Secret": generated.listed} if generated.listed is not None else None)
     result.certificates = generated.certificates
     result.elasticsearch = plan_elasticsearch(kube, settings, result.steps)
+    if result.elasticsearch.retire:
+        _transitional_config(result, settings)
     eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())
     result.warnings += [eol] if eol else []
     result.phases = phases.order(result)
     return result
+
+
+def bootstrap_list(kube: Kube, settings: Settings) -> tuple[str, ...] | None:
+    """The bootstrap list an existing cluster formed with, which it keeps (see ``elasticsearch_yml``); None for a
+    new one. Dedicated masters added to a running cluster get none (one GET more, only until their file exists):
+    they join the cluster, where a bootstrap list could let them form a second one."""
+    ns = settings.namespace
+    kept = initial_masters_of(kube.get("ConfigMap", bootstrap_config_map(settings), ns))
+    if kept is None and settings.elasticsearch.masters and kube.get("ConfigMap", CONFIG_MAP, ns) is not None:
+        return ()
+    return kept
+
+
+def _transitional_config(result: Plan, settings: Settings) -> None:
+    """Retiring the dedicated masters: the data nodes' file names their Service among its seed hosts until they
+    are gone (cluster/layout.py); the file as it settles is applied once they are."""
+    step = next(s for s in result.steps if (s.manifest["kind"], s.manifest["metadata"]["name"]) == ("ConfigMap", CONFIG_MAP))
+    transitional = with_applied_digest(config_map(settings, initial_masters_of(step.live), retiring_masters=True))
+    result.elasticsearch.settled_config = step.manifest
+    step.manifest = transitional
+    step.action = "unchanged" if step.live and applied_unchanged(step.live, transitional) else "update"
+    step.note = "the masters' Service among the seed hosts until they are gone"
 
 
 def serves_pod_monitors(kube: Kube, settings: Settings) -> bool:

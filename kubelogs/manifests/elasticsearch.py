@@ -87,12 +87,14 @@ LIVE_SETTINGS = ("discovery.zen.minimum_master_nodes",)
 
 
 def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                      master: bool = False) -> dict:
+                      master: bool = False, retiring_masters: bool = False) -> dict:
     """elasticsearch.yml for the version's discovery mechanism and security.
 
     ``initial_masters``: the bootstrap list of a cluster that already exists (read back from its
     ConfigMap; empty if it formed without one); None for a new installation, which gets every
     master-eligible pod. ``master``: the file of the dedicated masters (with ``elasticsearch.masters``).
+    ``retiring_masters``: the data nodes' file while the dedicated masters they replace still run
+    (cluster/layout.py): their seed hosts include the masters' Service, the only master-eligible nodes until then.
     """
     es = settings.elasticsearch
     config: dict = {
@@ -102,7 +104,9 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         "path.data": DATA_DIR,
         **node_roles(settings, master),
     }
-    # Every node finds the cluster through the master-eligible pods.
+    # Every node finds the cluster through the master-eligible pods (7.x+ asks no other: "non-master-eligible
+    # node found"). The masters also look among the data nodes: those are the master-eligible nodes of a running
+    # cluster they are added to (cluster/layout.py); once it has masters, they find nobody there, harmlessly.
     seeds = MASTER_DISCOVERY_SERVICE if es.masters else DISCOVERY_SERVICE
     if es.major <= 6:
         # Zen discovery: a quorum of master-eligible nodes prevents split brain (on every node).
@@ -112,7 +116,8 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         # Never `discovery.type: single-node`: such a node cannot be joined later, so growing from one
         # replica would need a new cluster. The bootstrap list is written once and then kept: pods added
         # later are not on it, so they can only join the cluster that exists, never form a second one.
-        config["discovery.seed_hosts"] = [seeds]
+        config["discovery.seed_hosts"] = [seeds, *([DISCOVERY_SERVICE] if master else []),
+                                          *([MASTER_DISCOVERY_SERVICE] if retiring_masters and not es.masters else [])]
         masters = pod_names(settings) if initial_masters is None else list(initial_masters)
         if masters and (master or not es.masters):  # master-eligible nodes only: the others ignore it
             config["cluster.initial_master_nodes"] = masters
@@ -182,10 +187,11 @@ def health_command(settings: Settings) -> list[str]:
 
 
 def config_files(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                 live: bool = True, master: bool = False) -> dict[str, str]:
+                 live: bool = True, master: bool = False, retiring_masters: bool = False) -> dict[str, str]:
     """The ConfigMap's files; Elasticsearch reads them only at start. ``live=False`` leaves out the settings
-    applied through the API (for the hash that decides restarts)."""
-    config = elasticsearch_yml(settings, initial_masters, master)
+    applied through the API (for the hash that decides restarts), and is the file as the layout settles: the seed
+    hosts of retiring masters (``elasticsearch_yml``) come and go without a restart."""
+    config = elasticsearch_yml(settings, initial_masters, master, retiring_masters and live)
     if not live:
         config = {k: v for k, v in config.items() if k not in LIVE_SETTINGS}
     return {"elasticsearch.yml": yaml.safe_dump(config, sort_keys=True)}
@@ -216,12 +222,19 @@ def _budget(name: str, ns: str) -> Manifest:
     })
 
 
+def config_map(settings: Settings, initial_masters: tuple[str, ...] | None = None,
+               retiring_masters: bool = False) -> Manifest:
+    """The data nodes' ConfigMap (every node's without dedicated masters); see ``elasticsearch_yml``."""
+    return obj("v1", "ConfigMap", CONFIG_MAP, NAME, settings.namespace,
+               data=config_files(settings, initial_masters, retiring_masters=retiring_masters))
+
+
 def render(settings: Settings, initial_masters: tuple[str, ...] | None = None,
            generated: GeneratedSecrets | None = None) -> list[Manifest]:
     ns = settings.namespace
     objects = [
         service_account(NAME, ns),
-        obj("v1", "ConfigMap", CONFIG_MAP, NAME, ns, data=config_files(settings, initial_masters)),
+        config_map(settings, initial_masters),
         _governing_service(DISCOVERY_SERVICE, NAME, ns),
         obj("v1", "Service", NAME, NAME, ns, spec={  # the clients': data nodes only (dedicated masters serve none)
             "selector": selector(NAME),

@@ -171,7 +171,7 @@ def test_no_pod_restarts_while_the_cluster_is_not_green_and_a_rerun_resumes(api)
     assert uids(api, "elasticsearch") == before and ("POST", "/_flush") not in es.calls
     # A version or replicas change must wait until those restarts are done (the pods' version is not known).
     with pytest.raises(ClusterError, match="not finished by an earlier run. Keep kubelogs.elasticsearch.version = "
-                                           "'6.8.23' and replicas = 2 for one more run"):
+                                           "'6.8.23', replicas = 2 and masters as installed for one more run"):
         deploy(api, settings_for(api, elasticsearch={**renamed, "version": "7.17.26"}))
     es.status = "green"
     plan, done, _ = deploy(api, settings_for(api, elasticsearch=renamed))

@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from kubelogs import compatibility as compat
-from kubelogs.cluster import es_calls, es_plan, quorum, restarts
+from kubelogs.cluster import es_calls, es_plan, layout, quorum, restarts
 from kubelogs.manifests import (
     fluent_bit,
     index_settings,
@@ -427,9 +427,25 @@ def _run_group(kube: PodRunner, es: RecordingElasticsearch, group: list[_Variant
                 if task is not None:
                     _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} "
                                                     f"({when} scaling {live} -> {wanted})")
+        _layout_change(kube, es, settings, label)
         _restart(kube, es, settings, label)
         _verify(kube, es, settings, label)
     return sources
+
+
+def _layout_change(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, label: str) -> None:
+    """The calls that hand the master role over (cluster/layout.py), adding 3 masters then retiring them."""
+    version = settings.elasticsearch.version
+    if compat.parse_version(version) < compat.MASTER_LAYOUT_CHANGE_FROM:
+        return
+    nodes, es.number_of_nodes = es.number_of_nodes, settings.elasticsearch.replicas + 3  # with the masters
+    adding = settings.model_copy(update={"elasticsearch": settings.elasticsearch.model_copy(update={"masters": 3})})
+    for task in (layout.take_over(adding, version), layout.ADDING_CLEARED, layout.retire(settings, version, 3)):
+        _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (master layout change)")
+    es.number_of_nodes = nodes
+    es.voting_exclusions.clear()  # the retired masters have left
+    task = layout.RETIRING_CLEARED
+    _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (master layout change)")
 
 
 def _task(kube: PodRunner, es: RecordingElasticsearch, settings: Settings, task: es_calls.CallBatch, source: str) -> None:

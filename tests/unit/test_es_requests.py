@@ -61,7 +61,7 @@ DISCREPANCIES: tuple[Discrepancy, ...] = (
         "ilm-get-lifecycle); the Python client's ilm namespace starts with 7.x."),
     Discrepancy(
         (7,), "POST", r"/_cluster/voting_config_exclusions/[^/]+",
-        "voting exclusions by path (quorum.before_scaling, 7.0-7.7): no 7.x client sends it; 7.17.13 sends only "
+        "voting exclusions by path (quorum.voting_exclusions, 7.0-7.7: scaling down, a master layout change): no 7.x client sends it; 7.17.13 sends only "
         "?node_names=/?node_ids=",
         "reference 7.0-7.7 voting-config-exclusions: POST _cluster/voting_config_exclusions/<node_name>, the only "
         "form there; 7.8 added ?node_names= and deprecated the path, 8.0 removed it. elasticsearch-py 7.7.1 has "

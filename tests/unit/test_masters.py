@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from kubelogs.cluster import quorum
-from kubelogs.manifests import GeneratedSecrets, render_all
+from kubelogs.cluster import es_plan, layout, quorum
+from kubelogs.manifests import GeneratedSecrets, elasticsearch, render_all
 from kubelogs.manifests.checks import check
 from kubelogs.node.decisions import data_directory
 from kubelogs.settings import SettingsError, validate_settings
@@ -63,7 +63,9 @@ def test_two_statefulsets_with_the_roles_of_the_version(version, master_roles, d
 def test_discovery_through_the_masters_and_bootstrap_list_of_masters_only(version):
     objects = _render(version)
     masters, data = _yml(objects, "elasticsearch-master-config"), _yml(objects, "elasticsearch-config")
-    assert masters["discovery.seed_hosts"] == data["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]
+    assert data["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]
+    # The masters also look among the data nodes: the master-eligible nodes of a running cluster they are added to.
+    assert masters["discovery.seed_hosts"] == ["elasticsearch-master-discovery", "elasticsearch-discovery"]
     assert masters["cluster.initial_master_nodes"] == MASTERS
     assert "cluster.initial_master_nodes" not in data  # data nodes are not master-eligible: they ignore it
     service = _named(objects, "Service", "elasticsearch-master-discovery")
@@ -157,3 +159,43 @@ def test_the_node_stage_prepares_the_masters_directory_beside_data_path():
     assert (with_masters.uid, with_masters.gid, with_masters.mode) == (1000, 1000, 0o750)
     assert data_directory(validate_settings({}), holds_data=True).paths == ["/es-data"]
     assert data_directory(validate_settings({"elasticsearch": {"masters": 3, "storage": "pvc"}}), holds_data=True) is None
+
+
+# -- changing the layout of a running cluster (cluster/layout.py) ---------------------------------------------
+def test_retiring_masters_the_data_nodes_file_seeks_them_until_they_are_gone_without_a_restart():
+    settings = validate_settings({"elasticsearch": {"version": "8.19.2", "replicas": 2}})
+    settled, transitional = elasticsearch.config_map(settings, ()), elasticsearch.config_map(settings, (), retiring_masters=True)
+    seeds = [yaml.safe_load(c["data"]["elasticsearch.yml"])["discovery.seed_hosts"] for c in (settled, transitional)]
+    assert seeds == [["elasticsearch-discovery"], ["elasticsearch-discovery", "elasticsearch-master-discovery"]]
+    assert "cluster.initial_master_nodes" not in yaml.safe_load(transitional["data"]["elasticsearch.yml"])
+    # The pod template digests the file as it settles: dropping the masters' seed hosts restarts nothing.
+    sts = _named(render_all(settings, SECRETS, ()), "StatefulSet", "elasticsearch")
+    assert sts["spec"]["template"]["metadata"]["annotations"] == \
+        elasticsearch.statefulset(settings, ())["spec"]["template"]["metadata"]["annotations"]
+    assert elasticsearch.config_files(settings, (), live=False) == elasticsearch.config_files(
+        settings, (), live=False, retiring_masters=True)
+
+
+@pytest.mark.parametrize("version, path", [
+    ("7.17.26", "_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1"),
+    ("7.7.1", "_cluster/voting_config_exclusions/elasticsearch-0 _cluster/voting_config_exclusions/elasticsearch-1"),
+])
+def test_the_master_role_moves_by_voting_exclusions_in_the_version_s_terms(version, path):
+    settings = validate_settings({"elasticsearch": {"version": version, "masters": 3, "replicas": 2}})
+    take_over = layout.take_over(settings, version)
+    assert take_over.actions == ("health", "exclude_voting") and take_over.env["VOTING_EXCLUSIONS"] == path
+    assert take_over.env["NODES_WAIT"] == ">=5"  # every master joined before the data nodes leave the vote
+    back = validate_settings({"elasticsearch": {"version": version, "masters": 0, "replicas": 2}})
+    retire = layout.retire(back, version, 3)
+    assert retire.env["NODES_WAIT"] == ">=5" and "elasticsearch-master-2" in retire.env["VOTING_EXCLUSIONS"]
+    # Adding: the data nodes stay, so the exclusions go without waiting for them to leave; retiring: they left.
+    assert layout.cleared(layout.LayoutChange(0, 3)).actions == ("clear_voting_kept",)
+    assert layout.cleared(layout.LayoutChange(3, 0)).actions == ("clear_voting",)
+    assert take_over.check == retire.check == "the master role handed over"
+
+
+def test_a_layout_change_is_a_risky_change_snapshotted_first():
+    settings = validate_settings({"elasticsearch": {"version": "8.19.2", "masters": 3, "replicas": 2}})
+    sts = _named(render_all(settings, SECRETS), "StatefulSet", "elasticsearch")
+    assert es_plan.risky_change("8.19.2", sts, sts, settings, layout.LayoutChange(0, 3)) == "adding 3 dedicated masters"
+    assert es_plan.risky_change("8.19.2", sts, sts, settings) == ""

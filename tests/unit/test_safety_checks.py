@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from kubelogs.cluster import es_plan, quorum, restarts, safety
+from kubelogs.cluster import es_plan, layout, quorum, restarts, safety
 from kubelogs.cluster.api import ClusterError
 from kubelogs.cluster.es_calls import CallBatch, run
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.manifests import GeneratedSecrets, render_all
 from kubelogs.manifests.common import ES_VERSION_ANNOTATION
+from kubelogs.manifests.elasticsearch import node_count
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings, validate_settings
 from tests.support.es_requests import PodRunner
@@ -59,9 +60,10 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
         lambda: safety.supported_version_change(statefulset("7.17.26", 3), statefulset("8.19.2", 3))
         # a StatefulSet whose version cannot be told (no annotation, an image without a version tag): let through
         + safety.supported_version_change(unversioned(statefulset("7.17.26", 3)), statefulset("5.6.16", 3))),
-    safety.MASTER_LAYOUT_UNCHANGED: (
-        lambda: safety.master_layout_unchanged(0, 3),  # turning dedicated masters on (off, 3 -> 0, likewise)
-        lambda: safety.master_layout_unchanged(3, 3) + safety.master_layout_unchanged(0, 0)),
+    safety.MASTER_LAYOUT_CHANGE: (
+        lambda: safety.master_layout_change_supported(3, 5, "7.17.26", []),  # another number of masters
+        lambda: safety.master_layout_change_supported(0, 3, "7.17.26", [])  # on, off, or unchanged: allowed
+        + safety.master_layout_change_supported(3, 0, "9.5.7", []) + safety.master_layout_change_supported(3, 3, "6.8.23", [])),
     safety.MAJOR_UPGRADE_ALONE: (
         lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
         lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
@@ -100,12 +102,16 @@ def test_a_plan_check_names_the_way_out():
     assert "upgrade with the current replicas first, then change replicas in a second run" in \
         PLAN_CASES[safety.MAJOR_UPGRADE_ALONE][0]()
     assert "downgrades are refused" in PLAN_CASES[safety.SUPPORTED_VERSION_CHANGE][0]()
-    assert "Keep kubelogs.elasticsearch.version = '7.17.26' and replicas = 2 for one more run" in \
+    assert "Keep kubelogs.elasticsearch.version = '7.17.26', replicas = 2 and masters as installed for one more run" in \
         PLAN_CASES[safety.RESTARTS_FINISHED_FIRST][0]()
     assert "--cascade=orphan" in PLAN_CASES[safety.IMMUTABLE_FIELDS][0]()
-    assert "not supported yet (planned). Keep elasticsearch.masters = 0 as installed" in \
-        PLAN_CASES[safety.MASTER_LAYOUT_UNCHANGED][0]()
-    assert "Keep elasticsearch.masters = 3 as installed" in safety.master_layout_unchanged(3, 0)
+    assert "(3 -> 5) is not supported. Keep elasticsearch.masters = 3 as installed" in \
+        PLAN_CASES[safety.MASTER_LAYOUT_CHANGE][0]()
+    # Zen discovery (5.x, 6.x) cannot move the master role safely; nor can a run that also moves the nodes.
+    assert "upgrade to 7.x first" in safety.master_layout_change_supported(0, 3, "6.8.23", [])
+    assert "changing the master layout and replicas (2 -> 3) in one run are refused" in \
+        safety.master_layout_change_supported(0, 3, "8.19.2", ["replicas (2 -> 3)"])
+    assert "wait to be adopted" in safety.master_layout_change_supported(3, 0, "8.19.2", [], adopted=True)
 
 
 # -- checked in the cluster: (settings, batch, unsafe state, safe state, what the safe run leaves) ---------------
@@ -115,6 +121,8 @@ def _settings(version: str, replicas: int) -> Settings:
 
 
 S6, S7 = _settings("6.8.23", 3), _settings("7.17.26", 3)
+S7_MASTERS = validate_settings({"elasticsearch": {"version": "7.17.26", "replicas": 2, "masters": 3, "security": False},
+                                "kubernetes": {"rollout_timeout": 1, "poll_interval": 0.2}})
 
 
 def _unhealthy(es: FakeElasticsearch) -> None:
@@ -158,6 +166,9 @@ CLUSTER_CASES: dict[safety.Check, tuple] = {
         S7, quorum.before_scaling("7.17.26", 3, 1), [_unhealthy, _missing_nodes],
         lambda es: es.voting_exclusions == ["elasticsearch-1", "elasticsearch-2"]
         and es.cluster_settings.get("cluster.routing.allocation.exclude._name") == "elasticsearch-1,elasticsearch-2"),
+    safety.MASTER_ROLE_HANDED_OVER: (  # adding masters: the data nodes out of voting once the masters joined
+        S7_MASTERS, layout.take_over(S7_MASTERS, "7.17.26"), [_unhealthy, _missing_nodes],
+        lambda es: es.voting_exclusions == ["elasticsearch-0", "elasticsearch-1"]),
     safety.QUORUM_AFTER_SCALE_UP: (
         S6, quorum.after_scaling("6.8.23", 1, 3), [_missing_nodes],
         lambda es: str(es.cluster_settings.get("discovery.zen.minimum_master_nodes")) == "2"),
@@ -182,7 +193,7 @@ def test_a_cluster_check_waits_then_fails_by_name(check):
     settings, batch, unsafe_states, _ = CLUSTER_CASES[check]
     assert batch.check == check.name
     for unsafe in unsafe_states:
-        with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+        with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=node_count(settings)) as es:
             _with_repository(es)
             unsafe(es)
             before = copy.deepcopy(es.cluster_settings)
@@ -201,7 +212,7 @@ def test_a_cluster_check_waits_then_fails_by_name(check):
 @pytest.mark.parametrize("check", list(CLUSTER_CASES), ids=lambda c: c.name)
 def test_a_cluster_check_passes_when_safe_and_its_log_names_it(check):
     settings, batch, _, leaves = CLUSTER_CASES[check]
-    with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=3) as es:
+    with FakeElasticsearch(major=settings.elasticsearch.major, number_of_nodes=node_count(settings)) as es:
         _with_repository(es)
         if check == safety.ALLOCATION_BACK_ON:
             es.cluster_settings["cluster.routing.allocation.enable"] = "primaries"  # as the restarts left it

@@ -1,0 +1,96 @@
+"""Changing the master layout of a running cluster: `elasticsearch.masters` from 0 to 3, 5 or 7 (adding dedicated
+masters) or back to 0 (retiring them), on 7.x+, in the order that never leaves the cluster without an elected
+master. Elastic's way of moving master-eligibility between nodes: the nodes that take over join first, then
+the others are excluded from the voting configuration (which moves it, and the elected master, to the
+newcomers), and only then do they stop being master-eligible.
+
+Adding dedicated masters, in one run (``phases.MASTERS_TAKE_OVER``):
+1. the masters' StatefulSet is created; the masters join the running cluster: their seed hosts reach the data
+   nodes, master-eligible until now, and they have no bootstrap list (one could let them form a second cluster);
+2. once they have joined, the data nodes are excluded from voting;
+3. the data nodes restart one at a time, health-aware (``restarts``), as data-only nodes;
+4. the exclusions are cleared without waiting for those nodes to leave: they stay, as data nodes.
+
+Retiring them, in one run (``phases.RETIRE_MASTERS``):
+1. the data nodes restart one at a time as master-eligible data nodes; their file names the masters' Service
+   among its seed hosts while the masters run (``transitional_seeds``), so they find the elected master;
+2. the masters are excluded from voting;
+3. the masters' objects are removed (their data stays: PVCs, or `<data_path>-master` on the nodes);
+4. the data nodes' file loses the masters' seed hosts (read at a node's next start, so nothing restarts);
+5. the exclusions are cleared once the masters have left.
+
+A run that stops part-way is resumed by the next: the exclusions' clearing is recorded on the StatefulSet before
+anything changes (``es_plan.PENDING_ANNOTATION``), and while it is pending, restarts of data nodes are preceded
+by the exclusion again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kubelogs.cluster.es_calls import CallBatch
+from kubelogs.cluster.quorum import voting_exclusions
+from kubelogs.cluster.safety import MASTER_ROLE_HANDED_OVER
+from kubelogs.manifests.elasticsearch import MASTER_CONFIG_MAP, MASTER_DISCOVERY_SERVICE, MASTER_NAME, NAME
+from kubelogs.settings import Settings
+
+
+@dataclass(frozen=True)
+class LayoutChange:
+    running: int  # dedicated masters of the running cluster (0: every node master-eligible)
+    wanted: int  # elasticsearch.masters
+
+    @property
+    def adding(self) -> bool:
+        return not self.running and bool(self.wanted)
+
+    @property
+    def retiring(self) -> bool:
+        return bool(self.running) and not self.wanted
+
+    def describe(self) -> str:
+        if self.adding:
+            return f"adding {self.wanted} dedicated masters"
+        return f"retiring the {self.running} dedicated masters"
+
+
+# The exclusions' clearing, recorded as a pending call: with ADDING_CLEARED pending, a layout change that adds
+# masters is still under way (its data nodes may not all have restarted).
+ADDING_CLEARED = CallBatch("clear the voting exclusions of the data nodes (they stay, as data nodes)",
+                           ("clear_voting_kept",))
+RETIRING_CLEARED = CallBatch("clear the voting exclusions of the retired masters", ("clear_voting",))
+
+
+def _names(name: str, count: int) -> list[str]:
+    return [f"{name}-{i}" for i in range(count)]
+
+
+def take_over(settings: Settings, version: str) -> CallBatch:
+    """Adding masters: once they have all joined, the data nodes out of the voting configuration."""
+    es = settings.elasticsearch
+    data = _names(NAME, es.replicas)
+    return CallBatch(f"exclude {', '.join(data)} from voting once the {es.masters} dedicated masters have joined, "
+                     "so that they take over the master role", ("health", "exclude_voting"),
+                     {"NODES_WAIT": f">={es.replicas + es.masters}", "VOTING_EXCLUSIONS": voting_exclusions(version, data)},
+                     check=MASTER_ROLE_HANDED_OVER.name)
+
+
+def retire(settings: Settings, version: str, running: int) -> CallBatch:
+    """Retiring masters: once every data node has joined as master-eligible, the masters out of the voting
+    configuration."""
+    masters = _names(MASTER_NAME, running)
+    return CallBatch(f"exclude {', '.join(masters)} from voting once the data nodes have joined as master-eligible, "
+                     "so that they take over the master role", ("health", "exclude_voting"),
+                     {"NODES_WAIT": f">={settings.elasticsearch.replicas + running}",
+                      "VOTING_EXCLUSIONS": voting_exclusions(version, masters)},
+                     check=MASTER_ROLE_HANDED_OVER.name)
+
+
+def cleared(change: LayoutChange) -> CallBatch:
+    return ADDING_CLEARED if change.adding else RETIRING_CLEARED
+
+
+def master_objects() -> set[tuple[str, str]]:
+    """(kind, name) of the objects that exist for the dedicated masters only (removed last when they retire)."""
+    return {("StatefulSet", MASTER_NAME), ("ConfigMap", MASTER_CONFIG_MAP), ("Service", MASTER_DISCOVERY_SERVICE),
+            ("PodDisruptionBudget", MASTER_NAME)}

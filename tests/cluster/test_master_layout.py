@@ -1,0 +1,141 @@
+"""Day 2 on the cluster tier: the master layout of a running cluster changes (elasticsearch.masters 0 -> 3 -> 0,
+cluster/layout.py) and its data nodes scale 2 -> 4 -> 2 -> 1, each with the order of Elasticsearch's calls asserted
+against the fake, which follows Elasticsearch's allocation rules and, where it models them, its coordination."""
+
+from __future__ import annotations
+
+import yaml
+
+from tests.cluster.test_day2 import ADMIN_PATHS, record_restarts
+from tests.support.cluster_helpers import deploy, settings_for
+from tests.support.tier import node_targets
+
+ES = {"version": "9.5.7", "replicas": 2, "security": False}
+
+
+def _nodes(api):
+    # Four data-labelled nodes: with hostPath storage each pod of a set needs a node of its own.
+    return [*api.nodes, *node_targets(api, [("n4", "containerd", True), ("n5", "containerd", True)])]
+
+
+def _timeline(es) -> list[str]:
+    return [f"{m} {p}" for m, p in es.calls if m == "DELETE-POD" or p.startswith(ADMIN_PATHS)]
+
+
+def _cut(calls: list[str]) -> list[str]:
+    return [c.split("?")[0] for c in calls]
+
+
+def _yml(api, config_map: str) -> dict:
+    return yaml.safe_load(api.get("ConfigMap", config_map, api.namespace)["data"]["elasticsearch.yml"])
+
+
+def _phases(plan) -> list[str]:
+    return [p.name for p in plan.phases]
+
+
+def _uids(api, component: str) -> set[str]:
+    return {p["metadata"]["uid"] for p in api.pods(component)}
+
+
+def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api):
+    nodes, ns = _nodes(api), api.namespace
+    es = api.serve_elasticsearch(9)
+    deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    es.index("app-2026.12.04", {"log": "a line"})
+    es.calls[:] = []
+    record_restarts(api, es)
+
+    # 0 -> 3: the masters join, the data nodes leave the vote, then restart as data-only nodes, one at a time.
+    plan, done, log = deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)
+    phases = _phases(plan)
+    assert phases.index("wait for rollouts") < phases.index("dedicated masters take over") \
+        < phases.index("restart outdated Elasticsearch pods")
+    exclude = "POST /_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1"
+    health = "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=5"  # every node, masters too
+    prepare = ["PUT /_cluster/settings", health, "PUT /_cluster/settings", "POST /_flush"]
+    timeline = _timeline(es)
+    assert timeline[timeline.index(exclude) - 1:] == [
+        health, exclude,
+        *prepare, "DELETE-POD elasticsearch-1 allocation=primaries", *prepare, "DELETE-POD elasticsearch-0 allocation=primaries",
+        "PUT /_cluster/settings", health,  # allocation back on
+        "DELETE /_cluster/voting_config_exclusions?wait_for_removal=false"], timeline
+    assert _yml(api, "elasticsearch-config")["node.roles"] == ["data", "ingest"]
+    masters_file = _yml(api, "elasticsearch-master-config")
+    assert "cluster.initial_master_nodes" not in masters_file  # they join; they never bootstrap a second cluster
+    assert masters_file["discovery.seed_hosts"] == ["elasticsearch-master-discovery", "elasticsearch-discovery"]
+    assert es.nodes() == 5 and es.voting_exclusions == [] and es.health() == "green"
+    assert sorted(es.allocation()[0]) == ["elasticsearch-0", "elasticsearch-1"]  # masters hold no shard
+    assert not deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)[0].has_work
+
+    # 3 -> 0: the data nodes restart as master-eligible, the masters leave the vote, then go; their data stays.
+    es.calls[:] = []
+    masters = _uids(api, "elasticsearch-master")
+    plan, done, log = deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    phases = _phases(plan)
+    assert phases.index("restart outdated Elasticsearch pods") < phases.index("retire the dedicated masters") \
+        < phases.index("Elasticsearch calls after the rollout")
+    timeline = _timeline(es)
+    retire = timeline.index("POST /_cluster/voting_config_exclusions?node_names=elasticsearch-master-0,"
+                            "elasticsearch-master-1,elasticsearch-master-2")
+    restarted = [c for c in timeline[:retire] if c.startswith("DELETE-POD")]
+    assert restarted == ["DELETE-POD elasticsearch-1 allocation=primaries", "DELETE-POD elasticsearch-0 allocation=primaries"]
+    assert timeline[retire - 1] == "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=5"
+    # The masters were deleted after the exclusion (their pods' terminations come after it), then the exclusions
+    # cleared, once they had left.
+    after = timeline[retire + 1:]
+    assert [c for c in after if not c.startswith("DELETE-POD elasticsearch-master-")] == \
+        ["DELETE /_cluster/voting_config_exclusions"]
+    assert after[-1] == "DELETE /_cluster/voting_config_exclusions"
+    assert api.get("StatefulSet", "elasticsearch-master", ns) is None and not api.pods("elasticsearch-master")
+    assert api.get("ConfigMap", "elasticsearch-master-config", ns) is None
+    assert not masters & _uids(api, "elasticsearch-master")
+    data_file = _yml(api, "elasticsearch-config")
+    assert data_file["discovery.seed_hosts"] == ["elasticsearch-discovery"] and "node.roles" not in data_file
+    assert any("the masters' seed hosts dropped" in line for line in log)
+    assert es.nodes() == 2 and es.voting_exclusions == [] and es.health() == "green"
+    assert not deploy(api, settings_for(api, elasticsearch=ES), nodes)[0].has_work
+
+
+def test_data_nodes_scale_2_4_2_1_with_the_index_settings_before_each_drain(api):
+    es = api.serve_elasticsearch(9)
+    nodes = _nodes(api)
+    deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    es.index("app-2026.12.04", {"log": "a line"})  # one primary and one replica
+    first = _uids(api, "elasticsearch")
+    record_restarts(api, es)
+
+    es.calls[:] = []
+    deploy(api, settings_for(api, elasticsearch={**ES, "replicas": 4}), nodes)
+    assert first <= _uids(api, "elasticsearch") and es.nodes() == 4  # growing restarts nothing
+    assert not [c for c in _timeline(es) if "voting" in c or c.startswith("DELETE-POD")]
+    assert es.health() == "green"
+
+    # 4 -> 2: the log indices keep their one replica (two nodes can hold it), so no settings go first; the two
+    # leaving nodes are drained and excluded from voting together, removed, then both exclusions cleared.
+    es.calls[:] = []
+    deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    timeline = _cut(_timeline(es))
+    removed = sorted(c for c in timeline if c.startswith("DELETE-POD"))  # together (Parallel pod management)
+    assert [c for c in timeline if not c.startswith("DELETE-POD")] == [
+        "GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-2",
+        "GET /_cat/allocation/elasticsearch-3", "POST /_cluster/voting_config_exclusions",
+        "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"], timeline
+    assert removed == ["DELETE-POD elasticsearch-2 allocation=all", "DELETE-POD elasticsearch-3 allocation=all"]
+    assert timeline.index("POST /_cluster/voting_config_exclusions") < min(map(timeline.index, removed)) \
+        < max(map(timeline.index, removed)) < timeline.index("PUT /_cluster/settings", 2)
+    assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-2,elasticsearch-3") in es.calls
+    assert es.nodes() == 2 and es.health() == "green" and es.voting_exclusions == []
+
+    # 2 -> 1: one node can hold no replica, so the index settings go first, else the drain would wait in vain.
+    es.calls[:] = []
+    deploy(api, settings_for(api, elasticsearch={**ES, "replicas": 1}), nodes)
+    timeline = _cut(_timeline(es))
+    drain = timeline.index("GET /_cat/allocation/elasticsearch-1")
+    assert timeline.index("PUT /*-20*/_settings") < drain
+    assert timeline[drain - 2:] == ["GET /_cluster/health", "PUT /_cluster/settings", "GET /_cat/allocation/elasticsearch-1",
+                                    "POST /_cluster/voting_config_exclusions", "DELETE-POD elasticsearch-1 allocation=all",
+                                    "PUT /_cluster/settings", "DELETE /_cluster/voting_config_exclusions"]
+    assert es.allocation() == ({"elasticsearch-0": 1}, 0) and es.health() == "green"
+    assert es.nodes() == 1 and es.voting_exclusions == []
+    assert not deploy(api, settings_for(api, elasticsearch={**ES, "replicas": 1}), nodes)[0].has_work
