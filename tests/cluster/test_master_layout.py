@@ -4,8 +4,10 @@ against the fake, which follows Elasticsearch's allocation rules and, where it m
 
 from __future__ import annotations
 
+import pytest
 import yaml
 
+from kubelogs.cluster.api import ClusterError
 from tests.cluster.test_day2 import ADMIN_PATHS, record_restarts
 from tests.support.cluster_helpers import deploy, settings_for
 from tests.support.tier import node_targets
@@ -139,3 +141,24 @@ def test_data_nodes_scale_2_4_2_1_with_the_index_settings_before_each_drain(api)
     assert es.allocation() == ({"elasticsearch-0": 1}, 0) and es.health() == "green"
     assert es.nodes() == 1 and es.voting_exclusions == []
     assert not deploy(api, settings_for(api, elasticsearch={**ES, "replicas": 1}), nodes)[0].has_work
+
+
+def test_adding_masters_stopped_before_the_hand_over_is_resumed_by_the_next_run(api):
+    nodes = _nodes(api)
+    es = api.serve_elasticsearch(9)
+    deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    data = _uids(api, "elasticsearch")
+    es.status = "yellow"  # the hand-over waits for green: the run stops there, with the masters running
+    with pytest.raises(ClusterError) as stopped:
+        deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}, kubernetes={"rollout_timeout": 3}), nodes)
+    assert "The safety check 'the master role handed over' is not met." in str(stopped.value)
+    assert _uids(api, "elasticsearch") == data and len(api.pods("elasticsearch-master")) == 3
+    assert not [c for c in es.calls if "voting_config_exclusions" in c[1]]
+    # The next run's layout is already 3 masters; the clearing it still owes says the hand-over is under way.
+    es.status, es.calls[:] = "green", []
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)
+    assert "dedicated masters take over" in _phases(plan)
+    assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1") in es.calls
+    assert es.calls[-1] == ("DELETE", "/_cluster/voting_config_exclusions?wait_for_removal=false")
+    assert not data & _uids(api, "elasticsearch") and es.voting_exclusions == []
+    assert not deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)[0].has_work
