@@ -93,4 +93,4 @@ def cleared(change: LayoutChange) -> CallBatch:
 def master_objects() -> set[tuple[str, str]]:
     """(kind, name) of the objects that exist for the dedicated masters only (removed last when they retire)."""
     return {("StatefulSet", MASTER_NAME), ("ConfigMap", MASTER_CONFIG_MAP), ("Service", MASTER_DISCOVERY_SERVICE),
-            ("PodDisruptionBudget", MASTER_NAME)}
+            ("PodDisruptionBudget", MASTER_NAME), ("NetworkPolicy", f"{MASTER_NAME}-transport")}

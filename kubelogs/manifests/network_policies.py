@@ -1,8 +1,8 @@
 """Who may talk to Elasticsearch and Kibana inside the cluster (enforced by the cluster's network plugin, if
 it enforces NetworkPolicy; kind's default one does not).
 
-- 9300 (transport): only between Elasticsearch pods (the data nodes' and, with ``elasticsearch.masters``, the
-  dedicated masters', which take nothing else: no client calls a master).
+- 9300 (transport): only between Elasticsearch pods (the data nodes' and the dedicated masters', which take
+  nothing else: no client calls a master). Both sets' in every layout, so that a layout change keeps them talking.
 - 9200 (HTTP): only from this deploy's log agents, Kibana, the cluster stage's and the retention job's
   Elasticsearch calls and the verify stage's pods, and from the namespaces ``elasticsearch.client_namespaces``.
 - 5601 (Kibana): only from the verify stage's pods and the namespaces ``kibana.client_namespaces``;
@@ -59,8 +59,10 @@ def render(settings: Settings) -> list[Manifest]:
         *_namespaces(settings.elasticsearch.client_namespaces),
     ]
     sets = elasticsearch.statefulset_names(settings)
-    nodes = [{"podSelector": {"matchLabels": es_pods}}] if len(sets) == 1 else [{"podSelector": {"matchExpressions": [
-        {"key": "app.kubernetes.io/name", "operator": "In", "values": sets}]}}]
+    # Both sets' pods whatever the layout: while it changes (cluster/layout.py), masters and data nodes of the
+    # other layout still talk to each other.
+    nodes = [{"podSelector": {"matchExpressions": [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": [elasticsearch.NAME, elasticsearch.MASTER_NAME]}]}}]
     policies = [
         *(_ingress(f"{name}-transport", ns, selector(name), elasticsearch.TRANSPORT_PORT, nodes) for name in sets),
         _ingress(f"{elasticsearch.NAME}-http", ns, es_pods, elasticsearch.HTTP_PORT, es_clients),

@@ -89,6 +89,13 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     assert [c for c in after if not c.startswith("DELETE-POD elasticsearch-master-")] == \
         ["DELETE /_cluster/voting_config_exclusions"]
     assert after[-1] == "DELETE /_cluster/voting_config_exclusions"
+    # Every object of the masters goes in the retire phase, after the exclusion; none earlier with the other prunes.
+    retire_phase = next(i for i, line in enumerate(log) if line.startswith("phase") and "retire the dedicated" in line)
+    pruned = {line.split()[1] + " " + line.split()[2].split("/")[1]: i for i, line in enumerate(log) if line.startswith("prune")}
+    assert {ref for ref, i in pruned.items() if i > retire_phase} == {
+        "StatefulSet elasticsearch-master", "ConfigMap elasticsearch-master-config",
+        "Service elasticsearch-master-discovery", "PodDisruptionBudget elasticsearch-master",
+        "NetworkPolicy elasticsearch-master-transport"}, log
     assert api.get("StatefulSet", "elasticsearch-master", ns) is None and not api.pods("elasticsearch-master")
     assert api.get("ConfigMap", "elasticsearch-master-config", ns) is None
     assert not masters & _uids(api, "elasticsearch-master")

@@ -116,6 +116,11 @@ def test_clients_reach_the_data_nodes_only_and_transport_joins_both_sets():
         policy = _named(objects, "NetworkPolicy", f"{name}-transport")
         assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == name
         assert policy["spec"]["ingress"] == [{"from": both, "ports": [{"protocol": "TCP", "port": 9300}]}]
+    # The same without masters: while a layout changes, the masters and the data nodes of the other layout still
+    # talk to each other (cluster/layout.py); the masters' own policy goes with them.
+    alone = render_all(validate_settings({"elasticsearch": {"version": "8.15.3", "replicas": 2}}), SECRETS)
+    assert _named(alone, "NetworkPolicy", "elasticsearch-transport")["spec"]["ingress"][0]["from"] == both
+    assert ("NetworkPolicy", "elasticsearch-master-transport") in layout.master_objects()
     # 9200 admits clients on the data nodes only: no policy opens it on the masters.
     http = _named(objects, "NetworkPolicy", "elasticsearch-http")
     assert http["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "elasticsearch"
