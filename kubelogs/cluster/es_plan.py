@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import yaml
+
 from kubelogs.cluster import layout, quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
@@ -18,7 +20,7 @@ from kubelogs.manifests.common import (
     requests_text,
     selector,
 )
-from kubelogs.manifests.elasticsearch import MASTER_NAME, NAME, node_count, protocol
+from kubelogs.manifests.elasticsearch import CONFIG_MAP, MASTER_NAME, NAME, node_count, protocol
 from kubelogs.settings import Settings
 
 if TYPE_CHECKING:
@@ -104,7 +106,7 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         live, wanted = sts.live["spec"].get("replicas", 1), settings.elasticsearch.replicas
         running = upgrades.running_version(sts.live) or settings.elasticsearch.version
         masters_step = by_ref.get(("StatefulSet", MASTER_NAME))
-        masters, adopted = _running_masters(kube, settings, masters_step)
+        masters, adopted = _running_masters(kube, settings, masters_step, by_ref.get(("ConfigMap", CONFIG_MAP)))
         refused = safety.master_layout_change_supported(masters, settings.elasticsearch.masters, running,
                                                         _moving_nodes(running, live, sts, settings), adopted)
         if refused:
@@ -135,7 +137,8 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
         work.adopted = bool(kube.list("Pod", settings.namespace, label_selector(sts.manifest["spec"]["selector"]["matchLabels"])))
         if work.adopted:  # a running cluster: its master layout stays as it is
-            masters, _ = _running_masters(kube, settings, by_ref.get(("StatefulSet", MASTER_NAME)))
+            masters, _ = _running_masters(kube, settings, by_ref.get(("StatefulSet", MASTER_NAME)),
+                                          by_ref.get(("ConfigMap", CONFIG_MAP)))
             refused = safety.master_layout_change_supported(masters, settings.elasticsearch.masters,
                                                             settings.elasticsearch.version, [], adopted=True)
             if refused:
@@ -175,17 +178,25 @@ def _plan_layout(work: ElasticsearchWork, settings: Settings, running: str, chan
         work.take_over = layout.take_over(settings, running)
 
 
-def _running_masters(kube: Kube, settings: Settings, step: Step | None) -> tuple[int, bool]:
+def _running_masters(kube: Kube, settings: Settings, step: Step | None,
+                     data_config: Step | None = None) -> tuple[int, bool]:
     """The dedicated masters of the installed cluster, and whether a re-created StatefulSet adopts them: its
     replicas, or where it was deleted with --cascade=orphan (as the immutable-fields refusal advises), the
     master pods left waiting to be adopted, counted (never the wanted number: that would let a layout change
-    through)."""
+    through). ``data_config``: the data nodes' ConfigMap, whose roles tell whether masters run elsewhere."""
     if step and step.live:
         return step.live["spec"].get("replicas", 1), False
-    if step is None:  # no masters wanted, none owned: no request (a no-op plan stays O(kinds))
-        return 0, False
+    if step is None and not _data_only((data_config.live if data_config else None) or {}):
+        return 0, False  # no masters wanted, none owned, none implied: no request (a no-op plan stays O(kinds))
     pods = kube.list("Pod", settings.namespace, label_selector(selector(MASTER_NAME)))
     return len(pods), bool(pods)
+
+
+def _data_only(config_map: dict) -> bool:
+    """Whether the live ConfigMap's nodes are data-only (so dedicated masters run beside them)."""
+    config = yaml.safe_load((config_map.get("data") or {}).get("elasticsearch.yml") or "") or {}
+    roles = config.get("node.roles")
+    return config.get("node.master") is False or (roles is not None and "master" not in roles)
 
 
 def risky_change(running: str, live: dict, desired: dict, settings: Settings,

@@ -141,6 +141,9 @@ def test_masters_statefulset_deleted_with_cascade_orphan_is_recreated_and_adopts
     # The orphaned pods are the running layout: another number of masters is still refused (counted, not assumed).
     with pytest.raises(ClusterError, match=r"the running cluster has 3 dedicated master\(s\)"):
         deploy(api, settings_for(api, elasticsearch={**MASTERS, "masters": 5}), nodes)
+    # Nor can they be retired without their StatefulSet: the data nodes' file says masters run elsewhere.
+    with pytest.raises(ClusterError, match=r"3 dedicated master pod\(s\) wait to be adopted"):
+        deploy(api, settings_for(api, elasticsearch={**MASTERS, "masters": 0}), nodes)
     plan, _, _ = deploy(api, settings, nodes)
     assert f"StatefulSet {api.namespace}/elasticsearch-master" in [s.ref for s in plan.changes]
     assert {p["metadata"]["uid"] for p in api.pods("elasticsearch-master")} == masters  # adopted, not replaced
