@@ -128,9 +128,9 @@ def reconfigure(live: set[str], retired: set[str], master: str, config: set[str]
 class Coordination:
     """The nodes of one namespace's Elasticsearch and the clusters they form (see the module doc)."""
 
-    def __init__(self, major: int, persistent_quorum: Callable[[], object] = lambda: None,
+    def __init__(self, major: int | Callable[[], int], persistent_quorum: Callable[[], object] = lambda: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.major = major
+        self._major = major  # the cluster's version (a callable: the fake's, which a test may upgrade)
         self.persistent_quorum = persistent_quorum  # discovery.zen.minimum_master_nodes, persistent (5.x, 6.x)
         self.clock = clock
         self.nodes: dict[str, Node] = {}  # uid -> started node
@@ -140,10 +140,15 @@ class Coordination:
         self.events: list[str] = []
         self._lock = threading.RLock()
 
+    @property
+    def major(self) -> int:
+        return self._major() if callable(self._major) else self._major
+
     # -- what the kubelet tells ----------------------------------------------------------------------------
-    def start(self, uid: str, name: str, labels: dict[str, str], config: dict) -> Node:
+    def start(self, uid: str, name: str, labels: dict[str, str], config: dict, major: int | None = None) -> Node:
+        """A node started with ``config`` (its elasticsearch.yml); ``major``: its own version (its image's)."""
         with self._lock:
-            node = self.nodes[uid] = node_from_config(uid, name, labels, config, self.major, self.clock())
+            node = self.nodes[uid] = node_from_config(uid, name, labels, config, major or self.major, self.clock())
             self.events.append(f"started {name}")
             return node
 
@@ -154,6 +159,8 @@ class Coordination:
             if node is None:
                 return
             self.events.append(f"stopped {node.name}")
+            if self.major >= 7:
+                self._from_zen()
             for cluster in self.clusters:
                 if node.name not in cluster.members:
                     continue
@@ -381,7 +388,16 @@ class Coordination:
                 reached |= component.get(peer.name, {peer.name})
         return reached
 
+    def _from_zen(self) -> None:
+        for cluster in self.clusters:
+            if cluster.master is not None and not cluster.config:
+                # Upgraded from Zen discovery (6.8 to 7.x): the master-eligible nodes of the running cluster vote
+                # (Elasticsearch derives the first configuration from the Zen cluster's; simplified here).
+                cluster.config = self._voters(cluster)
+                self.events.append(f"voting config {sorted(cluster.config)} (from Zen discovery)")
+
     def _step(self, services: dict[str, dict | None]) -> bool:
+        self._from_zen()
         component = self._components(services)
         for cluster in self.clusters:  # a connected majority of the configuration elects a master
             if self._elect_among_members(cluster):
@@ -467,6 +483,7 @@ class Coordination:
             new = {n.name for n in found} - cluster.members
             if new:
                 cluster.members |= new
+                self.history.update(dict.fromkeys(new, 0))
                 self.events += [f"{n} joined" for n in sorted(new)]
                 return True
         return False

@@ -383,7 +383,9 @@ class Kubelet:
         probe = " ".join(str(a) for a in ((pod["spec"]["containers"][0].get("readinessProbe") or {}).get("exec") or {})
                          .get("command") or [])
         played.es_local_probe = "local=true" in probe
-        self.coordination[ns].start(meta["uid"], meta["name"], meta.get("labels") or {}, config)
+        tag = pod["spec"]["containers"][0]["image"].rsplit(":", 1)[-1].split(".")[0]
+        self.coordination[ns].start(meta["uid"], meta["name"], meta.get("labels") or {}, config,
+                                    int(tag) if tag.isdigit() else None)
         self._status(played, "Running", ready=False)
         played.es_ready = False
         self._coordinate(ns)

@@ -158,7 +158,7 @@ class ClusterView:
             return {f"s3.client.kubelogs.{k}": v for k, v in (data or {}).items()}
 
         # Its nodes: those the coordination joined; the shards go to those with the data role.
-        model = Coordination(major, persistent_quorum=lambda: es.cluster_settings.get("discovery.zen.minimum_master_nodes"))
+        model = Coordination(lambda: es.major, persistent_quorum=lambda: es.cluster_settings.get("discovery.zen.minimum_master_nodes"))
         es = FakeElasticsearch(major=major, credentials=credentials, https=https, coordination=model)
         es.snapshots.node_config, es.snapshots.keystore = node_config, keystore
         es.start()
