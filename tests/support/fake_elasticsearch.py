@@ -27,6 +27,11 @@ clients use, shaped by ``major`` (6, 7, 8 or 9) the way that version answers:
 HTTPS as Elasticsearch serves it with ``xpack.security.http.ssl``: while ``https`` gives a certificate,
 a plain HTTP connection is closed unanswered (``refused`` records it), as is a TLS handshake without it.
 
+With ``coordination`` (tests/support/fake_es_coordination.py: the nodes the pods run, their voting configuration
+and elected master) the nodes are the first cluster's joined ones; without a master, cluster health and the
+administration calls answer 503 ``master_not_discovered_exception`` (``_cluster/health?local=true``: 200, red), and
+voting configuration exclusions follow Elasticsearch's rules.
+
 Faults for tests: ``bulk_status`` fails every bulk request as a whole, ``reject`` fails single documents
 (a partial reject, ``errors: true``). ``calls`` records each request once its answer is decided, so a test
 that sees a call also sees the state that call left.
@@ -45,6 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.fake_es_coordination import Coordination
 from tests.support.fake_es_mappings import Mapping, Rejected, flatten
 from tests.support.fake_es_security import Security, required, security_exception
 from tests.support.fake_es_snapshots import Snapshots
@@ -75,7 +81,7 @@ _ITEM_PARAMS = frozenset({"_index", "_id", "routing", "pipeline", "require_alias
 _BAD_INDEX_CHARS = set('\\/*?"<>| ,#:')
 
 
-def error(status: int, kind: str, reason: str, **details: object) -> tuple[int, dict]:
+def error(status: int, kind: str, reason: str | None, **details: object) -> tuple[int, dict]:
     """An error answer in Elasticsearch's shape (6.x and later): the cause repeated as ``root_cause``."""
     cause = {"type": kind, "reason": reason, **details}
     return status, {"error": {"root_cause": [cause], **cause}, "status": status}
@@ -188,6 +194,9 @@ class FakeElasticsearch(LoopbackServer):
     ignored_fields: dict[str, int] = field(default_factory=dict)  # index -> documents with a field ignored as malformed
     not_indexed: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # index -> position -> fields left out
     snapshots: Snapshots = field(default_factory=Snapshots)  # repositories, snapshots, SLM (fake_es_snapshots.py)
+    # The nodes' cluster coordination (tests/support/fake_es_coordination.py): without a master, cluster health and
+    # the administration calls answer 503; voting exclusions follow its rules. None: always a master.
+    coordination: Coordination | None = None
 
     def __post_init__(self) -> None:
         # Users and roles (tests/support/fake_es_security.py); ``credentials`` may be replaced later.
@@ -195,6 +204,9 @@ class FakeElasticsearch(LoopbackServer):
         self._lock = threading.Lock()
         self._ids: dict[str, dict[str, tuple[int, int]]] = {}  # index -> _id -> (position in indices, _version)
         self._seq_no: dict[str, int] = {}
+        if self.coordination is not None:  # the joined nodes; shards on those with the data role
+            self.node_names, self.data_node_names = self.coordination.joined, self.coordination.data_nodes
+            self.number_of_nodes = lambda: len(self.coordination.joined())
 
     def certificate(self) -> tuple[str, str] | None:
         return self.https()
@@ -226,6 +238,10 @@ class FakeElasticsearch(LoopbackServer):
                 return refused
         if method in ("GET", "HEAD") and not parts:
             return 200, self._root()
+        if method == "GET" and parts == ["_cluster", "health"] and not self._has_master():
+            if query.get("local") == "true":  # the node's own view: no master, red
+                return 200, {"cluster_name": "kubelogs", "status": "red", "timed_out": False, "number_of_nodes": 0}
+            return _no_master()
         if method == "GET" and parts == ["_cluster", "health"]:
             nodes, status = self.nodes(), self.health()
             timed_out = _RANK[status] < _RANK[query.get("wait_for_status", "red")] \
@@ -247,6 +263,8 @@ class FakeElasticsearch(LoopbackServer):
                                           for n in names for i, d in enumerate(self.indices[n]))}
         if method in ("POST", "PUT") and parts[-1:] == ["_bulk"] and len(parts) <= 2:
             return self._bulk(parts[0] if len(parts) == 2 else None, body, content_type, user)
+        if not self._has_master():  # master node actions: real Elasticsearch fails them after master_timeout (30 s)
+            return _no_master()
         with self._lock:
             answer = self._admin(method, parts, query, body, user)
         return answer or (400, {"error": f"not implemented by the fake: {method} {path}"})
@@ -269,6 +287,9 @@ class FakeElasticsearch(LoopbackServer):
         if kind == "index" and "*" not in parts[0] and not self.security.may(user, index=(parts[0], privileges)):
             return self.security.refused(user, f"indices ({'|'.join(sorted(privileges))})", [parts[0]])
         return None
+
+    def _has_master(self) -> bool:
+        return self.coordination is None or self.coordination.has_master()
 
     def nodes(self) -> int:
         return self.number_of_nodes() if callable(self.number_of_nodes) else self.number_of_nodes
@@ -318,13 +339,8 @@ class FakeElasticsearch(LoopbackServer):
         if parts == ["_flush"] and method == "POST":
             total = sum(1 + r for r in self.index_replicas.values())
             return 200, {"_shards": {"total": total, "successful": total, "failed": 0}}
-        if parts == ["_cluster", "voting_config_exclusions"] and self.major >= 7:
-            if method == "POST" and query.get("node_names"):
-                self.voting_exclusions += query["node_names"].split(",")
-                return 200, ""
-            if method == "DELETE":
-                self.voting_exclusions.clear()
-                return 200, ""
+        if parts[:2] == ["_cluster", "voting_config_exclusions"] and self.major >= 7:
+            return self._voting_exclusions(method, parts, query)
         if parts[:2] == ["_ilm", "policy"] and len(parts) == 3 and self.major >= 6:
             name = parts[2]
             if method == "PUT":
@@ -378,6 +394,33 @@ class FakeElasticsearch(LoopbackServer):
             self.index_replicas.pop(parts[0], None)
             return 200, {"acknowledged": True}
         return None
+
+    def _voting_exclusions(self, method: str, parts: list[str], query: dict[str, str]) -> tuple[int, object] | None:
+        """POST ``?node_names=``/``?node_ids=`` (7.8+) or ``/{names}`` (7.0 to 7.x, removed in 8.0); DELETE
+        (``wait_for_removal``); checked by the coordination model where there is one."""
+        if method == "POST" and len(parts) == 2:
+            given = [key for key in ("node_names", "node_ids") if key in query]
+            if len(given) != 1:
+                return error(400, "illegal_argument_exception", "Please set node identifiers correctly. One and only one "
+                             "of [node_name], [node_names] and [node_ids] has to be set")
+            names, path_form = [n for n in query[given[0]].split(",") if n], False
+        elif method == "POST" and len(parts) == 3 and self.major == 7:
+            names, path_form = [n for n in parts[2].split(",") if n], True
+        elif method == "DELETE" and len(parts) == 2:
+            if self.coordination is None:
+                self.voting_exclusions.clear()
+                return 200, ""
+            answer = self.coordination.clear_exclusions(query.get("wait_for_removal", "true") != "false")
+            self.voting_exclusions[:] = self.coordination.exclusions()
+            return answer
+        else:
+            return None
+        if self.coordination is None:
+            self.voting_exclusions += [n for n in names if n not in self.voting_exclusions]
+            return 200, ""
+        answer = self.coordination.add_exclusions(names, path_form)
+        self.voting_exclusions[:] = self.coordination.exclusions()
+        return answer
 
     def _put_settings(self, persistent: dict) -> tuple[int, object]:
         flat = flatten(persistent)
@@ -544,6 +587,11 @@ def _query_string(q: str) -> Callable[[dict, Mapping | None, list[str]], bool]:
         return field_equals
     phrase = q.strip('"')
     return lambda doc, mapping, ignored: phrase in json.dumps(doc)
+
+
+def _no_master() -> tuple[int, dict]:
+    """What a master node action answers once its master_timeout passes without a master."""
+    return error(503, "master_not_discovered_exception", None)
 
 
 def _nodes_match(condition: str, nodes: int) -> bool:

@@ -22,7 +22,11 @@ kubelet and runtime, through the API server:
   containerd, Docker's json-file for docker), as kubelet and runtime write it.
 - **The verifier pod:** its script runs with the host's sh, curl and awk in a sandbox with its pod IP (it
   reaches the Fluent Bit pods' metrics there); its output is its log and its exit code its phase.
-- **Elasticsearch pods:** Ready (a test serves the Service with tests/support/fake_elasticsearch.py).
+- **Elasticsearch pods:** Running; where a test serves the namespace's Elasticsearch (``coordinate``), each is a
+  node of tests/support/fake_es_coordination.py started with the elasticsearch.yml its ``config`` volume holds at
+  its start, and Ready as its readiness probe would answer (``_cluster/health?local=true``: once its HTTP is up;
+  without ``local``: while it has joined a cluster with an elected master); its deletion is its node leaving.
+  Elsewhere: Ready at once.
 - **log-pilot pods** (its image cannot run here): Ready; each canary line on their node is written to the
   Elasticsearch their env names, in the index the application contract gives (env ``aliyun_logs_<name>``).
 - **Elasticsearch exporter pods** (its image cannot run here): played from their args and env
@@ -55,14 +59,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
 
+import yaml
+
 from kubelogs.cluster.api import ClusterError, Kube
 from kubelogs.cluster.resources import RESOURCES
+from tests.support import played_fluent_bit
 from tests.support.control_plane import die_with_parent
+from tests.support.fake_es_coordination import Coordination
 from tests.support.fake_kibana import FakeKibana
 from tests.support.loopback import call, serve_tls
-from tests.support.pod_sandbox import Mount, Sandbox
-from tests.support import played_fluent_bit
 from tests.support.played_fluent_bit import PlayedConfig
+from tests.support.pod_sandbox import Mount, Sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -109,6 +116,7 @@ def _next_pod_ip() -> str:
             return ip
 READY_TIMEOUT = 30.0
 LOG_PILOT_ENV_PREFIX = "aliyun_logs_"  # the application contract, spelled out here on purpose
+ES_NODE_NAMES = ("elasticsearch", "elasticsearch-master")  # app.kubernetes.io/name of Elasticsearch's pods
 
 
 def now() -> str:
@@ -189,6 +197,12 @@ class PlayedPod:
     # One of a pod network like kind's (the endpoint controllers refuse loopback addresses). Services reach
     # pods through the sandbox's forwarders; Fluent Bit pods also get it on a veth, for the API server's proxy.
     ip: str = field(default_factory=_next_pod_ip)
+    es_ready: bool | None = None  # an Elasticsearch node's readiness as last reported
+    es_local_probe: bool = False  # its readiness probe asks _cluster/health?local=true
+
+    @property
+    def is_elasticsearch(self) -> bool:
+        return (self.pod["metadata"].get("labels") or {}).get("app.kubernetes.io/name") in ES_NODE_NAMES
 
     @property
     def key(self) -> tuple[str, str]:
@@ -208,12 +222,14 @@ class Kubelet:
     quiet_nodes: set[str] = field(default_factory=set)  # log-pilot on these nodes ships nothing
     on_terminate: Callable[[dict], None] | None = None  # called with the metadata of each pod deleted
     unreachable: set[str] = field(default_factory=set)  # Service names pods cannot reach now (set_reachable)
+    coordination: dict[str, Coordination] = field(default_factory=dict)  # namespace -> its Elasticsearch nodes
 
     def __post_init__(self) -> None:
         self.pods: dict[str, PlayedPod] = {}  # uid -> pod
         self.logs: dict[tuple[str, str], str] = {}  # (namespace, pod) -> log, kept after the pod is gone
         self._stop = threading.Event()
         self._terminating: set[str] = set()  # pods being stopped before their deletion is confirmed
+        self._es_lock = threading.Lock()  # one coordination pass at a time (the sync and starting pods)
 
     # -- lifecycle --------------------------------------------------------------------------------------
     def start(self) -> Kubelet:
@@ -292,6 +308,13 @@ class Kubelet:
         service, ns = (host.split(".") + [namespace])[:2]
         return self.backends.get((ns, service), {}).get(port)
 
+    def coordinate(self, namespace: str, model: Coordination | None) -> None:
+        """Elasticsearch pods of ``namespace`` become nodes of ``model`` (None: Ready at once again)."""
+        if model is None:
+            self.coordination.pop(namespace, None)
+        else:
+            self.coordination[namespace] = model
+
     def serve(self, namespace: str, service: str, ports: dict[int, str]) -> None:
         """Back a Service with addresses on the host's loopback (what its endpoints would be)."""
         self.backends[(namespace, service)] = ports
@@ -326,6 +349,46 @@ class Kubelet:
                 threading.Thread(target=self._run_pod, args=(played,), daemon=True).start()
         for uid in set(self.pods) - seen:
             threading.Thread(target=self._stop_pod, args=(self.pods.pop(uid),), daemon=True).start()
+        for namespace in list(self.coordination):
+            self._coordinate(namespace)
+
+    def _coordinate(self, namespace: str) -> None:
+        """Discovery and elections of the namespace's Elasticsearch nodes, then each pod's readiness patched where it
+        changed. A settled cluster costs no request; until then the seed hosts' Services are read (DNS)."""
+        model = self.coordination.get(namespace)
+        if model is None:
+            return
+        with self._es_lock:
+            if not model.settled():
+                model.evaluate({name: self.api.get("Service", name, namespace) for name in sorted(model.seed_services())})
+            for played in list(self.pods.values()):
+                if played.key[0] != namespace or played.es_ready is None or played.stopped:
+                    continue
+                ready = model.ready(played.pod["metadata"]["uid"], played.es_local_probe)
+                if ready != played.es_ready:
+                    played.es_ready = ready
+                    self._status(played, "Running", ready=ready)
+
+    def _start_elasticsearch(self, played: PlayedPod) -> None:
+        """A node of the namespace's model, with the elasticsearch.yml its config volume holds now (read once)."""
+        pod = played.pod
+        meta, ns = pod["metadata"], pod["metadata"]["namespace"]
+        volume = next((v for v in pod["spec"].get("volumes") or [] if v.get("name") == "config" and "configMap" in v), {})
+        config_map = self.api.get("ConfigMap", volume["configMap"]["name"], ns) if volume else None
+        try:
+            config = yaml.safe_load(((config_map or {}).get("data") or {}).get("elasticsearch.yml") or "") or {}
+        except yaml.YAMLError as e:  # Elasticsearch refuses to start
+            self._status(played, "Running", ready=False, waiting=("CrashLoopBackOff", f"exit code 1: {e}"[:500]))
+            return
+        probe = " ".join(str(a) for a in ((pod["spec"]["containers"][0].get("readinessProbe") or {}).get("exec") or {})
+                         .get("command") or [])
+        played.es_local_probe = "local=true" in probe
+        tag = pod["spec"]["containers"][0]["image"].rsplit(":", 1)[-1].split(".")[0]
+        self.coordination[ns].start(meta["uid"], meta["name"], meta.get("labels") or {}, config,
+                                    int(tag) if tag.isdigit() else None)
+        self._status(played, "Running", ready=False)
+        played.es_ready = False
+        self._coordinate(ns)
 
     def _terminate(self, played: PlayedPod | None, meta: dict) -> None:
         if self.on_terminate is not None:  # a test's timeline of pod restarts
@@ -355,7 +418,9 @@ class Kubelet:
                 self._run_kibana(played)
             elif container["image"].rsplit("/", 1)[-1].startswith("elasticsearch-exporter:"):
                 self._run_es_exporter(played)
-            else:  # Elasticsearch, log-pilot, anything else: a started, ready container
+            elif played.is_elasticsearch and pod["metadata"]["namespace"] in self.coordination:
+                self._start_elasticsearch(played)
+            else:  # Elasticsearch not served by a test, log-pilot, anything else: a started, ready container
                 self._status(played, "Running", ready=True)
         except BaseException as e:  # shown where kubectl would show it (pytest's outcomes included)
             with contextlib.suppress(Exception):
@@ -391,6 +456,9 @@ class Kubelet:
     def _stop_pod(self, played: PlayedPod) -> None:
         """Stop the pod's process and sandbox (again, harmlessly, if its runner already did)."""
         played.stopped = True
+        model = self.coordination.get(played.key[0]) if played.is_elasticsearch else None
+        if model is not None:  # the node leaves its cluster
+            model.stop(played.pod["metadata"]["uid"])
         if played.process and played.process.poll() is None:
             played.process.send_signal(signal.SIGTERM)
             try:

@@ -18,7 +18,6 @@ import yaml
 from kubelogs.cluster.api import ApiError, load_client
 from kubelogs.cluster.plan import NodeTarget
 from kubelogs.cluster.resources import RESOURCES
-from kubelogs.cluster.rollout import pod_problem
 from kubelogs.manifests.common import APPLYSET_PART_OF_LABEL, CREDENTIALS_SECRET, HTTP_CERTS_SECRET, applyset_id
 from kubelogs.settings import validate_settings
 from tests.support import binaries
@@ -26,6 +25,7 @@ from tests.support.api_proxy import ApiProxy
 from tests.support.control_plane import ControlPlane
 from tests.support.double_control_plane import DoubleControlPlane
 from tests.support.fake_elasticsearch import FakeElasticsearch
+from tests.support.fake_es_coordination import Coordination
 from tests.support.kubelet import AdminApi, Kubelet
 from tests.support.pod_sandbox import sweep_stale
 
@@ -108,8 +108,9 @@ class ClusterView:
         self.node_names.append(name)
 
     def serve_elasticsearch(self, major: int, namespace: str | None = None) -> FakeElasticsearch:
-        """A fake Elasticsearch behind the namespace's ``elasticsearch`` Service: its nodes are the ready
-        Elasticsearch pods, its credentials those of the generated Secret (if any)."""
+        """A fake Elasticsearch behind the namespace's ``elasticsearch`` Service: its nodes are those the
+        Elasticsearch pods' coordination joined (tests/support/fake_es_coordination.py, played by the kubelet from
+        the file each pod started with), its credentials those of the generated Secret (if any)."""
         ns = namespace or self.namespace
 
         def running() -> list[dict]:
@@ -134,10 +135,6 @@ class ClusterView:
             data = self.secret_data(HTTP_CERTS_SECRET, ns)
             return (data["tls.crt"], data["tls.key"]) if mounted and data else None
 
-        def ready() -> list[str]:
-            return [p["metadata"]["name"] for p in self.admin.list("Pod", ns, ES_NODES)
-                    if not pod_problem(p)]
-
         started_with: dict = {}
 
         def node_config() -> dict:
@@ -160,14 +157,13 @@ class ClusterView:
             data = self.secret_data(names.pop(), ns) if len(names) == 1 else None
             return {f"s3.client.kubelogs.{k}": v for k, v in (data or {}).items()}
 
-        def data_nodes() -> list[str]:  # a dedicated master (elasticsearch.masters) holds no shard
-            return [n for n in ready() if not n.startswith("elasticsearch-master-")]
-
-        es = FakeElasticsearch(major=major, credentials=credentials, https=https, number_of_nodes=lambda: len(ready()),
-                               node_names=ready, data_node_names=data_nodes)
+        # Its nodes: those the coordination joined; the shards go to those with the data role.
+        model = Coordination(lambda: es.major, persistent_quorum=lambda: es.cluster_settings.get("discovery.zen.minimum_master_nodes"))
+        es = FakeElasticsearch(major=major, credentials=credentials, https=https, coordination=model)
         es.snapshots.node_config, es.snapshots.keystore = node_config, keystore
         es.start()
         self.tier.kubelet.serve(ns, "elasticsearch", {9200: es.address})
+        self.tier.kubelet.coordinate(ns, model)
         self._servers.append(es)
         self.elasticsearch[ns] = es
         return es
@@ -255,6 +251,7 @@ class ClusterView:
                 server.stop()
             for ns in namespaces:
                 self.tier.kubelet.backends.pop((ns, "elasticsearch"), None)
+                self.tier.kubelet.coordinate(ns, None)
             self._dir.cleanup()
 
 
