@@ -176,8 +176,10 @@ def start_args(settings: Settings) -> list[str] | None:
 
 
 def health_command(settings: Settings) -> list[str]:
-    """Readiness: this node sees an elected master and answers cluster health (yellow is enough:
-    waiting for green deadlocks single-replica clusters and rolling restarts)."""
+    """Readiness: this node answers cluster health, from its own state (`local=true`: any status, so waiting for
+    green cannot deadlock single-replica clusters and rolling restarts). Its HTTP port opens once it has joined a
+    cluster, or 30 s after its start without one (`discovery.initial_state_timeout`), so Ready alone does not
+    prove a node joined: every wait of the cluster stage also counts the joined nodes (NODES_WAIT)."""
     if settings.elasticsearch.security_enabled:  # the certificate names 127.0.0.1 too
         auth = f'-u "elastic:${{ELASTIC_PASSWORD}}" --cacert {HTTP_CERTS_DIR}/{TRUST_KEY} '
         url = f"https://127.0.0.1:{HTTP_PORT}/_cluster/health?local=true"

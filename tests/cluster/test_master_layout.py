@@ -68,6 +68,11 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     assert masters_file["discovery.seed_hosts"] == ["elasticsearch-master-discovery", "elasticsearch-discovery"]
     assert es.nodes() == 5 and es.voting_exclusions == [] and es.health() == "green"
     assert sorted(es.allocation()[0]) == ["elasticsearch-0", "elasticsearch-1"]  # masters hold no shard
+    # Elasticsearch's coordination, as the fake follows it: the vote moved to the masters, one of them elected,
+    # and no second cluster formed at any point.
+    coordination = es.coordination
+    assert coordination.voting_config() == {f"elasticsearch-master-{i}" for i in range(3)}
+    assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
     assert not deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)[0].has_work
 
     # 3 -> 0: the data nodes restart as master-eligible, the masters leave the vote, then go; their data stays.
@@ -103,6 +108,8 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     assert data_file["discovery.seed_hosts"] == ["elasticsearch-discovery"] and "node.roles" not in data_file
     assert any("the masters' seed hosts dropped" in line for line in log)
     assert es.nodes() == 2 and es.voting_exclusions == [] and es.health() == "green"
+    assert coordination.voting_config() <= {"elasticsearch-0", "elasticsearch-1"} and coordination.voting_config()
+    assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
     assert not deploy(api, settings_for(api, elasticsearch=ES), nodes)[0].has_work
 
 

@@ -11,8 +11,9 @@ The rules, from elastic/elasticsearch (server/src/main/java/org/elasticsearch/..
   ``discovery.seed_hosts`` (7.x also takes the old ``discovery.zen.ping.unicast.hosts``) resolved by DNS: a headless
   Service resolves to the pods its selector matches (ready or not with ``publishNotReadyAddresses``, else ready
   ones only). A peer that is not master-eligible is dropped ("non-master-eligible node found"); master-eligible
-  peers tell each other whom they know, so discovery is transitive among them. A node joins the cluster whose
-  elected master it discovers; otherwise it keeps looking.
+  peers tell each other whom they know, so discovery is transitive among them. Only a node without an elected
+  master probes (PeerFinder is active only then; a node with one answers a probe with its master). A node joins
+  the cluster whose elected master it discovers; otherwise it keeps looking.
 - Bootstrap (coordination/ClusterBootstrapService.java): only a master-eligible node whose own name is in
   ``cluster.initial_master_nodes``, that has never joined a cluster (no cluster state on its data path), once it
   discovers a majority of the listed nodes (``matching * 2 > listed``); the first voting configuration is the listed
@@ -354,10 +355,13 @@ class Coordination:
 
     def _components(self, services: dict[str, dict | None]) -> dict[str, set[str]]:
         """Master-eligible started nodes -> the master-eligible nodes each discovers (seeds both ways, transitively;
-        the members of one cluster stay connected)."""
+        the members of one cluster stay connected). Only a node without an elected master probes its seeds (its
+        PeerFinder is active only then); a probed node that is still searching learns of the prober too."""
         masters = {n.name: n for n in self.nodes.values() if n.master}
         links: dict[str, set[str]] = {name: {name} for name in masters}
         for node in masters.values():
+            if self._joined(node):
+                continue  # it follows its master and probes nobody: only searching nodes find it
             for peer in self._resolve(node, services):
                 if peer.master:
                     links[node.name].add(peer.name)

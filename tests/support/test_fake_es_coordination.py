@@ -153,6 +153,26 @@ def test_new_masters_whose_seeds_reach_the_running_cluster_join_it():
     assert c.model.voting_config() == {*ALL3, "elasticsearch-master-0", "elasticsearch-master-1"}
 
 
+def test_a_joined_node_probes_nobody_so_a_searching_node_must_reach_it_through_its_own_seeds():
+    # Masters whose seeds name the data nodes' Service, in a cluster with a master: a data node restarted as
+    # master-eligible, whose seeds name only that Service, finds no master-eligible peer (the masters do not probe
+    # while they follow a master), so it never joins; with the masters' Service among its seeds it does.
+    c = Cluster()
+    masters = [f"elasticsearch-master-{i}" for i in range(3)]
+    for name in masters:
+        c.start(name, seeds=["elasticsearch-master-discovery", "elasticsearch-discovery"], initial=masters,
+                **{"node.roles": ["master"]})
+    c.start("elasticsearch-0", seeds="elasticsearch-master-discovery", **{"node.roles": DATA})
+    c.settle()
+    c.start("elasticsearch-1", seeds="elasticsearch-discovery")  # every role: master-eligible
+    c.settle()
+    assert "elasticsearch-1" not in c.model.joined() and not c.ready("elasticsearch-1")
+    c.stop("elasticsearch-1")
+    c.start("elasticsearch-1", seeds=["elasticsearch-discovery", "elasticsearch-master-discovery"])
+    c.settle()
+    assert "elasticsearch-1" in c.model.joined() and c.model.second_clusters == []
+
+
 def test_removing_two_of_three_voters_without_exclusions_loses_the_master():
     c = three_nodes()
     c.stop("elasticsearch-2")
