@@ -112,14 +112,15 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         if refused:
             raise ClusterError(refused)
         change = layout.LayoutChange(masters, settings.elasticsearch.masters)
-        change = change if change.adding or change.retiring else None
+        change = change if masters != settings.elasticsearch.masters else None
         work.adopted = adopted
         # The data nodes' pods, then the masters' (the order they restart in).
         sets = [(NAME, sts)] + ([(MASTER_NAME, masters_step)] if masters_step and masters_step.live else [])
         outdated_by_set = [(name, step, restarts.outdated(kube, settings.namespace, step.live, name)) for name, step in sets]
         outdated = [p for _, _, pods in outdated_by_set for p in pods]
         pending = "; ".join(restarts.pending_message(pods, name) for name, _, pods in outdated_by_set if pods)
-        refused = safety.restarts_finished_first(pending, running, live, settings, bool(change and sts.template_changed))
+        refused = safety.restarts_finished_first(pending, running, live, settings,
+                                                 bool(change and (change.scaling or sts.template_changed)))
         if refused:
             raise ClusterError(refused)
         work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings, change),
@@ -169,8 +170,10 @@ def _plan_layout(work: ElasticsearchWork, settings: Settings, running: str, chan
     the exclusions' clearing still pending; retiring them: the masters still running)."""
     if change:
         work.layout_change = change
-        work.after += [b for b in [layout.cleared(change)] if b not in work.after]
-    if change and change.retiring:
+        work.after += [b for b in [layout.cleared(change)] if b and b not in work.after]
+    if change and change.scaling:
+        work.before += [layout.scaling_down(settings, running, change.running)] if change.wanted < change.running else []
+    elif change and change.retiring:
         work.retire = layout.retire(settings, running, change.running)
         work.retired = [s for s in steps if s.action == "prune"
                         and (s.manifest["kind"], s.manifest["metadata"]["name"]) in layout.master_objects()]

@@ -1,5 +1,5 @@
 """Changing the master layout of a running cluster: `elasticsearch.masters` from 0 to 3, 5 or 7 (adding dedicated
-masters) or back to 0 (retiring them), on 7.x+, in the order that never leaves the cluster without an elected
+masters), back to 0 (retiring them), or to another number, on 7.x+, in the order that never leaves the cluster without an elected
 master. Elastic's way of moving master-eligibility between nodes: the nodes that take over join first, then
 the others are excluded from the voting configuration (which moves it, and the elected master, to the
 newcomers), and only then do they stop being master-eligible.
@@ -19,6 +19,10 @@ Retiring them, in one run (``phases.RETIRE_MASTERS``):
 4. the data nodes' file loses the masters' seed hosts (read at a node's next start, so nothing restarts);
 5. the exclusions are cleared once the masters have left.
 
+Another number of masters (3 -> 5 or back): more join with no call (they find the cluster through its seed hosts,
+and the voting configuration grows by itself); fewer are excluded from voting before their StatefulSet shrinks
+(``scaling_down``, in the phase of the calls before applying), the exclusions cleared after.
+
 A run that stops part-way is resumed by the next: the exclusions' clearing is recorded on the StatefulSet before
 anything changes (``es_plan.PENDING_ANNOTATION``), and while it is pending, restarts of data nodes are preceded
 by the exclusion again.
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.quorum import voting_exclusions
-from kubelogs.cluster.safety import MASTER_ROLE_HANDED_OVER
+from kubelogs.cluster.safety import MASTER_ROLE_HANDED_OVER, QUORUM_BEFORE_SCALE_DOWN
 from kubelogs.manifests.elasticsearch import MASTER_CONFIG_MAP, MASTER_DISCOVERY_SERVICE, MASTER_NAME, NAME
 from kubelogs.settings import Settings
 
@@ -48,17 +52,24 @@ class LayoutChange:
     def retiring(self) -> bool:
         return bool(self.running) and not self.wanted
 
+    @property
+    def scaling(self) -> bool:
+        """Another number of dedicated masters (3 -> 5, 5 -> 3)."""
+        return bool(self.running) and bool(self.wanted) and self.running != self.wanted
+
     def describe(self) -> str:
         if self.adding:
             return f"adding {self.wanted} dedicated masters"
-        return f"retiring the {self.running} dedicated masters"
+        if self.retiring:
+            return f"retiring the {self.running} dedicated masters"
+        return f"changing the dedicated masters from {self.running} to {self.wanted}"
 
 
 # The exclusions' clearing, recorded as a pending call: with ADDING_CLEARED pending, a layout change that adds
 # masters is still under way (its data nodes may not all have restarted).
 ADDING_CLEARED = CallBatch("clear the voting exclusions of the data nodes (they stay, as data nodes)",
                            ("clear_voting_kept",))
-RETIRING_CLEARED = CallBatch("clear the voting exclusions of the retired masters", ("clear_voting",))
+RETIRING_CLEARED = CallBatch("clear the voting exclusions of the removed masters", ("clear_voting",))
 
 
 def _names(name: str, count: int) -> list[str]:
@@ -86,7 +97,20 @@ def retire(settings: Settings, version: str, running: int) -> CallBatch:
                      check=MASTER_ROLE_HANDED_OVER.name)
 
 
-def cleared(change: LayoutChange) -> CallBatch:
+def scaling_down(settings: Settings, version: str, running: int) -> CallBatch:
+    """Fewer dedicated masters: the leaving ones out of the voting configuration before their StatefulSet removes
+    them together (it shrinks by itself only one node at a time); they hold no shard, so nothing to drain."""
+    leaving = [f"{MASTER_NAME}-{i}" for i in range(settings.elasticsearch.masters, running)]
+    return CallBatch(f"exclude {', '.join(leaving)} from voting before scaling the dedicated masters down to "
+                     f"{settings.elasticsearch.masters}", ("health", "exclude_voting"),
+                     {"NODES_WAIT": f">={settings.elasticsearch.replicas + running}",
+                      "VOTING_EXCLUSIONS": voting_exclusions(version, leaving)}, check=QUORUM_BEFORE_SCALE_DOWN.name)
+
+
+def cleared(change: LayoutChange) -> CallBatch | None:
+    """The exclusions' clearing after the change (none after adding masters to a set: nothing was excluded)."""
+    if change.scaling and change.wanted > change.running:
+        return None
     return ADDING_CLEARED if change.adding else RETIRING_CLEARED
 
 

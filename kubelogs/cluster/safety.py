@@ -38,9 +38,9 @@ IMMUTABLE_FIELDS = Check("immutable fields unchanged", "plan",
 SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
     "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
 MASTER_LAYOUT_CHANGE = Check("a supported master layout change", "plan",
-    "elasticsearch.masters goes from 0 to 3, 5 or 7, or back to 0, on Elasticsearch 7.0+ and alone (the same "
-    "version, replicas and security in that run); changing the number of dedicated masters, and any layout change "
-    "on 5.x or 6.x (zen discovery has no voting exclusions), are refused")
+    "elasticsearch.masters changes (0 to 3, 5 or 7, back to 0, or another number) on Elasticsearch 7.0+ and alone "
+    "(the same version, replicas and security in that run); on 5.x or 6.x (zen discovery has no voting "
+    "exclusions) it is refused")
 MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
     "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
 SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
@@ -62,7 +62,7 @@ QUORUM_BEFORE_SCALE_DOWN = Check("quorum before a scale-down", "cluster",
     "before the StatefulSet scales down: the cluster healthy with every node joined, the leaving nodes "
     "drained of shards, and out of the voting configuration (7.x+) or minimum_master_nodes lowered to the "
     "new majority (6.x); with dedicated masters the leaving data nodes are only drained (they are not "
-    "master-eligible)")
+    "master-eligible), and leaving masters only excluded from voting (they hold no shard)")
 HEALTH_BEFORE_RESTART = Check("health before a restart", "cluster",
     "no Elasticsearch pod restarts until the cluster is green (yellow with one node) with every node joined; "
     "then replica allocation is limited to primaries and the indices are flushed")
@@ -128,9 +128,6 @@ def master_layout_change_supported(running: int, wanted: int, version: str, othe
     if adopted:
         problem = (f"the running cluster's {running} dedicated master pod(s) wait to be adopted by their re-created "
                    f"StatefulSet. {keep} for one run, which adopts them, then change it")
-    elif running and wanted:
-        problem = (f"changing the number of dedicated masters of a running cluster ({running} -> {wanted}) is not "
-                   f"supported. {keep}")
     elif compat.parse_version(version) < compat.MASTER_LAYOUT_CHANGE_FROM:
         problem = (f"Elasticsearch {version} (zen discovery) has no voting exclusions, so the master role cannot be "
                    f"moved without risking a split cluster. {keep}, or upgrade to 7.x first")

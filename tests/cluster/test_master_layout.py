@@ -176,3 +176,39 @@ def test_adding_masters_stopped_before_the_hand_over_is_resumed_by_the_next_run(
     assert es.calls[-1] == ("DELETE", "/_cluster/voting_config_exclusions?wait_for_removal=false")
     assert not data & _uids(api, "elasticsearch") and es.voting_exclusions == []
     assert not deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)[0].has_work
+
+
+def test_the_number_of_masters_changes_3_7_3_with_exclusions_only_when_fewer(api):
+    # 7 data-labelled nodes: with hostPath storage each master needs one of its own.
+    nodes = [*api.nodes, *node_targets(api, [(f"n{i}", "containerd", True) for i in range(4, 9)])]
+    es = api.serve_elasticsearch(9)
+    masters3 = {**ES, "masters": 3}
+    deploy(api, settings_for(api, elasticsearch=masters3), nodes)
+    before = _uids(api, "elasticsearch") | _uids(api, "elasticsearch-master")
+    es.calls[:] = []
+    record_restarts(api, es)
+    # More: they join through the seed hosts and the voting configuration grows by itself; nothing restarts.
+    deploy(api, settings_for(api, elasticsearch={**ES, "masters": 7}), nodes)
+    assert before <= _uids(api, "elasticsearch") | _uids(api, "elasticsearch-master") and es.nodes() == 9
+    assert not [c for c in _timeline(es) if "voting" in c or c.startswith("DELETE-POD")]
+    coordination = es.coordination
+    assert coordination.voting_config() == {f"elasticsearch-master-{i}" for i in range(7)}
+    # Fewer: four of seven voters leave together, more than the configuration can lose by itself: they are
+    # excluded from voting first, then removed, then the exclusions cleared once they have left; no shard to drain.
+    es.calls[:] = []
+    deploy(api, settings_for(api, elasticsearch=masters3), nodes)
+    assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
+    timeline = _timeline(es)
+    assert [c for c in timeline if not c.startswith("DELETE-POD")] == [
+        "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=9",
+        "POST /_cluster/voting_config_exclusions?node_names=elasticsearch-master-3,elasticsearch-master-4,"
+        "elasticsearch-master-5,elasticsearch-master-6",
+        "DELETE /_cluster/voting_config_exclusions"], timeline
+    removed = [i for i, c in enumerate(timeline) if c.startswith("DELETE-POD")]
+    assert sorted(timeline[i].split()[1] for i in removed) == [f"elasticsearch-master-{i}" for i in range(3, 7)]
+    assert 1 < min(removed) and max(removed) < len(timeline) - 1
+    assert coordination.voting_config() == {f"elasticsearch-master-{i}" for i in range(3)}
+    assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
+    assert es.nodes() == 5 and es.voting_exclusions == []
+    assert _uids(api, "elasticsearch") | _uids(api, "elasticsearch-master") <= before  # nothing restarted
+    assert not deploy(api, settings_for(api, elasticsearch=masters3), nodes)[0].has_work

@@ -28,6 +28,8 @@ The rules, from elastic/elasticsearch (server/src/main/java/org/elasticsearch/..
   then id; the target size is ``max(roundDownToOdd(live candidates), 1 if fewer than 3 candidates are in the
   current configuration else 3)``; the new configuration is kept only if the live nodes are a majority of it.
   So a two-node cluster votes with its master alone, and three or more never shrink below three by themselves.
+  The configuration changes by a publication, not at once: nodes that leave before the next evaluation (a
+  StatefulSet's scale-down removes its pods together) all count against the configuration they left.
 - Voting configuration exclusions (action/admin/cluster/configuration/): POST ``?node_names=``/``?node_ids=``
   (7.8+) or ``/{node_filters}`` (7.0 to 7.x; deprecated 7.8, removed 8.0) add entries (at most
   ``cluster.max_voting_config_exclusions``, 10), then wait until the configuration leaves them out: where it cannot,
@@ -106,6 +108,7 @@ class Cluster:
     members: set[str] = field(default_factory=set)  # names of the started nodes connected to it
     master: str | None = None
     exclusions: list[tuple[str, str]] = field(default_factory=list)  # (node id, node name); id = name here
+    reconfigure_due: bool = False  # nodes left since the last reconfiguration (made at the next evaluation)
 
     def has_quorum(self, live: set[str]) -> bool:
         return 2 * len(self.config & live) > len(self.config)
@@ -174,7 +177,9 @@ class Coordination:
                 elif self.major >= 7 and not cluster.has_quorum(self._voters(cluster)):
                     self._lose(cluster, "no quorum")
                 elif self.major >= 7:
-                    self._reconfigure(cluster)
+                    # The master reconfigures by publishing a new cluster state, which takes a round trip: nodes
+                    # that leave together (a StatefulSet's scale-down) all count against the old configuration.
+                    cluster.reconfigure_due = True
 
     def seed_services(self) -> set[str]:
         """The Service names the started nodes' seeds name (what the kubelet looks up for ``evaluate``)."""
@@ -184,7 +189,8 @@ class Coordination:
     def settled(self) -> bool:
         """Every started node is in a cluster with a master, and no node waits for its HTTP: nothing to look up."""
         with self._lock:
-            return all(self._joined(n) and n.http_up for n in self.nodes.values())
+            return all(self._joined(n) and n.http_up for n in self.nodes.values()) \
+                and not any(c.reconfigure_due for c in self.clusters)
 
     def evaluate(self, services: dict[str, dict | None]) -> None:
         """Discovery, elections, joins, bootstrap and reconfiguration until nothing changes; ``services``: name ->
@@ -408,6 +414,10 @@ class Coordination:
                 return True
             if cluster.master is not None and not cluster.has_quorum(self._voters(cluster)):
                 self._lose(cluster, "no quorum")
+                return True
+            if cluster.reconfigure_due:
+                cluster.reconfigure_due = False
+                self._reconfigure(cluster)
                 return True
         for node in sorted(self.nodes.values(), key=lambda n: n.name):
             if self._cluster_of(node) is not None:

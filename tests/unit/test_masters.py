@@ -199,6 +199,16 @@ def test_the_master_role_moves_by_voting_exclusions_in_the_version_s_terms(versi
     assert take_over.check == retire.check == "the master role handed over"
 
 
+def test_fewer_masters_leave_the_vote_before_their_statefulset_shrinks():
+    settings = validate_settings({"elasticsearch": {"version": "8.19.2", "masters": 3, "replicas": 2}})
+    batch = layout.scaling_down(settings, "8.19.2", 7)
+    assert batch.env["VOTING_EXCLUSIONS"] == ("_cluster/voting_config_exclusions?node_names=elasticsearch-master-3,"
+                                              "elasticsearch-master-4,elasticsearch-master-5,elasticsearch-master-6")
+    assert batch.env["NODES_WAIT"] == ">=9" and "drained" not in batch.actions  # masters hold no shard
+    assert layout.cleared(layout.LayoutChange(7, 3)) == layout.RETIRING_CLEARED
+    assert layout.cleared(layout.LayoutChange(3, 7)) is None  # more masters: nothing was excluded
+
+
 def test_a_layout_change_is_a_risky_change_snapshotted_first():
     settings = validate_settings({"elasticsearch": {"version": "8.19.2", "masters": 3, "replicas": 2}})
     sts = _named(render_all(settings, SECRETS), "StatefulSet", "elasticsearch")
