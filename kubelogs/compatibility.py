@@ -75,10 +75,11 @@ UPGRADE_ONLY_FROM: dict[tuple[int, int], tuple[int, int]] = {(9, 0): (8, 18)}
 ILM_FROM: tuple[int, int, int] = (6, 6, 0)
 COMPOSABLE_TEMPLATES_FROM: tuple[int, int, int] = (7, 8, 0)
 VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
-# Changing the master layout of a running cluster (elasticsearch.masters 0 <-> N) moves the voting configuration
-# with voting exclusions, which exist from 7.0 (Elastic's reference, "Voting configuration exclusions API"); 5.x
-# and 6.x (zen discovery) have none.
-MASTER_LAYOUT_CHANGE_FROM: tuple[int, int, int] = (7, 0, 0)
+# Changing the master layout of a running cluster (elasticsearch.masters) moves the voting configuration with
+# voting exclusions by ?node_names=, from 7.8: the older form by path refuses a name that is no longer
+# master-eligible ("matched no master-eligible nodes"), so a change stopped after a data node's restart could not
+# be resumed; 5.x and 6.x (zen discovery) have no exclusions at all.
+MASTER_LAYOUT_CHANGE_FROM: tuple[int, int, int] = VOTING_EXCLUSIONS_BY_QUERY_FROM
 # The `flattened` field type, in the free licence from 7.3 (Elastic's reference, "Flattened field type").
 FLATTENED_FROM: tuple[int, int, int] = (7, 3, 0)
 

@@ -7,8 +7,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import yaml
-
 from kubelogs.cluster import layout, quorum, restarts, safety, upgrades
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
@@ -20,7 +18,7 @@ from kubelogs.manifests.common import (
     requests_text,
     selector,
 )
-from kubelogs.manifests.elasticsearch import CONFIG_MAP, MASTER_NAME, NAME, node_count, protocol
+from kubelogs.manifests.elasticsearch import CONFIG_MAP, MASTER_NAME, NAME, data_only, node_count, protocol
 from kubelogs.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,13 +51,13 @@ class ElasticsearchWork:
     restarts: bool = False  # Elasticsearch pods restart in this run (outdated ones, or a template change)
     adopted: bool = False  # pods a re-created StatefulSet adopts (after --cascade=orphan): restarted if outdated
     # A master layout change (cluster/layout.py): the batch that hands the master role over, before the data nodes
-    # restart (adding masters) or after (retiring them); then the masters' objects, and the data nodes' file as
-    # it settles once they are gone.
+    # restart (adding masters) or after (retiring them); the masters' objects retired; the files as they settle,
+    # applied once the vote has moved (the plan's steps carry the transitional ones).
     layout_change: layout.LayoutChange | None = None
     take_over: CallBatch | None = None
     retire: CallBatch | None = None
     retired: list[Step] = field(default_factory=list)
-    settled_config: Manifest | None = None
+    settled_configs: list[Manifest] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         return [*(f"  calls     elasticsearch: {t.why}" for t in [self.snapshot] if t),
@@ -119,20 +117,21 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         outdated_by_set = [(name, step, restarts.outdated(kube, settings.namespace, step.live, name)) for name, step in sets]
         outdated = [p for _, _, pods in outdated_by_set for p in pods]
         pending = "; ".join(restarts.pending_message(pods, name) for name, _, pods in outdated_by_set if pods)
-        refused = safety.restarts_finished_first(pending, running, live, settings,
-                                                 bool(change and (change.scaling or sts.template_changed)))
+        refused = safety.layout_change_finished_first(layout.under_way(pending_calls(sts.live)),
+                                                      settings.elasticsearch.masters) \
+            or safety.restarts_finished_first(pending, running, live, settings,
+                                              bool(change and (change.scaling or sts.template_changed)))
         if refused:
             raise ClusterError(refused)
         work.snapshot = snapshot_before(settings, risky_change(running, sts.live, sts.manifest, settings, change),
                                         by_ref.get(("ConfigMap", snapshots.NAME)))
         work.after += pending_calls(sts.live)
-        _plan_layout(work, settings, running, change, steps,
-                     bool(outdated_by_set[0][2]) or sts.template_changed)
+        _plan_layout(work, settings, running, change, steps)
         work.before += [t for t in [quorum.before_scaling(running, live, wanted, masters)] if t]
         work.after += [t for t in [quorum.after_scaling(running, live, wanted, masters)] if t and t not in work.after]
         work.restarts_pending += [restarts.pending_message(pods, name) for name, step, pods in outdated_by_set
                                   if pods and step.action == "unchanged"]
-        work.restarts = bool(outdated or any(step.template_changed for _, step in sets))
+        work.restarts = work.restarts or bool(outdated or any(step.template_changed for _, step in sets))
     elif sts and sts.action == "create" and by_ref[("Namespace", settings.namespace)].action != "create":
         # Pods left by a StatefulSet deleted with --cascade=orphan (as the immutable-fields refusal advises)
         # are adopted by the new one; those at an older revision are restarted, health-aware, in this run.
@@ -165,7 +164,7 @@ def _moving_nodes(running: str, live_replicas: int, sts: Step, settings: Setting
 
 
 def _plan_layout(work: ElasticsearchWork, settings: Settings, running: str, change: layout.LayoutChange | None,
-                 steps: list[Step], data_restarts: bool) -> None:
+                 steps: list[Step]) -> None:
     """The calls and removals of a master layout change, or of one an earlier run left under way (adding masters:
     the exclusions' clearing still pending; retiring them: the masters still running)."""
     if change:
@@ -177,8 +176,10 @@ def _plan_layout(work: ElasticsearchWork, settings: Settings, running: str, chan
         work.retire = layout.retire(settings, running, change.running)
         work.retired = [s for s in steps if s.action == "prune"
                         and (s.manifest["kind"], s.manifest["metadata"]["name"]) in layout.master_objects()]
-    elif (change or layout.ADDING_CLEARED in work.after) and data_restarts:
+    elif (change and change.adding) or layout.adding_under_way(work.after):
+        # Also when no data node is at an older revision: one may run with the file it started with before.
         work.take_over = layout.take_over(settings, running)
+        work.restarts = True
 
 
 def _running_masters(kube: Kube, settings: Settings, step: Step | None,
@@ -189,17 +190,10 @@ def _running_masters(kube: Kube, settings: Settings, step: Step | None,
     through). ``data_config``: the data nodes' ConfigMap, whose roles tell whether masters run elsewhere."""
     if step and step.live:
         return step.live["spec"].get("replicas", 1), False
-    if step is None and not _data_only((data_config.live if data_config else None) or {}):
+    if step is None and not data_only(data_config.live if data_config else None):
         return 0, False  # no masters wanted, none owned, none implied: no request (a no-op plan stays O(kinds))
     pods = kube.list("Pod", settings.namespace, label_selector(selector(MASTER_NAME)))
     return len(pods), bool(pods)
-
-
-def _data_only(config_map: dict) -> bool:
-    """Whether the live ConfigMap's nodes are data-only (so dedicated masters run beside them)."""
-    config = yaml.safe_load((config_map.get("data") or {}).get("elasticsearch.yml") or "") or {}
-    roles = config.get("node.roles")
-    return config.get("node.master") is False or (roles is not None and "master" not in roles)
 
 
 def risky_change(running: str, live: dict, desired: dict, settings: Settings,

@@ -7,8 +7,10 @@ newcomers), and only then do they stop being master-eligible.
 Adding dedicated masters, in one run (``phases.MASTERS_TAKE_OVER``):
 1. the masters' StatefulSet is created; the masters join the running cluster: their seed hosts reach the data
    nodes, master-eligible until now, and they have no bootstrap list (one could let them form a second cluster);
+   the data nodes' file keeps them master-eligible (``elasticsearch_yml``'s transitional file) until step 3;
 2. once they have joined, the data nodes are excluded from voting;
-3. the data nodes restart one at a time, health-aware (``restarts``), as data-only nodes;
+3. the data nodes' file turns data-only, and they restart one at a time, health-aware (``restarts``): those at an
+   older revision, and any still master-eligible (started before that file, e.g. evicted meanwhile);
 4. the exclusions are cleared without waiting for those nodes to leave: they stay, as data nodes.
 
 Retiring them, in one run (``phases.RETIRE_MASTERS``):
@@ -65,11 +67,19 @@ class LayoutChange:
         return f"changing the dedicated masters from {self.running} to {self.wanted}"
 
 
-# The exclusions' clearing, recorded as a pending call: with ADDING_CLEARED pending, a layout change that adds
-# masters is still under way (its data nodes may not all have restarted).
-ADDING_CLEARED = CallBatch("clear the voting exclusions of the data nodes (they stay, as data nodes)",
-                           ("clear_voting_kept",))
-RETIRING_CLEARED = CallBatch("clear the voting exclusions of the removed masters", ("clear_voting",))
+# The exclusions' clearing is recorded as a pending call, with the number of masters the change goes to
+# (MASTERS_AFTER; es-admin.sh reads nothing of it): while it is pending, the change is under way.
+MASTERS_AFTER = "MASTERS_AFTER"
+KEPT_NODES = ("clear_voting_kept",)  # the clearing after adding masters: the excluded data nodes stay
+
+
+def under_way(pending: list[CallBatch]) -> int | None:
+    """The number of masters an unfinished layout change goes to, from the calls an earlier run left (None: none)."""
+    return next((int(b.env[MASTERS_AFTER]) for b in pending if MASTERS_AFTER in b.env), None)
+
+
+def adding_under_way(pending: list[CallBatch]) -> bool:
+    return any(b.actions == KEPT_NODES and MASTERS_AFTER in b.env for b in pending)
 
 
 def _names(name: str, count: int) -> list[str]:
@@ -77,13 +87,23 @@ def _names(name: str, count: int) -> list[str]:
 
 
 def take_over(settings: Settings, version: str) -> CallBatch:
-    """Adding masters: once they have all joined, the data nodes out of the voting configuration."""
+    """Adding masters: once they have all joined, the data nodes out of the voting configuration; then which of
+    them still run with the master role (``ELIGIBLE`` lines: every one that started before the data-only file,
+    even at the StatefulSet's update revision, e.g. evicted while the masters joined), to be restarted."""
     es = settings.elasticsearch
     data = _names(NAME, es.replicas)
     return CallBatch(f"exclude {', '.join(data)} from voting once the {es.masters} dedicated masters have joined, "
-                     "so that they take over the master role", ("health", "exclude_voting"),
-                     {"NODES_WAIT": f">={es.replicas + es.masters}", "VOTING_EXCLUSIONS": voting_exclusions(version, data)},
-                     check=MASTER_ROLE_HANDED_OVER.name)
+                     "so that they take over the master role", ("health", "exclude_voting", "master_eligible"),
+                     {"NODES_WAIT": f">={es.replicas + es.masters}", "VOTING_EXCLUSIONS": voting_exclusions(version, data),
+                      "LEAVING": ",".join(data)}, check=MASTER_ROLE_HANDED_OVER.name)
+
+
+ELIGIBLE = "master-eligible "  # es-admin.sh's master_eligible output: one line per node
+
+
+def still_eligible(output: str) -> frozenset[str]:
+    """The data nodes the take-over found still running with the master role."""
+    return frozenset(line[len(ELIGIBLE):].strip() for line in output.splitlines() if line.startswith(ELIGIBLE))
 
 
 def retire(settings: Settings, version: str, running: int) -> CallBatch:
@@ -109,9 +129,12 @@ def scaling_down(settings: Settings, version: str, running: int) -> CallBatch:
 
 def cleared(change: LayoutChange) -> CallBatch | None:
     """The exclusions' clearing after the change (none after adding masters to a set: nothing was excluded)."""
-    if change.scaling and change.wanted > change.running:
-        return None
-    return ADDING_CLEARED if change.adding else RETIRING_CLEARED
+    after = {MASTERS_AFTER: str(change.wanted)}
+    if change.adding:
+        return CallBatch("clear the voting exclusions of the data nodes (they stay, as data nodes)", KEPT_NODES, after)
+    if change.retiring or change.wanted < change.running:
+        return CallBatch("clear the voting exclusions of the removed masters", ("clear_voting",), after)
+    return None
 
 
 def master_objects() -> set[tuple[str, str]]:

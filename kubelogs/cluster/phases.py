@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from kubelogs.cluster import es_calls, restarts, rollout
+from kubelogs.cluster import es_calls, layout, restarts, rollout
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.es_plan import (
@@ -67,8 +67,8 @@ APPLYSET_PARENT = Kind("update the ApplySet parent", "pruning is done: the paren
 WAIT_ROLLOUTS = Kind("wait for rollouts", "every workload but Kibana rolled out, as `kubectl rollout status` decides")
 MASTERS_TAKE_OVER = Kind("dedicated masters take over",
     "elasticsearch.masters goes from 0 to 3, 5 or 7: once the masters have joined (the rollouts before), the "
-    "safety check *the master role handed over* (the data nodes excluded from voting), before the data nodes "
-    "restart as data-only nodes")
+    "safety check *the master role handed over* (the data nodes excluded from voting); only then do the data nodes' "
+    "file turn data-only (until then it keeps them master-eligible), and they restart next")
 RESTART = Kind("restart outdated Elasticsearch pods",
     "the StatefulSet's pod template changed, pods are at an older revision, or a re-created StatefulSet adopts "
     "pods: one at a time, the data nodes before the dedicated masters (Elastic's rolling upgrade order), highest "
@@ -106,6 +106,7 @@ class Execution:
     done: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("created", "updated", "pruned", "skipped", "restarted"), 0))
     recorded: bool = False  # pending Elasticsearch calls are recorded on the StatefulSet
+    still_eligible: frozenset[str] = frozenset()  # data nodes the take-over found master-eligible: restarted
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,7 @@ def order(plan: Plan) -> list[Phase]:
         APPLYSET_PARENT: (plan.searched_parent != plan.final_parent,
                           lambda: [Phase(APPLYSET_PARENT, "kinds no longer owned", _applyset_parent)]),
         WAIT_ROLLOUTS: (bool(rest), lambda: [Phase(WAIT_ROLLOUTS, _refs(rest), partial(_wait, rest))]),
-        MASTERS_TAKE_OVER: (bool(work.take_over),
-                            lambda: [Phase(MASTERS_TAKE_OVER, work.take_over.why, partial(_call, work.take_over))]),
+        MASTERS_TAKE_OVER: (bool(work.take_over), lambda: [Phase(MASTERS_TAKE_OVER, work.take_over.why, _take_over)]),
         RESTART: (work.restarts or work.adopted,
                   lambda: [Phase(RESTART, "StatefulSet pods not at its update revision", _restart)]),
         RETIRE_MASTERS: (bool(work.retire), lambda: [Phase(RETIRE_MASTERS, work.retire.why, _retire_masters)]),
@@ -256,7 +256,10 @@ def _restart(run: Execution) -> None:
         record_pending(run.kube, run.settings.namespace, [*run.plan.elasticsearch.after, undo])
         run.recorded = True
 
-    run.done["restarted"] = restarts.restart_outdated(run.kube, run.settings, run.log, before_limiting, run.poll)
+    change = run.plan.elasticsearch.layout_change
+    run.done["restarted"] = restarts.restart_outdated(run.kube, run.settings, run.log, before_limiting, run.poll,
+                                                      change.running if change and change.retiring else 0,
+                                                      run.still_eligible)
 
 
 def _retire_masters(run: Execution) -> None:
@@ -267,11 +270,23 @@ def _retire_masters(run: Execution) -> None:
     run.poll.until(lambda: not run.kube.list("Pod", ns, label_selector(selector(MASTER_NAME))) or None, timeout,
                    lambda: ClusterError(f"the pods of StatefulSet {MASTER_NAME} were not gone after {timeout:g} s "
                                         "(kubelogs.kubernetes.rollout_timeout); the next run resumes from here."))
-    if work.settled_config:
-        run.kube.apply(work.settled_config)
+    _apply_settled(run)
+
+
+def _take_over(run: Execution) -> None:
+    output = es_calls.run(run.kube, run.settings, run.plan.elasticsearch.take_over, run.log, run.poll)
+    run.still_eligible = layout.still_eligible(output)
+    _apply_settled(run)
+
+
+def _apply_settled(run: Execution) -> None:
+    """The files as the layout settles, once the vote has moved: read at each node's next start (the data nodes'
+    restart, in an adding run, comes next)."""
+    for manifest in run.plan.elasticsearch.settled_configs:
+        run.kube.apply(manifest)
         run.done["updated"] += 1
-        run.log(f"updated   ConfigMap {ns}/{work.settled_config['metadata']['name']} (the masters' seed hosts "
-                "dropped; read at each node's next start)")
+        run.log(f"updated   ConfigMap {run.settings.namespace}/{manifest['metadata']['name']} (as the master layout "
+                "settles; read at each node's next start)")
 
 
 def _clear_pending(run: Execution) -> None:

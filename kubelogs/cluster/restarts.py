@@ -19,6 +19,7 @@ from kubelogs.cluster import es_calls, rollout
 from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.safety import ALLOCATION_BACK_ON, HEALTH_BEFORE_RESTART
+from kubelogs.manifests.common import selector
 from kubelogs.manifests.elasticsearch import NAME, node_count, protocol, statefulset_names
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
@@ -63,45 +64,55 @@ def pending_message(pods: list[dict], name: str = NAME) -> str:
     return f"StatefulSet {name}: {len(pods)} pod(s) at an older revision ({names}); restarted one at a time"
 
 
-def _joined(settings: Settings) -> dict[str, str]:
-    """Every node joined, dedicated masters included (ready is not enough: readiness asks the node alone)."""
-    return {"NODES_WAIT": f">={node_count(settings)}"}
+def _joined(settings: Settings, retiring: int = 0) -> dict[str, str]:
+    """Every node joined, dedicated masters included (ready is not enough: readiness asks the node alone), and
+    those being retired (cluster/layout.py) while they still run."""
+    return {"NODES_WAIT": f">={node_count(settings) + retiring}"}
 
 
-def reenable_batch(settings: Settings) -> CallBatch:
+def reenable_batch(settings: Settings, retiring: int = 0) -> CallBatch:
     health = es_calls.health_wanted(settings)
-    return CallBatch(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"), _joined(settings),
-                     check=ALLOCATION_BACK_ON.name)
+    return CallBatch(f"re-enable shard allocation and wait for {health}", ("allocation_all", "health"),
+                     _joined(settings, retiring), check=ALLOCATION_BACK_ON.name)
 
 
-def prepare_batch(settings: Settings, what: str) -> CallBatch:
+def prepare_batch(settings: Settings, what: str, retiring: int = 0) -> CallBatch:
     # Allocation back to all first: a run stopped after limiting it resumes from a healthy cluster.
     return CallBatch(f"prepare {what} once the cluster is {es_calls.health_wanted(settings)}",
-                     ("allocation_all", "health", "allocation_primaries", "flush"), _joined(settings),
+                     ("allocation_all", "health", "allocation_primaries", "flush"), _joined(settings, retiring),
                      check=HEALTH_BEFORE_RESTART.name)
 
 
 def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
-                     before_limiting: Callable[[CallBatch], None] = lambda batch: None, poll: Poll | None = None) -> int:
+                     before_limiting: Callable[[CallBatch], None] = lambda batch: None, poll: Poll | None = None,
+                     retiring: int = 0, also: frozenset[str] = frozenset()) -> int:
     """Restart every outdated Elasticsearch pod, health-aware; the number restarted. ``before_limiting`` gets
-    the batch that undoes the allocation limit, before it is set (to be recorded for a re-run)."""
+    the batch that undoes the allocation limit, before it is set (to be recorded for a re-run); ``retiring``: the
+    dedicated masters being retired, still running, counted among the nodes every wait expects; ``also``: data
+    nodes to restart even at the update revision (started with a file that changed since: cluster/layout.py)."""
     ns, timeout = settings.namespace, settings.kubernetes.rollout_timeout
     poll = poll or Poll(settings.kubernetes.poll_interval)
     pods = all_outdated(kube, settings)
+    if also:
+        known = {p["metadata"]["name"] for _, p in pods}
+        extra = [p for p in kube.list("Pod", ns, label_selector(selector(NAME))) if p["metadata"]["name"] in also
+                 and p["metadata"]["name"] not in known and not p["metadata"].get("deletionTimestamp")]
+        data = sorted([p for name, p in pods if name == NAME] + extra, key=_ordinal, reverse=True)
+        pods = [(NAME, p) for p in data] + [(name, p) for name, p in pods if name != NAME]
     if not pods:
         return 0
-    before_limiting(reenable_batch(settings))
+    before_limiting(reenable_batch(settings, retiring))
     # One pod at a time; all together when security changes (a full cluster restart).
     full = needs_full_restart(kube, ns, [p for _, p in pods])
     for batch in [pods] if full else [[p] for p in pods]:
         what = "a full cluster restart (security or HTTPS changes)" if full else f"to restart {batch[0][1]['metadata']['name']}"
-        es_calls.run(kube, settings, prepare_batch(settings, what), log, poll)
+        es_calls.run(kube, settings, prepare_batch(settings, what, retiring), log, poll)
         for _, pod in batch:
             kube.delete("Pod", pod["metadata"]["name"], ns)
         for sts, pod in batch:
             wait_replaced(kube, ns, pod["metadata"]["name"], pod["metadata"]["uid"], timeout, poll, sts)
             log(f"restarted pod {pod['metadata']['name']}")
-    es_calls.run(kube, settings, reenable_batch(settings), log, poll)
+    es_calls.run(kube, settings, reenable_batch(settings, retiring), log, poll)
     return len(pods)
 
 

@@ -38,9 +38,12 @@ IMMUTABLE_FIELDS = Check("immutable fields unchanged", "plan",
 SUPPORTED_VERSION_CHANGE = Check("a supported version change", "plan",
     "no downgrade, no skipped major, and each major only from the minor Elastic upgrades it from")
 MASTER_LAYOUT_CHANGE = Check("a supported master layout change", "plan",
-    "elasticsearch.masters changes (0 to 3, 5 or 7, back to 0, or another number) on Elasticsearch 7.0+ and alone "
-    "(the same version, replicas and security in that run); on 5.x or 6.x (zen discovery has no voting "
-    "exclusions) it is refused")
+    "elasticsearch.masters changes (0 to 3, 5 or 7, back to 0, or another number) on Elasticsearch 7.8+ and alone "
+    "(the same version, replicas and security in that run); before 7.8 (no voting exclusions by node name; none at "
+    "all on zen discovery) it is refused")
+LAYOUT_CHANGE_FINISHED_FIRST = Check("a layout change finished first", "plan",
+    "while an earlier run's change of elasticsearch.masters is under way (its voting exclusions still to clear), "
+    "the settings keep its target: turning back half-way would take the vote from the nodes that hold it")
 MAJOR_UPGRADE_ALONE = Check("a major upgrade alone", "plan",
     "a major upgrade keeps the number of replicas: the quorum calls are made in one version's terms")
 SCALE_DOWN_ALONE = Check("a scale-down alone", "plan",
@@ -73,7 +76,7 @@ QUORUM_AFTER_SCALE_UP = Check("quorum after a scale-up", "cluster",
     "6.x: minimum_master_nodes is raised to the new majority once the new nodes have joined")
 
 CHECKS: tuple[Check, ...] = (AGENT_ON_EVERY_NODE, IMMUTABLE_FIELDS, SUPPORTED_VERSION_CHANGE, MASTER_LAYOUT_CHANGE,
-                             MAJOR_UPGRADE_ALONE, SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
+                             LAYOUT_CHANGE_FINISHED_FIRST, MAJOR_UPGRADE_ALONE, SCALE_DOWN_ALONE, RESTARTS_FINISHED_FIRST, SNAPSHOTS_READY_FIRST,
                              SNAPSHOT_BEFORE_RISKY_CHANGE, QUORUM_BEFORE_SCALE_DOWN, HEALTH_BEFORE_RESTART,
                              MASTER_ROLE_HANDED_OVER, ALLOCATION_BACK_ON, QUORUM_AFTER_SCALE_UP)
 
@@ -129,8 +132,10 @@ def master_layout_change_supported(running: int, wanted: int, version: str, othe
         problem = (f"the running cluster's {running} dedicated master pod(s) wait to be adopted by their re-created "
                    f"StatefulSet. {keep} for one run, which adopts them, then change it")
     elif compat.parse_version(version) < compat.MASTER_LAYOUT_CHANGE_FROM:
-        problem = (f"Elasticsearch {version} (zen discovery) has no voting exclusions, so the master role cannot be "
-                   f"moved without risking a split cluster. {keep}, or upgrade to 7.x first")
+        first = ".".join(map(str, compat.MASTER_LAYOUT_CHANGE_FROM[:2]))
+        problem = (f"Elasticsearch {version} has no voting exclusions by node name (zen discovery before 7.0 none at "
+                   f"all), so the master role cannot be moved safely and resumably. {keep}, or upgrade to {first}+ "
+                   "first")
     elif others:
         problem = (f"changing the master layout and {' and '.join(others)} in one run are refused: the master role "
                    f"moves in one version's terms, with the nodes as they are. {keep}, change the rest first, then "
@@ -139,6 +144,18 @@ def master_layout_change_supported(running: int, wanted: int, version: str, othe
         return ""
     return named(MASTER_LAYOUT_CHANGE, f"kubelogs.elasticsearch.masters = {wanted}, but the running cluster has "
                  f"{running or 'no'} dedicated master(s): {problem}. Nothing was applied.")
+
+
+def layout_change_finished_first(under_way: int | None, wanted: int) -> str:
+    """``under_way``: the number of dedicated masters an earlier run's unfinished layout change goes to (None: no
+    change under way); ``wanted``: elasticsearch.masters."""
+    if under_way is None or under_way == wanted:
+        return ""
+    return named(LAYOUT_CHANGE_FINISHED_FIRST, (
+        f"kubelogs.elasticsearch.masters = {wanted}, but an earlier run's change to {under_way} dedicated master(s) "
+        f"is under way: turning back half-way would take the vote from the nodes that hold it. Keep "
+        f"elasticsearch.masters = {under_way} for one more run, which finishes the change, then change it. Nothing "
+        "was applied."))
 
 
 def major_upgrade_alone(live: dict, desired: dict) -> str:

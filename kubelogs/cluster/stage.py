@@ -8,12 +8,21 @@ from collections.abc import Callable
 
 from kubelogs import compatibility as compat
 from kubelogs.cluster import credentials, phases, safety
-from kubelogs.cluster.api import ClusterError, Kube
+from kubelogs.cluster.api import ClusterError, Kube, label_selector
 from kubelogs.cluster.es_plan import plan_elasticsearch, repository_problem
 from kubelogs.cluster.plan import NodeTarget, Plan, applied_unchanged, make_plan, with_applied_digest
 from kubelogs.manifests import metrics, render_all
 from kubelogs.manifests.checks import check
-from kubelogs.manifests.elasticsearch import CONFIG_MAP, bootstrap_config_map, config_map, initial_masters_of
+from kubelogs.manifests.common import selector
+from kubelogs.manifests.elasticsearch import (
+    CONFIG_MAP,
+    MASTER_CONFIG_MAP,
+    bootstrap_config_map,
+    config_map,
+    data_only,
+    initial_masters_of,
+)
+from kubelogs.manifests.elasticsearch import NAME as ES_NAME
 from kubelogs.polling import Poll
 from kubelogs.settings import Settings
 
@@ -37,8 +46,8 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
                        {"Secret": generated.listed} if generated.listed is not None else None)
     result.certificates = generated.certificates
     result.elasticsearch = plan_elasticsearch(kube, settings, result.steps)
-    if result.elasticsearch.retire:
-        _transitional_config(result, settings)
+    if result.elasticsearch.retire or result.elasticsearch.take_over:
+        _transitional_configs(result, settings)
     eol = compat.end_of_life_warning(settings.elasticsearch.version, datetime.date.today().isoformat())
     result.warnings += [eol] if eol else []
     result.phases = phases.order(result)
@@ -47,24 +56,36 @@ def plan(kube: Kube, settings: Settings, nodes: list[NodeTarget]) -> Plan:
 
 def bootstrap_list(kube: Kube, settings: Settings) -> tuple[str, ...] | None:
     """The bootstrap list an existing cluster formed with, which it keeps (see ``elasticsearch_yml``); None for a
-    new one. Dedicated masters added to a running cluster get none (one GET more, only until their file exists):
-    they join the cluster, where a bootstrap list could let them form a second one."""
+    new one. Dedicated masters added to a running cluster (its nodes master-eligible, its pods there: one GET and
+    one LIST more, only until the masters' file exists) get none: they join it, where a bootstrap list could let
+    them form a second one."""
     ns = settings.namespace
     kept = initial_masters_of(kube.get("ConfigMap", bootstrap_config_map(settings), ns))
-    if kept is None and settings.elasticsearch.masters and kube.get("ConfigMap", CONFIG_MAP, ns) is not None:
-        return ()
+    if kept is None and settings.elasticsearch.masters:
+        data_config = kube.get("ConfigMap", CONFIG_MAP, ns)
+        if data_config is not None and not data_only(data_config) \
+                and kube.list("Pod", ns, label_selector(selector(ES_NAME))):
+            return ()
     return kept
 
 
-def _transitional_config(result: Plan, settings: Settings) -> None:
-    """Retiring the dedicated masters: the data nodes' file names their Service among its seed hosts until they
-    are gone (cluster/layout.py); the file as it settles is applied once they are."""
-    step = next(s for s in result.steps if (s.manifest["kind"], s.manifest["metadata"]["name"]) == ("ConfigMap", CONFIG_MAP))
-    transitional = with_applied_digest(config_map(settings, initial_masters_of(step.live), retiring_masters=True))
-    result.elasticsearch.settled_config = step.manifest
-    step.manifest = transitional
-    step.action = "unchanged" if step.live and applied_unchanged(step.live, transitional) else "update"
-    step.note = "the masters' Service among the seed hosts until they are gone"
+def _transitional_configs(result: Plan, settings: Settings) -> None:
+    """While the master layout changes (cluster/layout.py), the transitional files are applied with the rest and
+    those as they settle once the vote has moved (the masters' only when they are being added)."""
+    work = result.elasticsearch
+    names = {CONFIG_MAP: False, **({MASTER_CONFIG_MAP: True} if work.take_over else {})}
+    for step in result.steps:
+        ref = (step.manifest["kind"], step.manifest["metadata"]["name"])
+        if ref[0] != "ConfigMap" or ref[1] not in names:
+            continue
+        initial = initial_masters_of(step.live) if step.live else initial_masters_of(
+            {"data": step.manifest.get("data")})
+        transitional = with_applied_digest(config_map(settings, initial, master=names[ref[1]], transitional=True))
+        work.settled_configs.append(step.manifest)
+        step.manifest = transitional
+        if step.live:
+            step.action = "unchanged" if applied_unchanged(step.live, transitional) else "update"
+        step.note = "transitional while the master layout changes"
 
 
 def serves_pod_monitors(kube: Kube, settings: Settings) -> bool:

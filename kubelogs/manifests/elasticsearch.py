@@ -87,14 +87,15 @@ LIVE_SETTINGS = ("discovery.zen.minimum_master_nodes",)
 
 
 def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                      master: bool = False, retiring_masters: bool = False) -> dict:
+                      master: bool = False, transitional: bool = False) -> dict:
     """elasticsearch.yml for the version's discovery mechanism and security.
 
     ``initial_masters``: the bootstrap list of a cluster that already exists (read back from its
     ConfigMap; empty if it formed without one); None for a new installation, which gets every
     master-eligible pod. ``master``: the file of the dedicated masters (with ``elasticsearch.masters``).
-    ``retiring_masters``: the data nodes' file while the dedicated masters they replace still run
-    (cluster/layout.py): their seed hosts include the masters' Service, the only master-eligible nodes until then.
+    ``transitional``: the file while the master layout changes (cluster/layout.py): the data nodes stay
+    master-eligible until the dedicated masters have taken the vote over (adding them) or become master-eligible
+    while the masters still run (retiring them), and every node seeks both sets' Services.
     """
     es = settings.elasticsearch
     config: dict = {
@@ -102,11 +103,10 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         "node.name": "${HOSTNAME}",
         "network.host": "0.0.0.0",
         "path.data": DATA_DIR,
-        **node_roles(settings, master),
+        **(node_roles(settings, master) if master or not transitional else {}),
     }
     # Every node finds the cluster through the master-eligible pods (7.x+ asks no other: "non-master-eligible
-    # node found"). The masters also look among the data nodes: those are the master-eligible nodes of a running
-    # cluster they are added to (cluster/layout.py); once it has masters, they find nobody there, harmlessly.
+    # node found"); while the layout changes, those may be in either set.
     seeds = MASTER_DISCOVERY_SERVICE if es.masters else DISCOVERY_SERVICE
     if es.major <= 6:
         # Zen discovery: a quorum of master-eligible nodes prevents split brain (on every node).
@@ -116,8 +116,8 @@ def elasticsearch_yml(settings: Settings, initial_masters: tuple[str, ...] | Non
         # Never `discovery.type: single-node`: such a node cannot be joined later, so growing from one
         # replica would need a new cluster. The bootstrap list is written once and then kept: pods added
         # later are not on it, so they can only join the cluster that exists, never form a second one.
-        config["discovery.seed_hosts"] = [seeds, *([DISCOVERY_SERVICE] if master else []),
-                                          *([MASTER_DISCOVERY_SERVICE] if retiring_masters and not es.masters else [])]
+        other = DISCOVERY_SERVICE if seeds == MASTER_DISCOVERY_SERVICE else MASTER_DISCOVERY_SERVICE
+        config["discovery.seed_hosts"] = [seeds, *([other] if transitional else [])]
         masters = pod_names(settings) if initial_masters is None else list(initial_masters)
         if masters and (master or not es.masters):  # master-eligible nodes only: the others ignore it
             config["cluster.initial_master_nodes"] = masters
@@ -189,11 +189,11 @@ def health_command(settings: Settings) -> list[str]:
 
 
 def config_files(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-                 live: bool = True, master: bool = False, retiring_masters: bool = False) -> dict[str, str]:
+                 live: bool = True, master: bool = False, transitional: bool = False) -> dict[str, str]:
     """The ConfigMap's files; Elasticsearch reads them only at start. ``live=False`` leaves out the settings
-    applied through the API (for the hash that decides restarts), and is the file as the layout settles: the seed
-    hosts of retiring masters (``elasticsearch_yml``) come and go without a restart."""
-    config = elasticsearch_yml(settings, initial_masters, master, retiring_masters and live)
+    applied through the API (for the hash that decides restarts), and is the file as the layout settles: a
+    transitional file (``elasticsearch_yml``) comes and goes without restarting anything."""
+    config = elasticsearch_yml(settings, initial_masters, master, transitional and live)
     if not live:
         config = {k: v for k, v in config.items() if k not in LIVE_SETTINGS}
     return {"elasticsearch.yml": yaml.safe_dump(config, sort_keys=True)}
@@ -224,11 +224,20 @@ def _budget(name: str, ns: str) -> Manifest:
     })
 
 
-def config_map(settings: Settings, initial_masters: tuple[str, ...] | None = None,
-               retiring_masters: bool = False) -> Manifest:
-    """The data nodes' ConfigMap (every node's without dedicated masters); see ``elasticsearch_yml``."""
-    return obj("v1", "ConfigMap", CONFIG_MAP, NAME, settings.namespace,
-               data=config_files(settings, initial_masters, retiring_masters=retiring_masters))
+def config_map(settings: Settings, initial_masters: tuple[str, ...] | None = None, master: bool = False,
+               transitional: bool = False) -> Manifest:
+    """The data nodes' ConfigMap (every node's without dedicated masters), or with ``master`` the masters'; see
+    ``elasticsearch_yml``."""
+    name, component = (MASTER_CONFIG_MAP, MASTER_NAME) if master else (CONFIG_MAP, NAME)
+    return obj("v1", "ConfigMap", name, component, settings.namespace,
+               data=config_files(settings, initial_masters, master=master, transitional=transitional))
+
+
+def data_only(config_map: dict | None) -> bool:
+    """Whether a live ConfigMap's nodes are data-only nodes (so dedicated masters run beside them)."""
+    config = yaml.safe_load(((config_map or {}).get("data") or {}).get("elasticsearch.yml") or "") or {}
+    roles = config.get("node.roles")
+    return config.get("node.master") is False or (roles is not None and "master" not in roles)
 
 
 def render(settings: Settings, initial_masters: tuple[str, ...] | None = None,
@@ -247,8 +256,7 @@ def render(settings: Settings, initial_masters: tuple[str, ...] | None = None,
     ]
     if settings.elasticsearch.masters:
         objects += [
-            obj("v1", "ConfigMap", MASTER_CONFIG_MAP, MASTER_NAME, ns,
-                data=config_files(settings, initial_masters, master=True)),
+            config_map(settings, initial_masters, master=True),
             _governing_service(MASTER_DISCOVERY_SERVICE, MASTER_NAME, ns),
             _budget(MASTER_NAME, ns),
             statefulset(settings, initial_masters, generated, master=True),

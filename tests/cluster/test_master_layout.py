@@ -65,7 +65,13 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     assert _yml(api, "elasticsearch-config")["node.roles"] == ["data", "ingest"]
     masters_file = _yml(api, "elasticsearch-master-config")
     assert "cluster.initial_master_nodes" not in masters_file  # they join; they never bootstrap a second cluster
-    assert masters_file["discovery.seed_hosts"] == ["elasticsearch-master-discovery", "elasticsearch-discovery"]
+    assert masters_file["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]  # as it settles
+    # The data nodes' file turned data-only only once the vote had moved (an eviction before it brings a data node
+    # back master-eligible, with seed hosts in both sets), just before their restarts.
+    settled = [i for i, line in enumerate(log) if line.startswith("updated   ConfigMap") and "settles" in line]
+    take_over = next(i for i, line in enumerate(log) if line.startswith("phase") and "dedicated masters take over" in line)
+    restart = next(i for i, line in enumerate(log) if line.startswith("phase") and "restart outdated" in line)
+    assert len(settled) == 2 and take_over < min(settled) and max(settled) < restart, log
     assert es.nodes() == 5 and es.voting_exclusions == [] and es.health() == "green"
     assert sorted(es.allocation()[0]) == ["elasticsearch-0", "elasticsearch-1"]  # masters hold no shard
     # Elasticsearch's coordination, as the fake follows it: the vote moved to the masters, one of them elected,
@@ -87,6 +93,8 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
                             "elasticsearch-master-1,elasticsearch-master-2")
     restarted = [c for c in timeline[:retire] if c.startswith("DELETE-POD")]
     assert restarted == ["DELETE-POD elasticsearch-1 allocation=primaries", "DELETE-POD elasticsearch-0 allocation=primaries"]
+    # Each restart waits for every node, the masters being retired included: a data node that never rejoined stops it.
+    assert all("wait_for_nodes=>=5" in c for c in timeline[:retire] if c.startswith("GET /_cluster/health"))
     assert timeline[retire - 1] == "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=5"
     # The masters were deleted after the exclusion (their pods' terminations come after it), then the exclusions
     # cleared, once they had left.
@@ -106,7 +114,7 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     assert not masters & _uids(api, "elasticsearch-master")
     data_file = _yml(api, "elasticsearch-config")
     assert data_file["discovery.seed_hosts"] == ["elasticsearch-discovery"] and "node.roles" not in data_file
-    assert any("the masters' seed hosts dropped" in line for line in log)
+    assert any(line.startswith("updated   ConfigMap") and "settles" in line for line in log)
     assert es.nodes() == 2 and es.voting_exclusions == [] and es.health() == "green"
     assert coordination.voting_config() <= {"elasticsearch-0", "elasticsearch-1"} and coordination.voting_config()
     assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
@@ -168,6 +176,18 @@ def test_adding_masters_stopped_before_the_hand_over_is_resumed_by_the_next_run(
     assert "The safety check 'the master role handed over' is not met." in str(stopped.value)
     assert _uids(api, "elasticsearch") == data and len(api.pods("elasticsearch-master")) == 3
     assert not [c for c in es.calls if "voting_config_exclusions" in c[1]]
+    # Until the hand-over, the data nodes' file keeps them master-eligible: one evicted now comes back able to vote.
+    assert "node.roles" not in _yml(api, "elasticsearch-config")
+    evicted = api.pods("elasticsearch")[0]
+    api.admin.delete("Pod", evicted["metadata"]["name"], api.namespace)
+    api.wait_for("the evicted pod back and ready", lambda: any(
+        p["metadata"]["name"] == evicted["metadata"]["name"] and p["metadata"]["uid"] != evicted["metadata"]["uid"]
+        and p["status"].get("phase") == "Running" for p in api.pods("elasticsearch")) and es.nodes() == 5)
+    assert evicted["metadata"]["name"] in es.coordination.voting_config() | {
+        n.name for n in es.coordination.nodes.values() if n.master}
+    # Turning back half-way is refused by name: the change to 3 masters is under way.
+    with pytest.raises(ClusterError, match=r"an earlier run's change to 3 dedicated master\(s\) is under way"):
+        deploy(api, settings_for(api, elasticsearch=ES), nodes)
     # The next run's layout is already 3 masters; the clearing it still owes says the hand-over is under way.
     es.status, es.calls[:] = "green", []
     plan, _, _ = deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)
@@ -175,6 +195,8 @@ def test_adding_masters_stopped_before_the_hand_over_is_resumed_by_the_next_run(
     assert ("POST", "/_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1") in es.calls
     assert es.calls[-1] == ("DELETE", "/_cluster/voting_config_exclusions?wait_for_removal=false")
     assert not data & _uids(api, "elasticsearch") and es.voting_exclusions == []
+    # The evicted one too, though it came back at the update revision: it had read the file that kept it eligible.
+    assert es.coordination.master_eligible() == {f"elasticsearch-master-{i}" for i in range(3)}
     assert not deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)[0].has_work
 
 

@@ -440,11 +440,12 @@ def _layout_change(kube: PodRunner, es: RecordingElasticsearch, settings: Settin
         return
     nodes, es.number_of_nodes = es.number_of_nodes, settings.elasticsearch.replicas + 3  # with the masters
     adding = settings.model_copy(update={"elasticsearch": settings.elasticsearch.model_copy(update={"masters": 3})})
-    for task in (layout.take_over(adding, version), layout.ADDING_CLEARED, layout.retire(settings, version, 3)):
+    for task in (layout.take_over(adding, version), layout.cleared(layout.LayoutChange(0, 3)),
+                 layout.retire(settings, version, 3)):
         _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (master layout change)")
     es.number_of_nodes = nodes
     es.voting_exclusions.clear()  # the retired masters have left
-    task = layout.RETIRING_CLEARED
+    task = layout.cleared(layout.LayoutChange(3, 0))
     _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (master layout change)")
 
 

@@ -381,6 +381,14 @@ class FakeElasticsearch(LoopbackServer):
             columns = query.get("h", "shards,node").split(",")
             return 200, "".join(" ".join(str({"node": n, "shards": c}.get(col, "")) for col in columns) + "\n"
                                 for n, c in rows)
+        if parts == ["_cat", "nodes"] and method == "GET":
+            # Each joined node's roles, in _cat's letters (m: master-eligible, d: data, i: ingest; 7.x+ lists more).
+            eligible = self.coordination.master_eligible() if self.coordination else set(self.names())
+            data = set(self.data_names())
+            columns = query.get("h", "name,node.role").split(",")
+            rows = [{"name": n, "node.role": ("d" if n in data else "") + ("i" if n in data else "")
+                     + ("m" if n in eligible else "") or "-"} for n in self.names()]
+            return 200, "".join(" ".join(str(r.get(c, "")) for c in columns) + "\n" for r in rows)
         if parts[:2] == ["_cat", "indices"] and len(parts) <= 3 and method == "GET":
             pattern = parts[2] if len(parts) == 3 else "*"
             return 200, "".join(f"{name}\n" for name in sorted(self.indices) if fnmatch.fnmatchcase(name, pattern)

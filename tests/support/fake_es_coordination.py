@@ -24,7 +24,8 @@ The rules, from elastic/elasticsearch (server/src/main/java/org/elasticsearch/..
   members of the voting configuration are a majority of it, and keeps publishing only while they are; an excluded
   node does not stand for election (Coordinator.localNodeMayWinElection) and an excluded master abdicates.
 - Reconfiguration (coordination/Reconfigurator.java, auto_shrink on): candidates are the live master-eligible nodes
-  and the configuration's other nodes, less the excluded ones, ordered current master, live, in the configuration,
+  and the configuration's other nodes, less the excluded ones and those back without the master role (which a
+  join reconfigures out, elastic/elasticsearch#43688), ordered current master, live, in the configuration,
   then id; the target size is ``max(roundDownToOdd(live candidates), 1 if fewer than 3 candidates are in the
   current configuration else 3)``; the new configuration is kept only if the live nodes are a majority of it.
   So a two-node cluster votes with its master alone, and three or more never shrink below three by themselves.
@@ -226,6 +227,12 @@ class Coordination:
             first = self.first()
             return sorted(first.members) if first and first.master else []
 
+    def master_eligible(self) -> set[str]:
+        """The joined nodes started with the master role."""
+        with self._lock:
+            eligible = {n.name for n in self.nodes.values() if n.master}
+            return {n for n in self.joined() if n in eligible}
+
     def data_nodes(self) -> list[str]:
         with self._lock:
             data = {n.name for n in self.nodes.values() if n.data}
@@ -336,7 +343,10 @@ class Coordination:
     def _reconfigure(self, cluster: Cluster) -> None:
         if cluster.master is None or self.major <= 6:
             return
-        retired = {n for _, n in cluster.exclusions}
+        # A node of the configuration that is back without the master role is reconfigured out, as excluded ones
+        # are (Coordinator, elastic/elasticsearch#43688, 7.3+): its vote no longer counts.
+        ineligible = {n.name for n in self.nodes.values() if not n.master and n.name in cluster.members}
+        retired = {n for _, n in cluster.exclusions} | (ineligible & cluster.config)
         new = reconfigure(self._voters(cluster), retired, cluster.master, cluster.config)
         if new != cluster.config:
             cluster.config = new

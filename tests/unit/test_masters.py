@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from kubelogs.cluster import es_plan, layout, quorum
+from kubelogs.cluster import es_plan, layout, quorum, safety
 from kubelogs.manifests import GeneratedSecrets, elasticsearch, render_all
 from kubelogs.manifests.checks import check
 from kubelogs.node.decisions import data_directory
@@ -63,9 +63,7 @@ def test_two_statefulsets_with_the_roles_of_the_version(version, master_roles, d
 def test_discovery_through_the_masters_and_bootstrap_list_of_masters_only(version):
     objects = _render(version)
     masters, data = _yml(objects, "elasticsearch-master-config"), _yml(objects, "elasticsearch-config")
-    assert data["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]
-    # The masters also look among the data nodes: the master-eligible nodes of a running cluster they are added to.
-    assert masters["discovery.seed_hosts"] == ["elasticsearch-master-discovery", "elasticsearch-discovery"]
+    assert masters["discovery.seed_hosts"] == data["discovery.seed_hosts"] == ["elasticsearch-master-discovery"]
     assert masters["cluster.initial_master_nodes"] == MASTERS
     assert "cluster.initial_master_nodes" not in data  # data nodes are not master-eligible: they ignore it
     service = _named(objects, "Service", "elasticsearch-master-discovery")
@@ -167,36 +165,56 @@ def test_the_node_stage_prepares_the_masters_directory_beside_data_path():
 
 
 # -- changing the layout of a running cluster (cluster/layout.py) ---------------------------------------------
-def test_retiring_masters_the_data_nodes_file_seeks_them_until_they_are_gone_without_a_restart():
-    settings = validate_settings({"elasticsearch": {"version": "8.19.2", "replicas": 2}})
-    settled, transitional = elasticsearch.config_map(settings, ()), elasticsearch.config_map(settings, (), retiring_masters=True)
-    seeds = [yaml.safe_load(c["data"]["elasticsearch.yml"])["discovery.seed_hosts"] for c in (settled, transitional)]
-    assert seeds == [["elasticsearch-discovery"], ["elasticsearch-discovery", "elasticsearch-master-discovery"]]
-    assert "cluster.initial_master_nodes" not in yaml.safe_load(transitional["data"]["elasticsearch.yml"])
-    # The pod template digests the file as it settles: dropping the masters' seed hosts restarts nothing.
-    sts = _named(render_all(settings, SECRETS, ()), "StatefulSet", "elasticsearch")
-    assert sts["spec"]["template"]["metadata"]["annotations"] == \
-        elasticsearch.statefulset(settings, ())["spec"]["template"]["metadata"]["annotations"]
-    assert elasticsearch.config_files(settings, (), live=False) == elasticsearch.config_files(
-        settings, (), live=False, retiring_masters=True)
+@pytest.mark.parametrize("masters", [0, 3])
+def test_while_the_layout_changes_the_files_keep_data_nodes_master_eligible_and_seek_both_sets(masters):
+    # Retiring masters (0 wanted) or adding them (3): until the vote has moved, the data nodes stay master-eligible
+    # and every node seeks both sets; the pod templates digest the files as they settle, so nothing restarts for
+    # the transitional ones, and applying the settled ones afterwards restarts nothing either.
+    settings = validate_settings({"elasticsearch": {"version": "8.19.2", "replicas": 2, "masters": masters}})
+    for master in ([False, True] if masters else [False]):
+        settled, transitional = (yaml.safe_load(elasticsearch.config_map(settings, (), master, t)["data"]["elasticsearch.yml"])
+                                 for t in (False, True))
+        assert set(transitional["discovery.seed_hosts"]) == {"elasticsearch-discovery", "elasticsearch-master-discovery"}
+        assert transitional["discovery.seed_hosts"][0] == settled["discovery.seed_hosts"][0]
+        assert "cluster.initial_master_nodes" not in transitional
+        assert ("node.roles" in transitional) == master  # a data node: the default roles, master among them
+        assert elasticsearch.config_files(settings, (), live=False, master=master) == elasticsearch.config_files(
+            settings, (), live=False, master=master, transitional=True)
+    assert elasticsearch.data_only(elasticsearch.config_map(settings, ())) == bool(masters)
+    assert not elasticsearch.data_only(elasticsearch.config_map(settings, (), transitional=True))
 
 
 @pytest.mark.parametrize("version, path", [
     ("7.17.26", "_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1"),
-    ("7.7.1", "_cluster/voting_config_exclusions/elasticsearch-0 _cluster/voting_config_exclusions/elasticsearch-1"),
+    ("9.5.7", "_cluster/voting_config_exclusions?node_names=elasticsearch-0,elasticsearch-1"),
 ])
-def test_the_master_role_moves_by_voting_exclusions_in_the_version_s_terms(version, path):
+def test_the_master_role_moves_by_voting_exclusions_by_node_name(version, path):
     settings = validate_settings({"elasticsearch": {"version": version, "masters": 3, "replicas": 2}})
     take_over = layout.take_over(settings, version)
-    assert take_over.actions == ("health", "exclude_voting") and take_over.env["VOTING_EXCLUSIONS"] == path
+    assert take_over.actions == ("health", "exclude_voting", "master_eligible") and take_over.env["VOTING_EXCLUSIONS"] == path
+    # Then which data nodes still run with the master role (restarted, even at the update revision).
+    assert take_over.env["LEAVING"] == "elasticsearch-0,elasticsearch-1"
+    assert layout.still_eligible("ok exclude_voting\nmaster-eligible elasticsearch-1\nok master_eligible\n") == {
+        "elasticsearch-1"}
     assert take_over.env["NODES_WAIT"] == ">=5"  # every master joined before the data nodes leave the vote
     back = validate_settings({"elasticsearch": {"version": version, "masters": 0, "replicas": 2}})
     retire = layout.retire(back, version, 3)
     assert retire.env["NODES_WAIT"] == ">=5" and "elasticsearch-master-2" in retire.env["VOTING_EXCLUSIONS"]
     # Adding: the data nodes stay, so the exclusions go without waiting for them to leave; retiring: they left.
-    assert layout.cleared(layout.LayoutChange(0, 3)).actions == ("clear_voting_kept",)
-    assert layout.cleared(layout.LayoutChange(3, 0)).actions == ("clear_voting",)
+    # Each clearing carries the change's target: while it is pending, the change is under way.
+    added, retired = layout.cleared(layout.LayoutChange(0, 3)), layout.cleared(layout.LayoutChange(3, 0))
+    assert (added.actions, retired.actions) == (("clear_voting_kept",), ("clear_voting",))
+    assert (layout.under_way([added]), layout.under_way([retired]), layout.under_way([])) == (3, 0, None)
+    assert layout.adding_under_way([added]) and not layout.adding_under_way([retired])
     assert take_over.check == retire.check == "the master role handed over"
+
+
+def test_before_7_8_a_layout_change_is_refused():
+    # The path form of the exclusions (7.0-7.7) refuses a name no longer master-eligible: a change stopped after a
+    # data node's restart could never resume.
+    assert "upgrade to 7.8+ first" in safety.master_layout_change_supported(0, 3, "7.7.1", [])
+    assert "upgrade to 7.8+ first" in safety.master_layout_change_supported(0, 3, "6.8.23", [])
+    assert safety.master_layout_change_supported(0, 3, "7.8.0", []) == ""
 
 
 def test_fewer_masters_leave_the_vote_before_their_statefulset_shrinks():
@@ -205,7 +223,8 @@ def test_fewer_masters_leave_the_vote_before_their_statefulset_shrinks():
     assert batch.env["VOTING_EXCLUSIONS"] == ("_cluster/voting_config_exclusions?node_names=elasticsearch-master-3,"
                                               "elasticsearch-master-4,elasticsearch-master-5,elasticsearch-master-6")
     assert batch.env["NODES_WAIT"] == ">=9" and "drained" not in batch.actions  # masters hold no shard
-    assert layout.cleared(layout.LayoutChange(7, 3)) == layout.RETIRING_CLEARED
+    assert layout.cleared(layout.LayoutChange(7, 3)).actions == ("clear_voting",)
+    assert layout.under_way([layout.cleared(layout.LayoutChange(7, 3))]) == 3
     assert layout.cleared(layout.LayoutChange(3, 7)) is None  # more masters: nothing was excluded
 
 

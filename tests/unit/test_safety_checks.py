@@ -61,10 +61,13 @@ PLAN_CASES: dict[safety.Check, tuple[Callable[[], str], Callable[[], str]]] = {
         # a StatefulSet whose version cannot be told (no annotation, an image without a version tag): let through
         + safety.supported_version_change(unversioned(statefulset("7.17.26", 3)), statefulset("5.6.16", 3))),
     safety.MASTER_LAYOUT_CHANGE: (
-        lambda: safety.master_layout_change_supported(0, 3, "6.8.23", []),  # zen discovery: no voting exclusions
+        lambda: safety.master_layout_change_supported(0, 3, "6.8.23", []),  # no voting exclusions by name
         lambda: safety.master_layout_change_supported(0, 3, "7.17.26", [])  # on, off, another number, or unchanged
         + safety.master_layout_change_supported(3, 0, "9.5.7", []) + safety.master_layout_change_supported(3, 5, "8.19.2", [])
         + safety.master_layout_change_supported(3, 3, "6.8.23", [])),
+    safety.LAYOUT_CHANGE_FINISHED_FIRST: (
+        lambda: safety.layout_change_finished_first(0, 3),  # retiring under way, masters set again: refused
+        lambda: safety.layout_change_finished_first(0, 0) + safety.layout_change_finished_first(None, 5)),
     safety.MAJOR_UPGRADE_ALONE: (
         lambda: safety.major_upgrade_alone(statefulset("6.8.23", 3), statefulset("7.17.26", 2)),
         lambda: safety.major_upgrade_alone(statefulset("7.17.20", 3), statefulset("7.17.26", 2))),
@@ -107,7 +110,7 @@ def test_a_plan_check_names_the_way_out():
         PLAN_CASES[safety.RESTARTS_FINISHED_FIRST][0]()
     assert "--cascade=orphan" in PLAN_CASES[safety.IMMUTABLE_FIELDS][0]()
     # Zen discovery (5.x, 6.x) cannot move the master role safely; nor can a run that also moves the nodes.
-    assert "Keep elasticsearch.masters = 0 as installed, or upgrade to 7.x first" in \
+    assert "Keep elasticsearch.masters = 0 as installed, or upgrade to 7.8+ first" in \
         PLAN_CASES[safety.MASTER_LAYOUT_CHANGE][0]()
     assert "changing the master layout and replicas (2 -> 3) in one run are refused" in \
         safety.master_layout_change_supported(0, 3, "8.19.2", ["replicas (2 -> 3)"])
