@@ -15,6 +15,7 @@
 #   clear_voting          DELETE the voting configuration exclusions (after those nodes are gone)
 #   clear_voting_kept     the same without waiting for the excluded nodes to leave (they stay as data nodes)
 #   master_eligible       print "master-eligible NAME" for each of the nodes in LEAVING that has the master role
+#                         or is not in the cluster (so cannot tell)
 #   snapshot              a snapshot of the whole cluster in REPOSITORY named SNAPSHOT_PREFIX-<UTC date and time>;
 #                         waits until its state is SUCCESS (fails with the state and reason otherwise)
 #   expire_snapshots      delete the snapshots named SNAPSHOT_PREFIX-<date> older than KEEP_DAYS days, keeping
@@ -118,9 +119,11 @@ for action in $ACTIONS; do
     clear_voting_kept) must "$action" DELETE "_cluster/voting_config_exclusions?wait_for_removal=false" ;;
     master_eligible)
       must "$action" GET "_cat/nodes?h=name,node.role"
-      while read -r name roles; do
-        case ",$LEAVING," in *",$name,"*) case "$roles" in *m*) echo "master-eligible $name" ;; esac ;; esac
-      done < "$answer" ;;
+      for node in $(echo "$LEAVING" | tr ',' ' '); do
+        roles=-
+        while read -r name node_roles; do [ "$name" = "$node" ] && roles=$node_roles; done < "$answer"
+        case "$roles" in -|*m*) echo "master-eligible $node" ;; esac
+      done ;;
     requests)
       printf '%s\n' "$REQUESTS" | while read -r method path body; do
         [ -n "$method" ] || continue

@@ -80,6 +80,9 @@ VOTING_EXCLUSIONS_BY_QUERY_FROM: tuple[int, int, int] = (7, 8, 0)
 # master-eligible ("matched no master-eligible nodes"), so a change stopped after a data node's restart could not
 # be resumed; 5.x and 6.x (zen discovery) have no exclusions at all.
 MASTER_LAYOUT_CHANGE_FROM: tuple[int, int, int] = VOTING_EXCLUSIONS_BY_QUERY_FROM
+# At most this many voting exclusions at once (cluster.max_voting_config_exclusions, its default; Elastic's
+# reference, "Discovery and cluster formation settings").
+ES_MAX_VOTING_EXCLUSIONS = 10
 # The `flattened` field type, in the free licence from 7.3 (Elastic's reference, "Flattened field type").
 FLATTENED_FROM: tuple[int, int, int] = (7, 3, 0)
 

@@ -106,7 +106,7 @@ def plan_elasticsearch(kube: Kube, settings: Settings, steps: list) -> Elasticse
         masters_step = by_ref.get(("StatefulSet", MASTER_NAME))
         masters, adopted = _running_masters(kube, settings, masters_step, by_ref.get(("ConfigMap", CONFIG_MAP)))
         refused = safety.master_layout_change_supported(masters, settings.elasticsearch.masters, running,
-                                                        _moving_nodes(running, live, sts, settings), adopted)
+                                                        _moving_nodes(running, live, sts, settings), adopted, live)
         if refused:
             raise ClusterError(refused)
         change = layout.LayoutChange(masters, settings.elasticsearch.masters)

@@ -75,7 +75,10 @@ KEPT_NODES = ("clear_voting_kept",)  # the clearing after adding masters: the ex
 
 def under_way(pending: list[CallBatch]) -> int | None:
     """The number of masters an unfinished layout change goes to, from the calls an earlier run left (None: none)."""
-    return next((int(b.env[MASTERS_AFTER]) for b in pending if MASTERS_AFTER in b.env), None)
+    for batch in pending:
+        if str(batch.env.get(MASTERS_AFTER, "")).isdigit():
+            return int(batch.env[MASTERS_AFTER])
+    return None
 
 
 def adding_under_way(pending: list[CallBatch]) -> bool:
@@ -87,15 +90,21 @@ def _names(name: str, count: int) -> list[str]:
 
 
 def take_over(settings: Settings, version: str) -> CallBatch:
-    """Adding masters: once they have all joined, the data nodes out of the voting configuration; then which of
-    them still run with the master role (``ELIGIBLE`` lines: every one that started before the data-only file,
-    even at the StatefulSet's update revision, e.g. evicted while the masters joined), to be restarted."""
+    """Adding masters: once they have all joined, the data nodes out of the voting configuration."""
     es = settings.elasticsearch
     data = _names(NAME, es.replicas)
     return CallBatch(f"exclude {', '.join(data)} from voting once the {es.masters} dedicated masters have joined, "
-                     "so that they take over the master role", ("health", "exclude_voting", "master_eligible"),
-                     {"NODES_WAIT": f">={es.replicas + es.masters}", "VOTING_EXCLUSIONS": voting_exclusions(version, data),
-                      "LEAVING": ",".join(data)}, check=MASTER_ROLE_HANDED_OVER.name)
+                     "so that they take over the master role", ("health", "exclude_voting"),
+                     {"NODES_WAIT": f">={es.replicas + es.masters}", "VOTING_EXCLUSIONS": voting_exclusions(version, data)},
+                     check=MASTER_ROLE_HANDED_OVER.name)
+
+
+def eligible_data_nodes(settings: Settings) -> CallBatch:
+    """Adding masters, once the data-only file is applied: the data nodes that still run with the master role, or
+    are not in the cluster to tell (``ELIGIBLE`` lines), to be restarted even at the StatefulSet's update revision:
+    they started with the transitional file (evicted while the masters joined, say)."""
+    data = _names(NAME, settings.elasticsearch.replicas)
+    return CallBatch("find the data nodes still master-eligible", ("master_eligible",), {"LEAVING": ",".join(data)})
 
 
 ELIGIBLE = "master-eligible "  # es-admin.sh's master_eligible output: one line per node
@@ -123,7 +132,8 @@ def scaling_down(settings: Settings, version: str, running: int) -> CallBatch:
     leaving = [f"{MASTER_NAME}-{i}" for i in range(settings.elasticsearch.masters, running)]
     return CallBatch(f"exclude {', '.join(leaving)} from voting before scaling the dedicated masters down to "
                      f"{settings.elasticsearch.masters}", ("health", "exclude_voting"),
-                     {"NODES_WAIT": f">={settings.elasticsearch.replicas + running}",
+                     # The nodes that stay: masters that never started can still be scaled away (by name, absent).
+                     {"NODES_WAIT": f">={settings.elasticsearch.replicas + settings.elasticsearch.masters}",
                       "VOTING_EXCLUSIONS": voting_exclusions(version, leaving)}, check=QUORUM_BEFORE_SCALE_DOWN.name)
 
 

@@ -45,14 +45,16 @@ SNAPSHOT = Kind("snapshot before a risky change",
     "the master layout: the "
     "safety check *a snapshot before a risky change*, first, so a failed snapshot leaves everything as it was")
 RECORD_PENDING = Kind("record pending Elasticsearch calls",
-    "calls are due after the rollout (a replicas change, or calls an earlier run left): they are recorded on the "
+    "calls are due after the rollout (a replicas change, a master layout change's clearing of voting exclusions, "
+    "with the number of masters it goes to, or calls an earlier run left): they are recorded on the "
     "StatefulSet before anything makes them necessary, so a run that stops half-way leaves them to the next")
 SETTINGS_BEFORE_DRAIN = Kind("send the index settings before the drain",
     "replicas go down and the log indices keep fewer replicas: applied and sent first, so that the copies on the "
     "leaving nodes are dropped instead of waiting for a node that may take them (a replica never shares a node "
     "with its primary, and an excluded node receives nothing)")
 CALLS_BEFORE = Kind("Elasticsearch calls before applying",
-    "replicas go down: the safety check *quorum before a scale-down*, before the StatefulSet shrinks")
+    "replicas or dedicated masters go down: the safety check *quorum before a scale-down*, before the StatefulSet "
+    "shrinks")
 APPLY = Kind("apply",
     "objects to create or update, by server-side apply: the namespace, the ApplySet parent, the node labels, then "
     "the rendered objects in order (the agents and Kibana wait for their users when those are sent first)")
@@ -70,8 +72,8 @@ MASTERS_TAKE_OVER = Kind("dedicated masters take over",
     "safety check *the master role handed over* (the data nodes excluded from voting); only then do the data nodes' "
     "file turn data-only (until then it keeps them master-eligible), and they restart next")
 RESTART = Kind("restart outdated Elasticsearch pods",
-    "the StatefulSet's pod template changed, pods are at an older revision, or a re-created StatefulSet adopts "
-    "pods: one at a time, the data nodes before the dedicated masters (Elastic's rolling upgrade order), highest "
+    "the StatefulSet's pod template changed, pods are at an older revision, a re-created StatefulSet adopts "
+    "pods, or the masters' take-over found data nodes still master-eligible: one at a time, the data nodes before the dedicated masters (Elastic's rolling upgrade order), highest "
     "ordinal first in each StatefulSet (all together when security is turned on or off), each after "
     "*health before a restart*, then *allocation back on* (recorded as a pending call before allocation is "
     "limited, so a run that stops mid-way re-enables it next time)")
@@ -126,7 +128,8 @@ def order(plan: Plan) -> list[Phase]:
         return []
     work = plan.elasticsearch
     # Fewer replicas per index before a drain (work.before: a scale-down), else the drain waits in vain.
-    before_drain = [n for n in work.send if work.before and n == index_settings.NAME]
+    drains = any("drained" in b.actions for b in work.before)  # data nodes leave (not masters: they hold no shard)
+    before_drain = [n for n in work.send if drains and n == index_settings.NAME]
     drain_steps = [s for s in plan.steps if before_drain and s.manifest["kind"] == "ConfigMap"
                    and s.manifest["metadata"]["name"] in before_drain]
     sends = [n for n in work.send if n not in before_drain]
@@ -274,9 +277,11 @@ def _retire_masters(run: Execution) -> None:
 
 
 def _take_over(run: Execution) -> None:
-    output = es_calls.run(run.kube, run.settings, run.plan.elasticsearch.take_over, run.log, run.poll)
-    run.still_eligible = layout.still_eligible(output)
+    es_calls.run(run.kube, run.settings, run.plan.elasticsearch.take_over, run.log, run.poll)
     _apply_settled(run)
+    # Asked only now: a data node that starts from here on reads the data-only file.
+    output = es_calls.run(run.kube, run.settings, layout.eligible_data_nodes(run.settings), run.log, run.poll)
+    run.still_eligible = layout.still_eligible(output)
 
 
 def _apply_settled(run: Execution) -> None:

@@ -101,7 +101,8 @@ def restart_outdated(kube: Kube, settings: Settings, log: Callable[[str], None],
         pods = [(NAME, p) for p in data] + [(name, p) for name, p in pods if name != NAME]
     if not pods:
         return 0
-    before_limiting(reenable_batch(settings, retiring))
+    # Recorded for a later run in the settled layout's terms: retired masters are gone by then.
+    before_limiting(reenable_batch(settings))
     # One pod at a time; all together when security changes (a full cluster restart).
     full = needs_full_restart(kube, ns, [p for _, p in pods])
     for batch in [pods] if full else [[p] for p in pods]:

@@ -120,7 +120,7 @@ def supported_version_change(live: dict, desired: dict) -> str:
 
 
 def master_layout_change_supported(running: int, wanted: int, version: str, others: list[str],
-                                   adopted: bool = False) -> str:
+                                   adopted: bool = False, data_nodes: int = 0) -> str:
     """``running``: the dedicated masters of the installed cluster (0: every node is master-eligible); ``wanted``:
     elasticsearch.masters; ``version``: the running Elasticsearch; ``others``: the other changes of this run that
     move nodes (a version change, a replicas change, a security switch); ``adopted``: the masters' pods wait to be
@@ -136,6 +136,11 @@ def master_layout_change_supported(running: int, wanted: int, version: str, othe
         problem = (f"Elasticsearch {version} has no voting exclusions by node name (zen discovery before 7.0 none at "
                    f"all), so the master role cannot be moved safely and resumably. {keep}, or upgrade to {first}+ "
                    "first")
+    elif not running and data_nodes > compat.ES_MAX_VOTING_EXCLUSIONS:
+        problem = (f"adding masters excludes every data node from voting at once, and Elasticsearch takes at most "
+                   f"{compat.ES_MAX_VOTING_EXCLUSIONS} exclusions (cluster.max_voting_config_exclusions); with {data_nodes} data "
+                   f"nodes the hand-over would be refused. {keep}, or scale the data nodes to "
+                   f"{compat.ES_MAX_VOTING_EXCLUSIONS} or fewer first")
     elif others:
         problem = (f"changing the master layout and {' and '.join(others)} in one run are refused: the master role "
                    f"moves in one version's terms, with the nodes as they are. {keep}, change the rest first, then "

@@ -21,7 +21,7 @@ def _nodes(api):
 
 
 def _timeline(es) -> list[str]:
-    return [f"{m} {p}" for m, p in es.calls if m == "DELETE-POD" or p.startswith(ADMIN_PATHS)]
+    return [f"{m} {p}" for m, p in es.calls if m == "DELETE-POD" or p.startswith((*ADMIN_PATHS, "/_cat/nodes"))]
 
 
 def _cut(calls: list[str]) -> list[str]:
@@ -58,7 +58,7 @@ def test_dedicated_masters_are_added_to_a_running_cluster_and_retired_again(api)
     prepare = ["PUT /_cluster/settings", health, "PUT /_cluster/settings", "POST /_flush"]
     timeline = _timeline(es)
     assert timeline[timeline.index(exclude) - 1:] == [
-        health, exclude,
+        health, exclude, "GET /_cat/nodes?h=name,node.role",  # after the data-only file: who is still eligible
         *prepare, "DELETE-POD elasticsearch-1 allocation=primaries", *prepare, "DELETE-POD elasticsearch-0 allocation=primaries",
         "PUT /_cluster/settings", health,  # allocation back on
         "DELETE /_cluster/voting_config_exclusions?wait_for_removal=false"], timeline
@@ -222,7 +222,7 @@ def test_the_number_of_masters_changes_3_7_3_with_exclusions_only_when_fewer(api
     assert coordination.second_clusters == [] and not [e for e in coordination.events if e.startswith("master lost")]
     timeline = _timeline(es)
     assert [c for c in timeline if not c.startswith("DELETE-POD")] == [
-        "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=9",
+        "GET /_cluster/health?wait_for_status=green&timeout=30s&wait_for_nodes=>=5",  # the nodes that stay
         "POST /_cluster/voting_config_exclusions?node_names=elasticsearch-master-3,elasticsearch-master-4,"
         "elasticsearch-master-5,elasticsearch-master-6",
         "DELETE /_cluster/voting_config_exclusions"], timeline
@@ -234,3 +234,25 @@ def test_the_number_of_masters_changes_3_7_3_with_exclusions_only_when_fewer(api
     assert es.nodes() == 5 and es.voting_exclusions == []
     assert _uids(api, "elasticsearch") | _uids(api, "elasticsearch-master") <= before  # nothing restarted
     assert not deploy(api, settings_for(api, elasticsearch=masters3), nodes)[0].has_work
+
+
+def test_retiring_masters_stopped_after_the_restarts_is_finished_by_the_next_run(api):
+    nodes = _nodes(api)
+    es = api.serve_elasticsearch(9)
+    deploy(api, settings_for(api, elasticsearch={**ES, "masters": 3}), nodes)
+
+    def turn_yellow(meta: dict) -> None:  # once the last data node restarts, the cluster stays yellow
+        if meta["name"] == "elasticsearch-0":
+            es.status = "yellow"
+    api.tier.kubelet.on_terminate = turn_yellow
+    with pytest.raises(ClusterError, match="allocation back on"):
+        deploy(api, settings_for(api, elasticsearch=ES, kubernetes={"rollout_timeout": 3}), nodes)
+    assert len(api.pods("elasticsearch-master")) == 3  # the masters still run: the run stopped before their turn
+    api.tier.kubelet.on_terminate = None
+    es.status, es.calls[:] = "green", []
+    # The next run retires them; what the first left to do after the restarts waits for the nodes that stay.
+    plan, _, _ = deploy(api, settings_for(api, elasticsearch=ES), nodes)
+    assert "retire the dedicated masters" in _phases(plan) and not api.pods("elasticsearch-master")
+    assert not [c for c in es.calls if "wait_for_nodes=>=5" in c[1] and c[1].startswith("/_cluster/health")][1:]
+    assert es.coordination.second_clusters == [] and es.voting_exclusions == []
+    assert not deploy(api, settings_for(api, elasticsearch=ES), nodes)[0].has_work

@@ -440,7 +440,7 @@ def _layout_change(kube: PodRunner, es: RecordingElasticsearch, settings: Settin
         return
     nodes, es.number_of_nodes = es.number_of_nodes, settings.elasticsearch.replicas + 3  # with the masters
     adding = settings.model_copy(update={"elasticsearch": settings.elasticsearch.model_copy(update={"masters": 3})})
-    for task in (layout.take_over(adding, version), layout.cleared(layout.LayoutChange(0, 3)),
+    for task in (layout.take_over(adding, version), layout.eligible_data_nodes(adding), layout.cleared(layout.LayoutChange(0, 3)),
                  layout.retire(settings, version, 3)):
         _task(kube, es, settings, task, f"{label}: files/es-admin.sh {' '.join(task.actions)} (master layout change)")
     es.number_of_nodes = nodes

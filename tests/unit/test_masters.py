@@ -191,9 +191,10 @@ def test_while_the_layout_changes_the_files_keep_data_nodes_master_eligible_and_
 def test_the_master_role_moves_by_voting_exclusions_by_node_name(version, path):
     settings = validate_settings({"elasticsearch": {"version": version, "masters": 3, "replicas": 2}})
     take_over = layout.take_over(settings, version)
-    assert take_over.actions == ("health", "exclude_voting", "master_eligible") and take_over.env["VOTING_EXCLUSIONS"] == path
-    # Then which data nodes still run with the master role (restarted, even at the update revision).
-    assert take_over.env["LEAVING"] == "elasticsearch-0,elasticsearch-1"
+    assert take_over.actions == ("health", "exclude_voting") and take_over.env["VOTING_EXCLUSIONS"] == path
+    # Then, once the data-only file is applied, which data nodes still run with the master role (restarted, even at
+    # the update revision).
+    assert layout.eligible_data_nodes(settings).env["LEAVING"] == "elasticsearch-0,elasticsearch-1"
     assert layout.still_eligible("ok exclude_voting\nmaster-eligible elasticsearch-1\nok master_eligible\n") == {
         "elasticsearch-1"}
     assert take_over.env["NODES_WAIT"] == ">=5"  # every master joined before the data nodes leave the vote
@@ -209,6 +210,13 @@ def test_the_master_role_moves_by_voting_exclusions_by_node_name(version, path):
     assert take_over.check == retire.check == "the master role handed over"
 
 
+def test_adding_masters_to_more_data_nodes_than_voting_exclusions_allow_is_refused():
+    refused = safety.master_layout_change_supported(0, 3, "8.19.2", [], data_nodes=11)
+    assert "at most 10 exclusions (cluster.max_voting_config_exclusions)" in refused
+    assert safety.master_layout_change_supported(0, 3, "8.19.2", [], data_nodes=10) == ""
+    assert safety.master_layout_change_supported(3, 0, "8.19.2", [], data_nodes=11) == ""  # retiring: the masters
+
+
 def test_before_7_8_a_layout_change_is_refused():
     # The path form of the exclusions (7.0-7.7) refuses a name no longer master-eligible: a change stopped after a
     # data node's restart could never resume.
@@ -222,7 +230,8 @@ def test_fewer_masters_leave_the_vote_before_their_statefulset_shrinks():
     batch = layout.scaling_down(settings, "8.19.2", 7)
     assert batch.env["VOTING_EXCLUSIONS"] == ("_cluster/voting_config_exclusions?node_names=elasticsearch-master-3,"
                                               "elasticsearch-master-4,elasticsearch-master-5,elasticsearch-master-6")
-    assert batch.env["NODES_WAIT"] == ">=9" and "drained" not in batch.actions  # masters hold no shard
+    # The nodes that stay (masters that never started can still go); masters hold no shard: nothing to drain.
+    assert batch.env["NODES_WAIT"] == ">=5" and "drained" not in batch.actions
     assert layout.cleared(layout.LayoutChange(7, 3)).actions == ("clear_voting",)
     assert layout.under_way([layout.cleared(layout.LayoutChange(7, 3))]) == 3
     assert layout.cleared(layout.LayoutChange(3, 7)) is None  # more masters: nothing was excluded
