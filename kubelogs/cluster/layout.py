@@ -37,7 +37,13 @@ from dataclasses import dataclass
 from kubelogs.cluster.es_calls import CallBatch
 from kubelogs.cluster.quorum import voting_exclusions
 from kubelogs.cluster.safety import MASTER_ROLE_HANDED_OVER, QUORUM_BEFORE_SCALE_DOWN
-from kubelogs.manifests.elasticsearch import MASTER_CONFIG_MAP, MASTER_DISCOVERY_SERVICE, MASTER_NAME, NAME
+from kubelogs.manifests.elasticsearch import (
+    MASTER_CONFIG_MAP,
+    MASTER_DISCOVERY_SERVICE,
+    MASTER_NAME,
+    NAME,
+)
+from kubelogs.manifests.network_policies import transport_policy
 from kubelogs.settings import Settings
 
 
@@ -85,8 +91,9 @@ def adding_under_way(pending: list[CallBatch]) -> bool:
     return any(b.actions == KEPT_NODES and MASTERS_AFTER in b.env for b in pending)
 
 
-def _names(name: str, count: int) -> list[str]:
-    return [f"{name}-{i}" for i in range(count)]
+def _names(name: str, stop: int, start: int = 0) -> list[str]:
+    """The pods of StatefulSet ``name`` with ordinals ``start`` to ``stop`` - 1."""
+    return [f"{name}-{i}" for i in range(start, stop)]
 
 
 def take_over(settings: Settings, version: str) -> CallBatch:
@@ -129,7 +136,7 @@ def retire(settings: Settings, version: str, running: int) -> CallBatch:
 def scaling_down(settings: Settings, version: str, running: int) -> CallBatch:
     """Fewer dedicated masters: the leaving ones out of the voting configuration before their StatefulSet removes
     them together (it shrinks by itself only one node at a time); they hold no shard, so nothing to drain."""
-    leaving = [f"{MASTER_NAME}-{i}" for i in range(settings.elasticsearch.masters, running)]
+    leaving = _names(MASTER_NAME, running, settings.elasticsearch.masters)
     return CallBatch(f"exclude {', '.join(leaving)} from voting before scaling the dedicated masters down to "
                      f"{settings.elasticsearch.masters}", ("health", "exclude_voting"),
                      # The nodes that stay: masters that never started can still be scaled away (by name, absent).
@@ -150,4 +157,4 @@ def cleared(change: LayoutChange) -> CallBatch | None:
 def master_objects() -> set[tuple[str, str]]:
     """(kind, name) of the objects that exist for the dedicated masters only (removed last when they retire)."""
     return {("StatefulSet", MASTER_NAME), ("ConfigMap", MASTER_CONFIG_MAP), ("Service", MASTER_DISCOVERY_SERVICE),
-            ("PodDisruptionBudget", MASTER_NAME), ("NetworkPolicy", f"{MASTER_NAME}-transport")}
+            ("PodDisruptionBudget", MASTER_NAME), ("NetworkPolicy", transport_policy(MASTER_NAME))}

@@ -78,9 +78,9 @@ def _transitional_configs(result: Plan, settings: Settings) -> None:
         ref = (step.manifest["kind"], step.manifest["metadata"]["name"])
         if ref[0] != "ConfigMap" or ref[1] not in names:
             continue
-        initial = initial_masters_of(step.live) if step.live else initial_masters_of(
-            {"data": step.manifest.get("data")})
-        transitional = with_applied_digest(config_map(settings, initial, master=names[ref[1]], transitional=True))
+        # The bootstrap list the rendered file carries (the one the cluster keeps, or none).
+        transitional = with_applied_digest(config_map(settings, initial_masters_of(step.manifest), master=names[ref[1]],
+                                                      transitional=True))
         work.settled_configs.append(step.manifest)
         step.manifest = transitional
         if step.live:

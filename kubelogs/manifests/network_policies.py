@@ -28,6 +28,11 @@ VERIFY_CLIENTS = ("verifier", "kibana")  # VERIFY_LABEL values of the verify pod
 VERIFY_POLICY = "kubelogs-verify"  # the policy of the verify pods (it also holds the canary rotation's cursor)
 
 
+def transport_policy(component: str) -> str:
+    """The name of the policy that admits 9300 on an Elasticsearch StatefulSet's pods."""
+    return f"{component}-transport"
+
+
 def _namespaces(names: tuple[str, ...]) -> list[dict]:
     if not names:
         return []
@@ -64,7 +69,7 @@ def render(settings: Settings) -> list[Manifest]:
     nodes = [{"podSelector": {"matchExpressions": [
         {"key": "app.kubernetes.io/name", "operator": "In", "values": [elasticsearch.NAME, elasticsearch.MASTER_NAME]}]}}]
     policies = [
-        *(_ingress(f"{name}-transport", ns, selector(name), elasticsearch.TRANSPORT_PORT, nodes) for name in sets),
+        *(_ingress(transport_policy(name), ns, selector(name), elasticsearch.TRANSPORT_PORT, nodes) for name in sets),
         _ingress(f"{elasticsearch.NAME}-http", ns, es_pods, elasticsearch.HTTP_PORT, es_clients),
     ]
     agents = compat.runtimes_for
